@@ -1,0 +1,171 @@
+// `cloudterm agent`: one PTY served over WebSocket on a TCP port or a unix socket, plus a small
+// HTTP surface (status, health, metrics) for the gateway and the operator.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { WebSocketServer } from 'ws';
+import type { CryptoKey } from 'jose';
+import { PtySession } from './pty-session.js';
+import { AttachTokenError, AttachTokenVerifier } from './attach-token.js';
+import { createAgentMetrics, type AgentMetrics } from './metrics.js';
+import { AsciicastRecorder } from './recorder.js';
+import type { ExitStatus } from './attachment.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { ListenAddress } from '../config/listen-address.js';
+
+export interface AgentOptions {
+  readonly sessionId: string;
+  readonly listen: ListenAddress;
+  readonly publicKey: CryptoKey;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+  readonly cols: number;
+  readonly rows: number;
+  readonly ringBytes: number;
+  readonly maxAttachments: number;
+  readonly maxMessageBytes: number;
+  readonly attachTimeoutMs: number;
+  /** How long attachments get to receive the exit status before the agent closes them. */
+  readonly drainTimeoutMs: number;
+  readonly recordPath: string | null;
+  readonly processMetrics: boolean;
+}
+
+export interface RunningAgent {
+  readonly session: PtySession;
+  readonly metrics: AgentMetrics;
+  /** The TCP port, or the unix socket path. */
+  readonly address: { port: number; host: string } | { path: string };
+  /** Resolves when the process exited and the agent stopped serving. */
+  readonly done: Promise<ExitStatus>;
+  /** SIGTERM: ends the process, gives attachments the exit status, stops. */
+  stop(): Promise<ExitStatus>;
+}
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/** Answers an upgrade request with a plain HTTP error, before any WebSocket exists. */
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const metrics = createAgentMetrics(options.processMetrics);
+  const session = new PtySession({
+    command: options.command,
+    args: options.args,
+    cwd: options.cwd,
+    env: options.env,
+    cols: options.cols,
+    rows: options.rows,
+    ringBytes: options.ringBytes,
+    attachTimeoutMs: options.attachTimeoutMs,
+    metrics,
+  });
+  const recorder = options.recordPath
+    ? new AsciicastRecorder({ path: options.recordPath, cols: options.cols, rows: options.rows, command: options.command })
+    : null;
+  if (recorder) {
+    session.on('output', (chunk) => recorder.output(chunk));
+    session.on('resize', (cols, rows) => recorder.resize(cols, rows));
+  }
+
+  const verifier = new AttachTokenVerifier(options.publicKey, options.sessionId);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
+
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') return sendJson(res, 405, { error: { code: 'method_not_allowed', message: 'GET only' } });
+    if (path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (path === '/status') return sendJson(res, 200, { sessionId: options.sessionId, ...session.status() });
+    if (path === '/metrics') {
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      });
+      return;
+    }
+    sendJson(res, 404, { error: { code: 'not_found', message: `no route ${path}` } });
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/attach') return refuseUpgrade(socket, 404, 'not_found', 'the attach route is /attach');
+    if (session.exited) return refuseUpgrade(socket, 404, 'session_ended', 'the session has ended');
+    if (session.status().attachments >= options.maxAttachments) {
+      return refuseUpgrade(socket, 503, 'too_many_attachments', `at most ${options.maxAttachments} attachments`);
+    }
+    verifier.verify(bearerToken(req)).then(
+      (claims) => {
+        if (socket.destroyed) return;
+        wss.handleUpgrade(req, socket, head, (ws) => session.attach(ws, claims.role, claims.user));
+      },
+      (error: unknown) => {
+        const code = error instanceof AttachTokenError ? error.code : 'token_invalid';
+        metrics.refusedTokens.inc({ reason: code });
+        refuseUpgrade(socket, 401, code, error instanceof Error ? error.message : 'refused');
+      },
+    );
+  });
+  // Slowloris-style clients must not hold sockets forever.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  if ('path' in options.listen) await rm(options.listen.path, { force: true });
+  server.listen('path' in options.listen ? { path: options.listen.path } : { port: options.listen.port, host: options.listen.host });
+  await once(server, 'listening');
+  const bound = server.address();
+  const address =
+    'path' in options.listen
+      ? { path: options.listen.path }
+      : { port: typeof bound === 'object' && bound ? bound.port : options.listen.port, host: options.listen.host };
+
+  const exited = once(session, 'exit').then(([status]) => status as ExitStatus);
+  const done = exited.then(async (status) => {
+    // Give attachments a moment to receive the remaining output and the exit status.
+    const drained = once(session, 'drained');
+    const timeout = new Promise((resolve) => setTimeout(resolve, options.drainTimeoutMs).unref());
+    if (session.status().attachments > 0) await Promise.race([drained, timeout]);
+    session.closeAll(CloseCode.SessionEnded.code, CloseCode.SessionEnded.reason);
+    for (const client of wss.clients) client.terminate();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await recorder?.close();
+    return status;
+  });
+
+  return {
+    session,
+    metrics,
+    address,
+    done,
+    stop: async () => {
+      session.terminate(5_000);
+      return done;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+// One client attached to a PTY session: a cursor into the session's ring buffer, plus the bytes
+// sent but not yet flushed to the socket. The cursor design is what lets several viewers share a
+// PTY at their own pace: a slow one lags (and is told exactly what it lost once it falls out of the
+// ring) without slowing anyone else.
+import type { WebSocket } from 'ws';
+import type { RingBuffer } from './ring-buffer.js';
+import {
+  OUTPUT_HEADER_BYTES,
+  encodeExit,
+  encodeGap,
+  encodeHello,
+  writeOutputHeader,
+  type Role,
+} from '../protocol/messages.js';
+import { CloseCode } from '../protocol/close-codes.js';
+
+/** Bytes sent to a socket but not yet handed to the kernel, above which we stop sending. */
+export const IN_FLIGHT_LIMIT = 256 * 1024;
+/** Largest output frame payload; keeps latency fair between attachments. */
+export const MAX_FRAME_PAYLOAD = 64 * 1024;
+
+export interface ExitStatus {
+  readonly code: number;
+  readonly signal: number;
+}
+
+export class Attachment {
+  /** Offset of the next byte this client needs; null until it sent its attach message. */
+  cursor: number | null = null;
+  private inFlight = 0;
+  private closed = false;
+  bytesSent = 0;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly role: Role,
+    readonly user: string,
+    private readonly onProgress: () => void,
+  ) {}
+
+  get attached(): boolean {
+    return this.cursor !== null && !this.closed;
+  }
+
+  get canSendNow(): boolean {
+    return this.inFlight < IN_FLIGHT_LIMIT;
+  }
+
+  /** How far behind the newest output this client is. */
+  lag(ring: RingBuffer): number {
+    return this.cursor === null ? 0 : ring.end - this.cursor;
+  }
+
+  sendHello(cols: number, rows: number, ring: RingBuffer): void {
+    this.send(encodeHello({ role: this.role, cols, rows, offset: ring.end, oldest: ring.oldest }));
+  }
+
+  /** Sends a frame already built for every client that was at `from`, e.g. fresh PTY output. */
+  sendShared(frame: Uint8Array, to: number): void {
+    this.send(frame);
+    this.cursor = to;
+  }
+
+  /**
+   * Sends what the ring holds past the cursor, as far as the socket takes it, and the exit
+   * status once everything before it was sent.
+   */
+  pump(ring: RingBuffer, exit: ExitStatus | null): void {
+    if (this.cursor === null || this.closed) return;
+    if (this.cursor < ring.oldest) {
+      // Fell out of the ring: say exactly which bytes are gone, then continue from what is held.
+      this.send(encodeGap(this.cursor, ring.oldest));
+      this.cursor = ring.oldest;
+    }
+    while (this.cursor < ring.end && this.canSendNow) {
+      const chunk = ring.read(this.cursor, MAX_FRAME_PAYLOAD);
+      const frame = Buffer.allocUnsafe(OUTPUT_HEADER_BYTES + chunk.byteLength);
+      writeOutputHeader(frame, this.cursor);
+      chunk.copy(frame, OUTPUT_HEADER_BYTES);
+      this.cursor += chunk.byteLength;
+      this.send(frame);
+    }
+    if (exit && this.cursor === ring.end) {
+      this.send(encodeExit(exit.code, exit.signal));
+      this.close(CloseCode.SessionEnded.code, CloseCode.SessionEnded.reason);
+    }
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.inFlight += frame.byteLength;
+    this.bytesSent += frame.byteLength;
+    this.socket.send(frame, { binary: true }, () => {
+      this.inFlight -= frame.byteLength;
+      // Resume pumping when the socket buffer drained below the limit again.
+      if (this.inFlight < IN_FLIGHT_LIMIT && this.inFlight + frame.byteLength >= IN_FLIGHT_LIMIT) this.onProgress();
+    });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close(code, reason);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  markClosed(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,32 @@
+// `cloudterm agent`: wires the configuration to the agent server and the process's signals.
+import pino from 'pino';
+import type { CommandIo, Environment } from '../cli.js';
+import { AGENT_USAGE, loadAgentConfig } from '../config/agent-config.js';
+import { formatListenAddress } from '../config/listen-address.js';
+import { importPublicKey } from '../keys/index.js';
+import { startAgent } from './agent-server.js';
+
+export async function runAgentCommand(argv: readonly string[], env: Environment, io: CommandIo): Promise<number> {
+  if (argv.includes('--help')) {
+    io.stdout.write(`${AGENT_USAGE}\n`);
+    return 0;
+  }
+  const config = loadAgentConfig(argv, env);
+  const log = pino({ name: 'cloudterm-agent', base: { session: config.sessionId } }, io.stdout);
+  const agent = await startAgent({
+    ...config,
+    publicKey: await importPublicKey(config.publicKeyPem),
+    maxMessageBytes: 1024 * 1024,
+    attachTimeoutMs: 10_000,
+    drainTimeoutMs: 5_000,
+    processMetrics: true,
+  });
+  log.info({ listen: formatListenAddress(config.listen), pid: agent.session.pid, command: config.command }, 'Agent listening');
+  io.stop.addEventListener('abort', () => {
+    log.info({ signal: io.stop.reason }, 'Stopping: ending the session process');
+    void agent.stop();
+  });
+  const status = await agent.done;
+  log.info({ exitCode: status.code, signal: status.signal }, 'Session ended');
+  return 0;
+}

@@ -1,0 +1,299 @@
+// The PTY a session runs in, its output ring, and the clients attached to it.
+import { EventEmitter } from 'node:events';
+import * as pty from 'node-pty';
+import type { WebSocket } from 'ws';
+import { RingBuffer } from './ring-buffer.js';
+import { Attachment, type ExitStatus } from './attachment.js';
+import {
+  MAX_COLS,
+  MAX_ROWS,
+  NoticeCode,
+  OUTPUT_HEADER_BYTES,
+  ProtocolError,
+  decodeClientMessage,
+  encodeExit,
+  encodeNotice,
+  encodeResized,
+  writeOutputHeader,
+  type Role,
+} from '../protocol/messages.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { AgentMetrics } from './metrics.js';
+
+export interface PtySessionOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+  readonly cols: number;
+  readonly rows: number;
+  readonly ringBytes: number;
+  /** How long a client has to send its attach message after the hello. */
+  readonly attachTimeoutMs: number;
+  readonly metrics: AgentMetrics;
+  readonly now?: () => number;
+}
+
+export interface SessionStatus {
+  readonly pid: number;
+  readonly cols: number;
+  readonly rows: number;
+  readonly offset: number;
+  readonly oldest: number;
+  readonly attachments: number;
+  readonly startedAt: string;
+  readonly lastInputAt: string | null;
+  readonly lastOutputAt: string | null;
+  readonly exit: ExitStatus | null;
+}
+
+export interface PtySessionEvents {
+  output: [chunk: Buffer];
+  resize: [cols: number, rows: number];
+  exit: [status: ExitStatus];
+  /** Every attachment has been given the exit status (or closed): the agent may stop. */
+  drained: [];
+}
+
+export class PtySession extends EventEmitter<PtySessionEvents> {
+  readonly ring: RingBuffer;
+  private readonly pty: pty.IPty;
+  private readonly attachments = new Set<Attachment>();
+  private readonly now: () => number;
+  private readonly startedAt: number;
+  private lastInputAt: number | null = null;
+  private lastOutputAt: number | null = null;
+  private paused = false;
+  private exitStatus: ExitStatus | null = null;
+  cols: number;
+  rows: number;
+
+  constructor(private readonly options: PtySessionOptions) {
+    super();
+    this.now = options.now ?? Date.now;
+    this.startedAt = this.now();
+    this.ring = new RingBuffer(options.ringBytes);
+    this.cols = options.cols;
+    this.rows = options.rows;
+    this.pty = pty.spawn(options.command, [...options.args], {
+      name: 'xterm-256color',
+      cols: options.cols,
+      rows: options.rows,
+      cwd: options.cwd,
+      env: options.env,
+      // Raw bytes in and out: the agent never decodes the terminal stream.
+      encoding: null,
+    });
+    this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
+    this.pty.onExit(({ exitCode, signal }) => this.onExit({ code: exitCode, signal: signal ?? 0 }));
+  }
+
+  get pid(): number {
+    return this.pty.pid;
+  }
+
+  get exited(): ExitStatus | null {
+    return this.exitStatus;
+  }
+
+  status(): SessionStatus {
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    return {
+      pid: this.pty.pid,
+      cols: this.cols,
+      rows: this.rows,
+      offset: this.ring.end,
+      oldest: this.ring.oldest,
+      attachments: this.attachments.size,
+      startedAt: new Date(this.startedAt).toISOString(),
+      lastInputAt: iso(this.lastInputAt),
+      lastOutputAt: iso(this.lastOutputAt),
+      exit: this.exitStatus,
+    };
+  }
+
+  /** Takes a client whose token was verified: sends the hello and waits for its attach message. */
+  attach(socket: WebSocket, role: Role, user: string): void {
+    const attachment = new Attachment(socket, role, user, () => this.onProgress(attachment));
+    this.attachments.add(attachment);
+    this.options.metrics.attachments.inc();
+    attachment.sendHello(this.cols, this.rows, this.ring);
+
+    const attachTimer = setTimeout(() => {
+      if (attachment.cursor === null) attachment.close(CloseCode.AttachTimeout.code, CloseCode.AttachTimeout.reason);
+    }, this.options.attachTimeoutMs);
+
+    socket.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        attachment.close(CloseCode.TextFrame.code, CloseCode.TextFrame.reason);
+        return;
+      }
+      this.onClientMessage(attachment, data as Buffer);
+    });
+    socket.on('close', () => {
+      clearTimeout(attachTimer);
+      attachment.markClosed();
+      this.attachments.delete(attachment);
+      this.options.metrics.attachments.dec();
+      this.updateFlow();
+      this.checkDrained();
+    });
+    socket.on('error', () => socket.terminate());
+  }
+
+  private onClientMessage(attachment: Attachment, data: Buffer): void {
+    let message;
+    try {
+      message = decodeClientMessage(data);
+    } catch (error) {
+      const reason = error instanceof ProtocolError ? error.message : CloseCode.Malformed.reason;
+      attachment.close(CloseCode.Malformed.code, reason);
+      return;
+    }
+    if (message === null) {
+      attachment.send(encodeNotice(NoticeCode.UnknownType, `unknown message type 0x${data[0]!.toString(16)}`));
+      return;
+    }
+    switch (message.type) {
+      case 'attach':
+        this.onAttach(attachment, message.offset);
+        return;
+      case 'input':
+        if (attachment.role !== 'rw') {
+          attachment.send(encodeNotice(NoticeCode.ReadOnly, 'this attachment is read-only: input refused'));
+          return;
+        }
+        if (this.exitStatus) return;
+        this.lastInputAt = this.now();
+        this.options.metrics.bytesIn.inc(message.data.byteLength);
+        this.pty.write(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        return;
+      case 'resize':
+        this.onResize(attachment, message.cols, message.rows);
+        return;
+    }
+  }
+
+  private onAttach(attachment: Attachment, offset: number): void {
+    if (attachment.cursor !== null) {
+      attachment.send(encodeNotice(NoticeCode.AlreadyAttached, 'already attached: attach is sent once'));
+      return;
+    }
+    if (offset > this.ring.end) {
+      attachment.close(
+        CloseCode.OffsetOutOfRange.code,
+        `attach offset ${Number.isFinite(offset) ? offset : '>= 2^53'} is beyond the output end ${this.ring.end}`,
+      );
+      return;
+    }
+    if (offset < this.ring.end) this.options.metrics.replays.inc();
+    attachment.cursor = offset;
+    attachment.pump(this.ring, this.exitStatus);
+    this.updateFlow();
+  }
+
+  private onResize(attachment: Attachment, cols: number, rows: number): void {
+    if (attachment.role !== 'rw') {
+      attachment.send(encodeNotice(NoticeCode.ReadOnly, 'this attachment is read-only: resize refused'));
+      return;
+    }
+    if (cols < 1 || rows < 1 || cols > MAX_COLS || rows > MAX_ROWS) {
+      attachment.send(
+        encodeNotice(NoticeCode.BadResize, `size ${cols}x${rows} refused: columns and rows must be 1 to ${MAX_COLS}`),
+      );
+      return;
+    }
+    if (this.exitStatus || (cols === this.cols && rows === this.rows)) return;
+    this.cols = cols;
+    this.rows = rows;
+    this.pty.resize(cols, rows);
+    this.emit('resize', cols, rows);
+    const frame = encodeResized(cols, rows);
+    for (const other of this.attachments) if (other.attached) other.send(frame);
+  }
+
+  private onOutput(chunk: Buffer): void {
+    const from = this.ring.end;
+    this.ring.write(chunk);
+    this.lastOutputAt = this.now();
+    this.options.metrics.bytesOut.inc(chunk.byteLength);
+    this.emit('output', chunk);
+
+    // Clients that were caught up get one frame built once and shared; the others read the ring.
+    let shared: Buffer | null = null;
+    for (const attachment of this.attachments) {
+      if (attachment.cursor === from && attachment.canSendNow) {
+        if (shared === null) {
+          shared = Buffer.allocUnsafe(OUTPUT_HEADER_BYTES + chunk.byteLength);
+          writeOutputHeader(shared, from);
+          chunk.copy(shared, OUTPUT_HEADER_BYTES);
+        }
+        attachment.sendShared(shared, this.ring.end);
+      } else {
+        attachment.pump(this.ring, null);
+      }
+    }
+    this.updateFlow();
+  }
+
+  private onProgress(attachment: Attachment): void {
+    attachment.pump(this.ring, this.exitStatus);
+    this.updateFlow();
+  }
+
+  /**
+   * Pauses the PTY only when every attached client is far behind, so that output is never made
+   * faster than anyone reads it, while one slow viewer never holds back the others.
+   */
+  private updateFlow(): void {
+    if (this.exitStatus) return;
+    const pauseLag = this.ring.capacity / 2;
+    const resumeLag = this.ring.capacity / 8;
+    let attached = 0;
+    let minLag = Number.POSITIVE_INFINITY;
+    for (const attachment of this.attachments) {
+      if (!attachment.attached) continue;
+      attached += 1;
+      minLag = Math.min(minLag, attachment.lag(this.ring));
+    }
+    if (!this.paused && attached > 0 && minLag > pauseLag) {
+      this.paused = true;
+      this.pty.pause();
+    } else if (this.paused && (attached === 0 || minLag <= resumeLag)) {
+      this.paused = false;
+      this.pty.resume();
+    }
+  }
+
+  private onExit(status: ExitStatus): void {
+    this.exitStatus = status;
+    this.emit('exit', status);
+    for (const attachment of this.attachments) {
+      if (attachment.attached) attachment.pump(this.ring, status);
+      else {
+        attachment.send(encodeExit(status.code, status.signal));
+        attachment.close(CloseCode.SessionEnded.code, CloseCode.SessionEnded.reason);
+      }
+    }
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.exitStatus && this.attachments.size === 0) this.emit('drained');
+  }
+
+  /** Ends the process (SIGTERM, then SIGKILL after `graceMs`). */
+  terminate(graceMs: number): void {
+    if (this.exitStatus) return;
+    this.pty.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (!this.exitStatus) this.pty.kill('SIGKILL');
+    }, graceMs);
+    timer.unref();
+  }
+
+  /** Closes every attachment now, e.g. when the agent must stop before clients caught up. */
+  closeAll(code: number, reason: string): void {
+    for (const attachment of this.attachments) attachment.close(code, reason);
+  }
+}

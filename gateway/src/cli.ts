@@ -1,0 +1,41 @@
+// Sub-command dispatch. Each command gets the arguments, the environment and the standard streams
+// explicitly, so tests can run them in-process.
+import type { Readable, Writable } from 'node:stream';
+import { runAgentCommand } from './agent/command.js';
+import { runHashPasswordCommand } from './auth/hash-password-command.js';
+
+export interface CommandIo {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  /** Aborted on SIGTERM or SIGINT. */
+  readonly stop: AbortSignal;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+type Command = (argv: readonly string[], env: Environment, io: CommandIo) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  agent: { run: runAgentCommand, summary: 'serve one PTY over WebSocket (the shell end of a session)' },
+  'hash-password': { run: runHashPasswordCommand, summary: 'read a password on stdin, print an htpasswd line (bcrypt)' },
+};
+
+function help(): string {
+  const lines = Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(15)} ${summary}`);
+  return `usage: cloudterm <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+export async function runCommand(argv: readonly string[], env: Environment, io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(help());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`cloudterm: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  return command.run(rest, env, io);
+}

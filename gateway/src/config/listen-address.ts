@@ -1,0 +1,22 @@
+/** Where a server listens: a TCP host and port, or a unix socket path. */
+export type ListenAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
+/**
+ * Parses `8080`, `127.0.0.1:8080`, `[::1]:8080` or `unix:/run/agent.sock`. Returns an error
+ * message instead of throwing so that config can report every problem at once.
+ */
+export function parseListenAddress(text: string, defaultHost: string): ListenAddress | string {
+  if (text.startsWith('unix:')) {
+    const path = text.slice('unix:'.length);
+    return path.length > 0 ? { path } : 'a unix socket address needs a path (unix:/path/to.sock)';
+  }
+  const match = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) return `"${text}" is not a port, host:port or unix:/path`;
+  return { host: match[1] ?? match[2] ?? defaultHost, port };
+}
+
+export function formatListenAddress(address: ListenAddress): string {
+  if ('path' in address) return `unix:${address.path}`;
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}

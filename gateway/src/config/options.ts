@@ -1,0 +1,114 @@
+// A small declarative option parser: each option has a flag, an environment variable and a
+// default; flags win over the environment. Parsing collects every problem and reports them
+// together, so a misconfigured deployment is fixed in one go.
+
+export type OptionKind = 'string' | 'integer' | 'boolean';
+
+export interface OptionSpec {
+  readonly flag: string;
+  readonly env?: string;
+  readonly kind: OptionKind;
+  readonly help: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export type OptionValues<S extends Record<string, OptionSpec>> = {
+  [K in keyof S]: (S[K]['kind'] extends 'integer' ? number : S[K]['kind'] extends 'boolean' ? boolean : string) | undefined;
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+export interface ParsedArgs<S extends Record<string, OptionSpec>> {
+  readonly values: OptionValues<S>;
+  /** Everything after `--`. */
+  readonly rest: readonly string[];
+}
+
+/**
+ * Parses `--flag value`, `--flag=value` and bare `--flag` for booleans. Problems are pushed onto
+ * `problems`; the caller throws a ConfigError once it has checked everything else too.
+ */
+export function parseOptions<S extends Record<string, OptionSpec>>(
+  specs: S,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): ParsedArgs<S> {
+  const byFlag = new Map(Object.entries(specs).map(([key, spec]) => [spec.flag, key]));
+  const raw = new Map<string, string>();
+  const dashDash = argv.indexOf('--');
+  const args = dashDash === -1 ? argv : argv.slice(0, dashDash);
+  const rest = dashDash === -1 ? [] : argv.slice(dashDash + 1);
+
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
+    const key = match ? byFlag.get(match[1]!) : undefined;
+    if (!match || key === undefined) {
+      problems.push(`unknown argument "${arg}"`);
+      continue;
+    }
+    const spec = specs[key]!;
+    if (match[2] !== undefined) raw.set(key, match[2]);
+    else if (spec.kind === 'boolean') raw.set(key, 'true');
+    else if (i + 1 < args.length) raw.set(key, args[(i += 1)]!);
+    else problems.push(`--${spec.flag} needs a value`);
+  }
+
+  const values: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(specs)) {
+    const fromFlag = raw.get(key);
+    const text = fromFlag ?? (spec.env ? env[spec.env] : undefined);
+    const source = fromFlag !== undefined ? `--${spec.flag}` : spec.env ?? `--${spec.flag}`;
+    if (text === undefined || text === '') continue;
+    values[key] = convert(spec, text, source, problems);
+  }
+  return { values: values as OptionValues<S>, rest };
+}
+
+function convert(spec: OptionSpec, text: string, source: string, problems: string[]): unknown {
+  switch (spec.kind) {
+    case 'string':
+      return text;
+    case 'boolean':
+      if (['true', '1', 'yes'].includes(text)) return true;
+      if (['false', '0', 'no'].includes(text)) return false;
+      problems.push(`${source} must be true or false, got "${text}"`);
+      return undefined;
+    case 'integer': {
+      const value = parseSize(text);
+      if (value === null) {
+        problems.push(`${source} must be a whole number (suffixes k, Ki, M, Mi allowed), got "${text}"`);
+        return undefined;
+      }
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+        problems.push(`${source} must be between ${spec.min ?? '-∞'} and ${spec.max ?? '∞'}, got ${value}`);
+        return undefined;
+      }
+      return value;
+    }
+  }
+}
+
+const SUFFIXES: Record<string, number> = { '': 1, k: 1e3, Ki: 1024, M: 1e6, Mi: 1024 ** 2, G: 1e9, Gi: 1024 ** 3 };
+
+/** `1048576`, `1Mi`, `512Ki`, `10k` → a whole number, or null. */
+export function parseSize(text: string): number | null {
+  const match = /^(\d+)(k|Ki|M|Mi|G|Gi)?$/.exec(text.trim());
+  if (!match) return null;
+  const value = Number(match[1]) * SUFFIXES[match[2] ?? '']!;
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+export function usage(command: string, specs: Record<string, OptionSpec>): string {
+  const lines = Object.values(specs).map(
+    (spec) => `  --${spec.flag.padEnd(22)} ${spec.help}${spec.env ? ` [env ${spec.env}]` : ''}`,
+  );
+  return `usage: cloudterm ${command} [options]\n${lines.join('\n')}`;
+}

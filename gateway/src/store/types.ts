@@ -1,0 +1,80 @@
+// The session store's contract. Two implementations (Redis and in-process) pass one shared test
+// suite; the gateway depends only on these interfaces.
+import type { Role } from '../protocol/messages.js';
+
+export type SessionState = 'starting' | 'running' | 'ended';
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly tenant: string;
+  /** Where the session's agent listens: `unix:/path` or `host:port`. */
+  readonly endpoint: string;
+  /** The local agent's process id (local mode), for ending it. */
+  readonly pid: number | null;
+  readonly state: SessionState;
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  /** When the session expires unless used or extended (sliding on activity). */
+  readonly expiresAt: number;
+  /** The hard maximum lifetime: expiresAt never goes past it. */
+  readonly maxExpiresAt: number;
+  /** How far each activity pushes expiresAt. */
+  readonly idleTimeoutMs: number;
+  /** Other users who may attach, and how. */
+  readonly shares: Readonly<Record<string, Role>>;
+}
+
+export class SessionLimitError extends Error {
+  override readonly name = 'SessionLimitError';
+  constructor(readonly limit: number) {
+    super(`at most ${limit} sessions per user`);
+  }
+}
+
+export interface SessionStore {
+  /** Stores a new record; SessionLimitError when the owner already has `maxPerUser` sessions. */
+  create(record: SessionRecord, maxPerUser: number): Promise<void>;
+  get(id: string): Promise<SessionRecord | null>;
+  /** Sessions the user owns or that are shared with them, newest first. */
+  listForUser(user: string): Promise<SessionRecord[]>;
+  /** Merges changed fields (not id, owner, createdAt); null when the session is gone. */
+  update(id: string, changes: Partial<Pick<SessionRecord, 'endpoint' | 'pid' | 'state' | 'name'>>): Promise<SessionRecord | null>;
+  /** Activity: expiresAt = min(now + idleTimeoutMs, maxExpiresAt). Cheap; called often. */
+  touch(id: string, now: number): Promise<void>;
+  /** Moves expiresAt to min(until, maxExpiresAt); null when the session is gone. */
+  extend(id: string, until: number): Promise<SessionRecord | null>;
+  /** Adds, changes (role) or removes (role null) a share; null when the session is gone. */
+  share(id: string, user: string, role: Role | null): Promise<SessionRecord | null>;
+  /** Removes the session; true when it existed. */
+  delete(id: string): Promise<boolean>;
+  /**
+   * Atomically takes up to `limit` sessions whose expiresAt <= now out of the store and returns
+   * them: with several gateway replicas racing, each expired session is returned to exactly one.
+   */
+  claimExpired(now: number, limit: number): Promise<SessionRecord[]>;
+  /** Throws when the backing service is unreachable (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RateLimitResult {
+  readonly allowed: boolean;
+  /** Seconds until another attempt is allowed (0 when allowed). */
+  readonly retryAfterSeconds: number;
+}
+
+/** Fixed-window counters, e.g. login attempts per user and per client address. */
+export interface RateLimiter {
+  /** Counts one attempt against `key`; allowed while the window holds at most `max` attempts. */
+  hit(key: string, max: number, windowSeconds: number): Promise<RateLimitResult>;
+  /** Forgets `key`, e.g. after a successful login. */
+  reset(key: string): Promise<void>;
+}
+
+/** Revoked token ids, each kept until the token would have expired anyway. */
+export interface RevocationList {
+  revoke(tokenId: string, expiresAtMs: number): Promise<void>;
+  isRevoked(tokenId: string): Promise<boolean>;
+}
