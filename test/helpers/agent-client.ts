@@ -67,10 +67,10 @@ export class TestClient {
         res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
       });
     });
-    if (options.paused) (socket as unknown as { _socket: { pause(): void } })._socket.pause();
     const attachAt = options.attachAt === undefined ? 0 : options.attachAt;
     await client.waitFor(() => client.hello !== undefined, 'hello');
     if (attachAt !== null) client.attach(attachAt);
+    if (options.paused) client.pauseReading();
     return client;
   }
 
@@ -84,6 +84,19 @@ export class TestClient {
 
   text(): string {
     return this.output().toString('utf8');
+  }
+
+  /** Stops reading from the TCP socket, as a client that stalls would. */
+  pauseReading(): void {
+    this.rawSocket().pause();
+  }
+
+  resumeReading(): void {
+    this.rawSocket().resume();
+  }
+
+  private rawSocket(): { pause(): void; resume(): void } {
+    return (this.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
   }
 
   attach(offset: number): void {

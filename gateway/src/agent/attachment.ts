@@ -66,7 +66,9 @@ export class Attachment {
    * status once everything before it was sent.
    */
   pump(ring: RingBuffer, exit: ExitStatus | null): void {
-    if (this.cursor === null || this.closed) return;
+    // While the socket is full nothing is queued, not even a gap notice: the loss is reported
+    // once, whole, when the client reads again.
+    if (this.cursor === null || this.closed || !this.canSendNow) return;
     if (this.cursor < ring.oldest) {
       // Fell out of the ring: say exactly which bytes are gone, then continue from what is held.
       this.send(encodeGap(this.cursor, ring.oldest));

@@ -1,0 +1,128 @@
+// A viewer that never reads must neither slow a fast one nor make the agent's memory grow. The
+// agent runs as its own process here so that its memory is measured alone.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
+import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
+import { TestClient } from '../../helpers/agent-client.js';
+
+const children: ChildProcess[] = [];
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+async function rssKiB(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)![1]);
+  return { rss: field('VmRSS'), peak: field('VmHWM') };
+}
+
+const OUTPUT_BYTES = 100_000_000;
+
+describe('agent flow control', () => {
+  test('a viewer that never reads: the fast reader gets every byte, agent memory stays bounded', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-flow-'));
+    const keys = await generateSigningKeyPair();
+    await writeFile(join(dir, 'pub.pem'), keys.publicKeyPem);
+    const port = await freePort();
+    const ringBytes = 1024 * 1024;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import', 'tsx', 'gateway/src/main.ts', 'agent',
+        '--listen', `127.0.0.1:${port}`, '--session-id', 'flow', '--public-key-file', join(dir, 'pub.pem'),
+        '--ring-bytes', String(ringBytes), '--cwd', dir,
+        '--', '/bin/sh', '-c', `stty -echo; read go; head -c ${OUTPUT_BYTES} /dev/zero | tr '\\0' a; read done`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(child);
+    await once(child.stdout!, 'data'); // the "Agent listening" log line
+    const url = `ws://127.0.0.1:${port}/attach`;
+    const connect = async (role: 'rw' | 'ro', paused = false) =>
+      TestClient.connect({
+        url,
+        paused,
+        headers: { authorization: `Bearer ${await signAttachToken(keys.privateKey, { sessionId: 'flow', user: 'u', role })}` },
+      });
+
+    const idle = await rssKiB(child.pid!);
+    const stalled = await connect('ro', true);
+    const fast = await connect('rw');
+    const started = Date.now();
+    fast.type('\r');
+    await fast.waitFor(() => fast.received >= OUTPUT_BYTES, 'all output', 60_000);
+    const seconds = (Date.now() - started) / 1000;
+    const after = await rssKiB(child.pid!);
+
+    assert.equal(fast.find('gap'), undefined, 'the fast reader lost nothing');
+    assert.equal(fast.output().length, OUTPUT_BYTES);
+    // The stalled viewer may hold at most the ring, its in-flight limit and the kernel's socket
+    // buffers; 100 MB of output must not show up in the agent's memory.
+    const growthMiB = (after.peak - idle.rss) / 1024;
+    console.log(`agent RSS idle ${(idle.rss / 1024).toFixed(1)} MiB, peak ${(after.peak / 1024).toFixed(1)} MiB ` +
+      `(growth ${growthMiB.toFixed(1)} MiB for ${OUTPUT_BYTES / 1e6} MB of output); fast reader ${(OUTPUT_BYTES / 1e6 / seconds).toFixed(0)} MB/s`);
+    assert.ok(growthMiB < 40, `agent memory grew ${growthMiB.toFixed(1)} MiB`);
+
+    // The stalled viewer, once it reads again, is told exactly what it lost and is then current.
+    stalled.resumeReading();
+    await stalled.waitFor(() => stalled.received >= OUTPUT_BYTES, 'stalled viewer catches up', 30_000);
+    const gap = stalled.find('gap');
+    assert.ok(gap, 'the stalled viewer is told about the bytes it lost');
+    assert.equal(stalled.output().length + (gap.to - gap.from), OUTPUT_BYTES);
+    await stalled.close();
+    fast.type('\r');
+    await fast.waitForClose();
+  });
+
+  test('a single slow reader pauses the program instead of losing output', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-flow-'));
+    const keys = await generateSigningKeyPair();
+    await writeFile(join(dir, 'pub.pem'), keys.publicKeyPem);
+    const port = await freePort();
+    const total = 8_000_000;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import', 'tsx', 'gateway/src/main.ts', 'agent',
+        '--listen', `127.0.0.1:${port}`, '--session-id', 'slow', '--public-key-file', join(dir, 'pub.pem'),
+        '--ring-bytes', '256Ki', '--cwd', dir,
+        '--', '/bin/sh', '-c', `stty -echo; read go; head -c ${total} /dev/zero | tr '\\0' b; read done`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(child);
+    await once(child.stdout!, 'data');
+    const token = await signAttachToken(keys.privateKey, { sessionId: 'slow', user: 'u', role: 'rw' });
+    const reader = await TestClient.connect({ url: `ws://127.0.0.1:${port}/attach`, headers: { authorization: `Bearer ${token}` } });
+    reader.type('\r');
+    // Read slowly: pause the socket for 50 ms after every 1 MB.
+    let nextPause = 1_000_000;
+    await reader.waitFor(() => {
+      if (reader.received >= nextPause) {
+        nextPause += 1_000_000;
+        reader.pauseReading();
+        setTimeout(() => reader.resumeReading(), 50);
+      }
+      return reader.received >= total;
+    }, 'all output', 60_000);
+    assert.equal(reader.find('gap'), undefined, 'a lone slow reader loses nothing: the program waited');
+    assert.equal(reader.output().length, total);
+    reader.type('\r');
+    await reader.waitForClose();
+  });
+});
