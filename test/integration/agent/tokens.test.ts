@@ -2,7 +2,7 @@
 // Every refusal is a 401 with a JSON error before the upgrade, and the agent stays up.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignJWT, UnsecuredJWT, generateKeyPair } from 'jose';
+import { SignJWT, UnsecuredJWT, generateKeyPair, type CryptoKey } from 'jose';
 import { startAgentFixture, type AgentFixture } from '../../helpers/agent-fixture.js';
 import { TestClient } from '../../helpers/agent-client.js';
 import { ATTACH_TOKEN_AUDIENCE, ATTACH_TOKEN_ISSUER } from '../../../gateway/src/agent/attach-token.js';

@@ -1,0 +1,159 @@
+// Configuration of `cloudterm gateway` (cluster or shared deployments) and `cloudterm local`
+// (one machine, local shells), from flags and CLOUDTERM_* environment variables.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
+import { parseListenAddress, type ListenAddress } from './listen-address.js';
+
+export const gatewayOptionSpecs = {
+  listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
+  publicUrl: { flag: 'public-url', env: 'CLOUDTERM_PUBLIC_URL', kind: 'string', help: 'the URL users open, e.g. https://term.example.com (sets the allowed Origin and Secure cookies)' },
+  allowedOrigins: { flag: 'allowed-origins', env: 'CLOUDTERM_ALLOWED_ORIGINS', kind: 'string', help: 'extra allowed Origins, comma-separated' },
+  redisUrl: { flag: 'redis-url', env: 'CLOUDTERM_REDIS_URL', kind: 'string', help: 'redis://… for shared sessions; in-process store when absent' },
+  redisKeyPrefix: { flag: 'redis-key-prefix', env: 'CLOUDTERM_REDIS_KEY_PREFIX', kind: 'string', help: 'prefix of every Redis key (default cloudterm:)' },
+  usersFile: { flag: 'users-file', env: 'CLOUDTERM_USERS_FILE', kind: 'string', help: 'htpasswd file with bcrypt hashes' },
+  tenantsFile: { flag: 'tenants-file', env: 'CLOUDTERM_TENANTS_FILE', kind: 'string', help: 'JSON tenants file (members, admins)' },
+  defaultTenant: { flag: 'default-tenant', env: 'CLOUDTERM_DEFAULT_TENANT', kind: 'string', help: 'tenant of every user when no tenants file is given (default "default", local mode "local")' },
+  tokenKeyFile: { flag: 'token-key-file', env: 'CLOUDTERM_TOKEN_KEY_FILE', kind: 'string', help: 'ES256 private key (PEM) signing user tokens' },
+  tokenPublicKeyFile: { flag: 'token-public-key-file', env: 'CLOUDTERM_TOKEN_PUBLIC_KEY_FILE', kind: 'string', help: 'its public key (PEM)' },
+  attachKeyFile: { flag: 'attach-key-file', env: 'CLOUDTERM_ATTACH_KEY_FILE', kind: 'string', help: 'ES256 private key (PEM) signing attach tokens' },
+  attachPublicKeyFile: { flag: 'attach-public-key-file', env: 'CLOUDTERM_ATTACH_PUBLIC_KEY_FILE', kind: 'string', help: 'its public key (PEM), given to agents' },
+  tokenTtl: { flag: 'token-ttl', env: 'CLOUDTERM_TOKEN_TTL', kind: 'integer', min: 60, max: 7 * 86400, help: 'user token lifetime in seconds (default 3600; renewed while in use)' },
+  idleTimeout: { flag: 'idle-timeout', env: 'CLOUDTERM_IDLE_TIMEOUT', kind: 'integer', min: 10, max: 30 * 86400, help: 'seconds without activity before a session expires (default 3600)' },
+  maxLifetime: { flag: 'max-lifetime', env: 'CLOUDTERM_MAX_LIFETIME', kind: 'integer', min: 60, max: 365 * 86400, help: 'hard maximum session lifetime in seconds (default 86400)' },
+  maxSessionsPerUser: { flag: 'max-sessions-per-user', env: 'CLOUDTERM_MAX_SESSIONS_PER_USER', kind: 'integer', min: 1, max: 10_000, help: 'concurrent sessions per user (default 10)' },
+  oidcIssuer: { flag: 'oidc-issuer', env: 'CLOUDTERM_OIDC_ISSUER', kind: 'string', help: 'accept bearer JWTs from this issuer' },
+  oidcAudience: { flag: 'oidc-audience', env: 'CLOUDTERM_OIDC_AUDIENCE', kind: 'string', help: 'their required audience' },
+  oidcJwksUrl: { flag: 'oidc-jwks-url', env: 'CLOUDTERM_OIDC_JWKS_URL', kind: 'string', help: "the issuer's JWKS URL" },
+  oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_OIDC_USER_CLAIM', kind: 'string', help: 'claim naming the user (default preferred_username)' },
+  oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_OIDC_GROUPS_CLAIM', kind: 'string', help: 'claim listing groups = tenants (default groups)' },
+  trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_TRUST_PROXY', kind: 'boolean', help: 'take the client address from X-Forwarded-For (behind an ingress)' },
+  dataDir: { flag: 'data-dir', env: 'CLOUDTERM_DATA_DIR', kind: 'string', help: 'local mode: users, keys, sockets, sessions (default ~/.cloudterm)' },
+  shell: { flag: 'shell', env: 'CLOUDTERM_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
+  logLevel: { flag: 'log-level', env: 'CLOUDTERM_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug (default info)' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type GatewayMode = 'gateway' | 'local';
+
+export interface OidcConfig {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwksUrl: string;
+  readonly userClaim: string;
+  readonly groupsClaim: string;
+}
+
+export interface KeyFiles {
+  readonly privateKeyFile: string;
+  readonly publicKeyFile: string;
+}
+
+export interface GatewayConfig {
+  readonly mode: GatewayMode;
+  readonly listen: ListenAddress;
+  readonly publicUrl: URL | null;
+  readonly allowedOrigins: readonly string[];
+  readonly secureCookies: boolean;
+  readonly redisUrl: string | null;
+  readonly redisKeyPrefix: string;
+  readonly usersFile: string | null;
+  readonly tenantsFile: string | null;
+  readonly defaultTenant: string;
+  readonly tokenKeys: KeyFiles;
+  readonly attachKeys: KeyFiles;
+  readonly tokenTtlSeconds: number;
+  readonly idleTimeoutMs: number;
+  readonly maxLifetimeMs: number;
+  readonly maxSessionsPerUser: number;
+  readonly oidc: OidcConfig | null;
+  readonly trustProxy: boolean;
+  /** Local mode only: where users, keys, agent sockets and the session snapshot live. */
+  readonly dataDir: string | null;
+  readonly shell: readonly string[] | null;
+  readonly logLevel: string;
+}
+
+export const GATEWAY_USAGE = usage('gateway|local', gatewayOptionSpecs);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): GatewayConfig {
+  const problems: string[] = [];
+  const { values } = parseOptions(gatewayOptionSpecs, argv, env, problems);
+
+  const defaultListen = mode === 'local' ? '127.0.0.1:8080' : '0.0.0.0:8080';
+  const listen = parseListenAddress(values.listen ?? defaultListen, mode === 'local' ? '127.0.0.1' : '0.0.0.0');
+  if (typeof listen === 'string') problems.push(`--listen: ${listen}`);
+
+  let publicUrl: URL | null = null;
+  if (values.publicUrl) {
+    try {
+      publicUrl = new URL(values.publicUrl);
+      if (publicUrl.protocol !== 'https:' && publicUrl.protocol !== 'http:') problems.push('--public-url must be http(s)://');
+    } catch {
+      problems.push(`--public-url: "${values.publicUrl}" is not a URL`);
+    }
+  }
+  const allowedOrigins = (values.allowedOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of allowedOrigins) {
+    if (!/^https?:\/\/[^/]+$/.test(origin)) problems.push(`--allowed-origins: "${origin}" is not an origin (scheme://host[:port])`);
+  }
+
+  const dataDir = mode === 'local' ? resolve(values.dataDir ?? join(homedir(), '.cloudterm')) : null;
+  const keyFiles = (privateFlag: string | undefined, publicFlag: string | undefined, name: string, flag: string): KeyFiles => {
+    if (privateFlag && publicFlag) return { privateKeyFile: privateFlag, publicKeyFile: publicFlag };
+    if (dataDir) return { privateKeyFile: join(dataDir, 'keys', `${name}.key`), publicKeyFile: join(dataDir, 'keys', `${name}.pub`) };
+    problems.push(`--${flag}-key-file and --${flag}-public-key-file are required (every replica must share them)`);
+    return { privateKeyFile: '', publicKeyFile: '' };
+  };
+  const tokenKeys = keyFiles(values.tokenKeyFile, values.tokenPublicKeyFile, 'token', 'token');
+  const attachKeys = keyFiles(values.attachKeyFile, values.attachPublicKeyFile, 'attach', 'attach');
+
+  if (mode === 'gateway' && !values.usersFile && !values.oidcIssuer) {
+    problems.push('no way to log in: give --users-file (htpasswd) and/or --oidc-issuer');
+  }
+  const oidcParts = [values.oidcIssuer, values.oidcAudience, values.oidcJwksUrl];
+  let oidc: OidcConfig | null = null;
+  if (oidcParts.some(Boolean)) {
+    if (!oidcParts.every(Boolean)) problems.push('OIDC needs all of --oidc-issuer, --oidc-audience and --oidc-jwks-url');
+    else
+      oidc = {
+        issuer: values.oidcIssuer!,
+        audience: values.oidcAudience!,
+        jwksUrl: values.oidcJwksUrl!,
+        userClaim: values.oidcUserClaim ?? 'preferred_username',
+        groupsClaim: values.oidcGroupsClaim ?? 'groups',
+      };
+  }
+
+  const idleTimeout = values.idleTimeout ?? 3600;
+  const maxLifetime = values.maxLifetime ?? 86400;
+  if (idleTimeout > maxLifetime) problems.push(`--idle-timeout (${idleTimeout}) must not exceed --max-lifetime (${maxLifetime})`);
+  const logLevel = values.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    mode,
+    listen: listen as ListenAddress,
+    publicUrl,
+    allowedOrigins: [...allowedOrigins, ...(publicUrl ? [publicUrl.origin] : [])],
+    secureCookies: publicUrl?.protocol === 'https:',
+    redisUrl: values.redisUrl ?? null,
+    redisKeyPrefix: values.redisKeyPrefix ?? 'cloudterm:',
+    usersFile: values.usersFile ?? (dataDir ? join(dataDir, 'users.htpasswd') : null),
+    tenantsFile: values.tenantsFile ?? null,
+    defaultTenant: values.defaultTenant ?? (mode === 'local' ? 'local' : 'default'),
+    tokenKeys,
+    attachKeys,
+    tokenTtlSeconds: values.tokenTtl ?? 3600,
+    idleTimeoutMs: idleTimeout * 1000,
+    maxLifetimeMs: maxLifetime * 1000,
+    maxSessionsPerUser: values.maxSessionsPerUser ?? 10,
+    oidc,
+    trustProxy: values.trustProxy ?? false,
+    dataDir,
+    shell: values.shell ? values.shell.split(' ').filter(Boolean) : null,
+    logLevel,
+  };
+}

@@ -1,0 +1,152 @@
+// The attach route, `GET /api/sessions/:id/attach` with `Upgrade: websocket`. It is handled on the
+// raw server's upgrade event, not by fastify's router, because after the checks the socket is
+// spliced to the agent byte for byte. Every check happens before any byte reaches the agent:
+// Origin, the user's token, the user's right to the session.
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { HttpError } from '../errors.js';
+import { openUpstream, Splice } from '../proxy/index.js';
+import { parseListenAddress } from '../config/listen-address.js';
+import { attachRole, type Principal, type SessionService } from '../sessions/index.js';
+import type { SessionStore } from '../store/types.js';
+import type { AttachClaims } from '../agent/attach-token.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { originAllowed, tokenFromHeaders } from './credentials.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export interface AttachDeps {
+  readonly authenticate: (token: string | undefined) => Promise<Principal>;
+  readonly sessions: SessionService;
+  readonly store: SessionStore;
+  readonly signAttachToken: (claims: AttachClaims) => Promise<string>;
+  readonly allowedOrigins: readonly string[];
+  readonly upstreamTimeoutMs: number;
+  readonly activityIntervalMs: number;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+const ATTACH_PATH = /^\/api\/sessions\/([A-Za-z0-9_-]{1,64})\/attach$/;
+
+function refuse(socket: Duplex, error: HttpError): void {
+  const body = JSON.stringify(error.toJSON());
+  const extra = Object.entries(error.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `${extra}Connection: close\r\n\r\n${body}`,
+  );
+}
+
+export class AttachHandler {
+  /** Live splices and the session each serves. */
+  private readonly splices = new Map<Splice, { sessionId: string; lastBytes: number }>();
+  private readonly activityTimer: NodeJS.Timeout;
+  private accepting = true;
+
+  constructor(private readonly deps: AttachDeps) {
+    this.activityTimer = setInterval(() => void this.recordActivity(), deps.activityIntervalMs);
+    this.activityTimer.unref();
+  }
+
+  get attachments(): number {
+    return this.splices.size;
+  }
+
+  handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    this.attach(req, socket, head).catch((error: unknown) => {
+      const httpError = error instanceof HttpError ? error : new HttpError('internal');
+      if (!(error instanceof HttpError)) this.deps.log.error({ err: error }, 'Attach failed');
+      this.deps.metrics.proxyErrors.inc({ reason: httpError.code });
+      if (!socket.destroyed) refuse(socket, httpError);
+    });
+  };
+
+  private async attach(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (!this.accepting) throw new HttpError('shutting_down');
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const match = ATTACH_PATH.exec(path);
+    if (!match) throw new HttpError('not_found', 'WebSocket upgrades are served at /api/sessions/<id>/attach only');
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new HttpError('bad_request', 'only WebSocket upgrades');
+    if (!originAllowed(req.headers, this.deps.allowedOrigins)) {
+      throw new HttpError('origin_forbidden', `Origin ${req.headers.origin ? `"${req.headers.origin}" is` : 'missing:'} not allowed`);
+    }
+    const principal = await this.deps.authenticate(tokenFromHeaders(req.headers));
+    const { record, access } = await this.deps.sessions.find(principal, match[1]!);
+    const endpoint = parseListenAddress(record.endpoint, '127.0.0.1');
+    if (record.state !== 'running' || typeof endpoint === 'string') {
+      throw new HttpError('upstream_failed', 'the session is not running yet');
+    }
+    const attachToken = await this.deps.signAttachToken({ sessionId: record.id, user: principal.user, role: attachRole(access) });
+    const upstream = await openUpstream({
+      endpoint,
+      attachToken,
+      browserHeaders: req.headers,
+      timeoutMs: this.deps.upstreamTimeoutMs,
+    });
+    if (!upstream.ok) {
+      this.deps.log.warn({ session: record.id, reason: upstream.reason, detail: upstream.detail }, 'Agent refused or unreachable');
+      if (upstream.detail === 'session_ended' || upstream.detail === 'ENOENT') {
+        await this.deps.sessions.ended(record.id);
+        throw new HttpError('session_not_found', 'the session has ended');
+      }
+      throw new HttpError(upstream.reason === 'timeout' ? 'upstream_timeout' : 'upstream_failed');
+    }
+    if (socket.destroyed || !this.accepting) {
+      upstream.socket.destroy();
+      return;
+    }
+    socket.write(upstream.responseHead);
+    const splice = new Splice(socket, upstream.socket, (ended, how) => this.onSpliceEnd(ended, how));
+    this.splices.set(splice, { sessionId: record.id, lastBytes: 0 });
+    this.deps.metrics.attachments.inc();
+    splice.start(upstream.leftover, head);
+    void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
+  }
+
+  private onSpliceEnd(splice: Splice, how: string): void {
+    const entry = this.splices.get(splice);
+    this.splices.delete(splice);
+    this.deps.metrics.attachments.dec();
+    this.deps.metrics.bytes.inc({ direction: 'up' }, splice.bytesUp);
+    this.deps.metrics.bytes.inc({ direction: 'down' }, splice.bytesDown);
+    if (how === 'agent-failed') this.deps.metrics.proxyErrors.inc({ reason: 'agent_failed' });
+    if (entry) void this.recordOne(entry.sessionId);
+  }
+
+  /** Traffic is activity: slide the expiry of every session whose attachments moved bytes. */
+  private async recordActivity(): Promise<void> {
+    const active = new Set<string>();
+    for (const [splice, entry] of this.splices) {
+      const bytes = splice.bytesUp + splice.bytesDown;
+      if (bytes !== entry.lastBytes) {
+        entry.lastBytes = bytes;
+        active.add(entry.sessionId);
+      }
+    }
+    await Promise.all([...active].map((id) => this.recordOne(id)));
+  }
+
+  private async recordOne(sessionId: string): Promise<void> {
+    await this.deps.store.touch(sessionId, (this.deps.now ?? Date.now)()).catch((error: unknown) => {
+      this.deps.log.warn({ session: sessionId, err: error }, 'Could not record activity');
+    });
+  }
+
+  /** Closes every attachment of one session (deleted or reaped). */
+  closeSession(sessionId: string): void {
+    for (const [splice, entry] of this.splices) {
+      if (entry.sessionId === sessionId) splice.close(CloseCode.SessionGone.code, CloseCode.SessionGone.reason);
+    }
+  }
+
+  /** Shutdown: refuse new attachments; tell the attached to reconnect elsewhere and resume. */
+  closeAll(): void {
+    this.accepting = false;
+    clearInterval(this.activityTimer);
+    for (const splice of this.splices.keys()) splice.close(CloseCode.GatewayRestart.code, CloseCode.GatewayRestart.reason);
+  }
+}
+

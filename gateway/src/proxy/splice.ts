@@ -1,0 +1,118 @@
+// The zero-copy proxy core: after the handshake, bytes flow between the browser and the agent as
+// the Buffers they arrived in — never decoded into frames, never copied — with backpressure in
+// both directions. Local mode and cluster mode use this same core.
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { FrameBoundaryTracker, closeFrame } from './frame-boundary.js';
+import { CloseCode } from '../protocol/close-codes.js';
+
+/** How long a shutdown waits for the agent to finish the frame in progress. */
+const CLOSE_GRACE_MS = 2_000;
+
+export type SpliceEnd = 'browser-closed' | 'agent-closed' | 'agent-failed' | 'restart';
+
+export class Splice {
+  /** Bytes browser → agent and agent → browser; read by the activity tracker and metrics. */
+  bytesUp = 0;
+  bytesDown = 0;
+  private readonly agentFrames = new FrameBoundaryTracker();
+  private closing: { code: number; reason: string } | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly browser: Duplex,
+    private readonly agent: Socket,
+    private readonly onEnd: (splice: Splice, how: SpliceEnd) => void,
+  ) {
+    const browserSocket = browser as Socket;
+    browserSocket.setNoDelay?.(true);
+    browserSocket.setKeepAlive?.(true, 30_000);
+    agent.setKeepAlive(true, 30_000);
+
+    agent.on('data', (chunk: Buffer) => {
+      if (this.closing) return this.forwardUntilBoundary(chunk);
+      this.bytesDown += chunk.length;
+      this.agentFrames.feed(chunk);
+      if (!browser.write(chunk)) agent.pause();
+    });
+    browser.on('drain', () => agent.resume());
+    browser.on('data', (chunk: Buffer) => {
+      if (this.closing) return;
+      this.bytesUp += chunk.length;
+      if (!agent.write(chunk)) browser.pause();
+    });
+    agent.on('drain', () => browser.resume());
+
+    agent.on('end', () => this.agentGone());
+    agent.on('close', () => this.agentGone());
+    agent.on('error', () => this.agentGone());
+    browser.on('close', () => this.finish('browser-closed'));
+    browser.on('error', () => this.finish('browser-closed'));
+  }
+
+  /** Hands over bytes that arrived with the 101 or the upgrade request. */
+  start(fromAgent: Buffer, fromBrowser: Buffer): void {
+    if (fromAgent.length > 0) {
+      this.bytesDown += fromAgent.length;
+      this.agentFrames.feed(fromAgent);
+      this.browser.write(fromAgent);
+    }
+    if (fromBrowser.length > 0) {
+      this.bytesUp += fromBrowser.length;
+      this.agent.write(fromBrowser);
+    }
+  }
+
+  /**
+   * Closes the browser's side with a close frame of ours — at a frame boundary, so the browser
+   * sees a clean close with a code it understands (e.g. 4000: reconnect elsewhere and resume).
+   */
+  close(code: number, reason: string): void {
+    if (this.closing || this.ended) return;
+    this.closing = { code, reason };
+    if (this.agentFrames.atBoundary) return this.sendCloseAndEnd('restart');
+    setTimeout(() => this.destroy('restart'), CLOSE_GRACE_MS).unref();
+  }
+
+  private forwardUntilBoundary(chunk: Buffer): void {
+    const upTo = this.agentFrames.feed(chunk, true);
+    this.browser.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
+    if (this.agentFrames.atBoundary) this.sendCloseAndEnd('restart');
+  }
+
+  private sendCloseAndEnd(how: SpliceEnd): void {
+    const { code, reason } = this.closing ?? CloseCode.UpstreamFailed;
+    this.agent.destroy();
+    this.browser.end(closeFrame(code, reason));
+    this.finish(how);
+  }
+
+  private agentGone(): void {
+    if (this.ended || this.closing) return;
+    if (this.agentFrames.closeSeen) {
+      // The agent closed the WebSocket itself (session ended): pass the close on as it is.
+      this.browser.end();
+      this.finish('agent-closed');
+    } else if (this.agentFrames.atBoundary) {
+      this.closing = { code: CloseCode.UpstreamFailed.code, reason: CloseCode.UpstreamFailed.reason };
+      this.sendCloseAndEnd('agent-failed');
+    } else {
+      // Cut mid-frame: no valid close frame can follow; the browser sees 1006 and reconnects.
+      this.destroy('agent-failed');
+    }
+  }
+
+  private destroy(how: SpliceEnd): void {
+    this.agent.destroy();
+    this.browser.destroy();
+    this.finish(how);
+  }
+
+  private finish(how: SpliceEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.agent.destroy();
+    if (how === 'browser-closed') this.browser.destroy();
+    this.onEnd(this, how);
+  }
+}

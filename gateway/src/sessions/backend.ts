@@ -1,0 +1,28 @@
+// Where terminals run. Local mode starts agents as processes on this machine; the operator issue
+// adds a Kubernetes backend (TerminalSession → pod). The gateway depends only on this interface.
+import type { SessionRecord } from '../store/types.js';
+
+export interface StartRequest {
+  readonly id: string;
+  readonly owner: string;
+  readonly tenant: string;
+  readonly cols: number;
+  readonly rows: number;
+}
+
+export interface StartedTerminal {
+  /** Where the agent listens: `unix:/path` or `host:port`. */
+  readonly endpoint: string;
+  readonly pid: number | null;
+}
+
+export interface TerminalBackend {
+  /** Starts a terminal and resolves once its agent accepts connections. */
+  start(request: StartRequest): Promise<StartedTerminal>;
+  /** Ends the terminal; resolves when it is gone (or was already). */
+  stop(record: SessionRecord): Promise<void>;
+  /** Registers a listener for terminals that ended by themselves (the shell exited). */
+  onEnded(listener: (sessionId: string) => void): void;
+  /** Stops watching; running terminals keep running (they outlive a gateway restart). */
+  close(): Promise<void>;
+}

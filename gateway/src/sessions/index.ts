@@ -1,0 +1,13 @@
+export type { TerminalBackend, StartRequest, StartedTerminal } from './backend.js';
+export { LocalBackend, type LocalBackendOptions } from './local-backend.js';
+export {
+  SessionService,
+  accessOf,
+  attachRole,
+  toView,
+  type AccessRole,
+  type CreateRequest,
+  type Principal,
+  type SessionLimits,
+  type SessionView,
+} from './session-service.js';

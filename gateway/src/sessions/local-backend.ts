@@ -1,0 +1,94 @@
+// Local mode: each terminal is a `cloudterm agent` process on a unix socket in the data
+// directory. Agents are detached, so they outlive a gateway restart (like tmux): the restarted
+// gateway finds them again through the session records.
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SessionRecord } from '../store/types.js';
+import type { StartRequest, StartedTerminal, TerminalBackend } from './backend.js';
+
+export interface LocalBackendOptions {
+  readonly dataDir: string;
+  /** How to run this program: e.g. [node, main.js] or [node, --import, tsx, main.ts]. */
+  readonly selfCommand: readonly string[];
+  readonly attachPublicKeyFile: string;
+  /** The command a terminal runs; null for the agent's default (the login shell). */
+  readonly shell: readonly string[] | null;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly startTimeoutMs?: number;
+}
+
+const SOCKET_POLL_MS = 20;
+
+export class LocalBackend implements TerminalBackend {
+  private readonly listeners: Array<(id: string) => void> = [];
+  private readonly socketDir: string;
+  private readonly logDir: string;
+  private closed = false;
+
+  constructor(private readonly options: LocalBackendOptions) {
+    this.socketDir = join(options.dataDir, 'sockets');
+    this.logDir = join(options.dataDir, 'logs');
+  }
+
+  async start(request: StartRequest): Promise<StartedTerminal> {
+    // Only the user may open the sockets: the directory is 0700.
+    await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.logDir, { recursive: true, mode: 0o700 });
+    const socketPath = join(this.socketDir, `${request.id}.sock`);
+    const log = await open(join(this.logDir, `${request.id}.log`), 'a', 0o600);
+    const [command, ...prefix] = this.options.selfCommand;
+    const child = spawn(
+      command!,
+      [
+        ...prefix,
+        'agent',
+        '--listen', `unix:${socketPath}`,
+        '--session-id', request.id,
+        '--public-key-file', this.options.attachPublicKeyFile,
+        '--cols', String(request.cols),
+        '--rows', String(request.rows),
+        ...(this.options.shell ? ['--', ...this.options.shell] : []),
+      ],
+      { detached: true, stdio: ['ignore', log.fd, log.fd], env: { ...this.options.env } as NodeJS.ProcessEnv },
+    );
+    await log.close();
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+      if (!this.closed) for (const listener of this.listeners) listener(request.id);
+    });
+    child.unref();
+
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 10_000);
+    while (Date.now() < deadline && !exited) {
+      if (await stat(socketPath).then((s) => s.isSocket(), () => false)) {
+        return { endpoint: `unix:${socketPath}`, pid: child.pid ?? null };
+      }
+      await new Promise((r) => setTimeout(r, SOCKET_POLL_MS));
+    }
+    if (!exited) child.kill('SIGKILL');
+    throw new Error(`the agent did not start within the timeout (see ${join(this.logDir, `${request.id}.log`)})`);
+  }
+
+  async stop(record: SessionRecord): Promise<void> {
+    if (record.pid === null) return;
+    // A pid may have been reused since (after a reboot): only signal the agent of this session.
+    const cmdline = await readFile(`/proc/${record.pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.split('\0').includes(record.id)) return;
+    try {
+      // The agent ends its shell and closes its attachments with the exit status.
+      process.kill(record.pid, 'SIGTERM');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  onEnded(listener: (id: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,186 @@
+// What users can do with sessions, and who may do it. Owners and tenant admins have full rights;
+// a share gives another user `rw` or `ro` attachment. Sessions a user may not see answer 404, so
+// their existence does not leak.
+import { randomBytes } from 'node:crypto';
+import { HttpError } from '../errors.js';
+import { SessionLimitError, type SessionRecord, type SessionStore } from '../store/types.js';
+import type { Role } from '../protocol/messages.js';
+import type { TerminalBackend } from './backend.js';
+
+export interface Principal {
+  readonly user: string;
+  readonly tenants: readonly { readonly tenant: string; readonly admin: boolean }[];
+}
+
+export type AccessRole = 'owner' | 'admin' | Role;
+
+export interface SessionView {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly tenant: string;
+  readonly role: AccessRole;
+  readonly state: SessionRecord['state'];
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly maxExpiresAt: string;
+  readonly shares: Readonly<Record<string, Role>>;
+}
+
+export interface SessionLimits {
+  readonly idleTimeoutMs: number;
+  readonly maxLifetimeMs: number;
+  readonly maxSessionsPerUser: number;
+}
+
+export interface CreateRequest {
+  readonly name?: string;
+  readonly tenant?: string;
+  readonly cols?: number;
+  readonly rows?: number;
+}
+
+export function accessOf(principal: Principal, record: SessionRecord): AccessRole | null {
+  if (record.owner === principal.user) return 'owner';
+  if (principal.tenants.some((t) => t.tenant === record.tenant && t.admin)) return 'admin';
+  return record.shares[principal.user] ?? null;
+}
+
+/** The role an attachment gets: owners and admins type, shares as granted. */
+export function attachRole(access: AccessRole): Role {
+  return access === 'ro' ? 'ro' : 'rw';
+}
+
+export function toView(record: SessionRecord, role: AccessRole): SessionView {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    id: record.id,
+    name: record.name,
+    owner: record.owner,
+    tenant: record.tenant,
+    role,
+    state: record.state,
+    createdAt: iso(record.createdAt),
+    expiresAt: iso(record.expiresAt),
+    maxExpiresAt: iso(record.maxExpiresAt),
+    shares: record.shares,
+  };
+}
+
+export class SessionService {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly backend: TerminalBackend,
+    private readonly limits: SessionLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(principal: Principal, request: CreateRequest): Promise<SessionView> {
+    const membership = request.tenant
+      ? principal.tenants.find((t) => t.tenant === request.tenant)
+      : principal.tenants[0];
+    if (!membership) {
+      throw new HttpError('forbidden', request.tenant ? `you are not a member of tenant "${request.tenant}"` : 'you belong to no tenant');
+    }
+    const now = this.now();
+    const id = randomBytes(12).toString('base64url');
+    const record: SessionRecord = {
+      id,
+      name: request.name ?? `terminal ${new Date(now).toISOString().slice(11, 19)}`,
+      owner: principal.user,
+      tenant: membership.tenant,
+      endpoint: '',
+      pid: null,
+      state: 'starting',
+      createdAt: now,
+      expiresAt: Math.min(now + this.limits.idleTimeoutMs, now + this.limits.maxLifetimeMs),
+      maxExpiresAt: now + this.limits.maxLifetimeMs,
+      idleTimeoutMs: this.limits.idleTimeoutMs,
+      shares: {},
+    };
+    try {
+      await this.store.create(record, this.limits.maxSessionsPerUser);
+    } catch (error) {
+      if (error instanceof SessionLimitError) {
+        throw new HttpError('session_limit', `you already have ${error.limit} sessions; end one first`);
+      }
+      throw error;
+    }
+    try {
+      const started = await this.backend.start({
+        id,
+        owner: principal.user,
+        tenant: membership.tenant,
+        cols: request.cols ?? 80,
+        rows: request.rows ?? 24,
+      });
+      const running = await this.store.update(id, { endpoint: started.endpoint, pid: started.pid, state: 'running' });
+      return toView(running ?? record, 'owner');
+    } catch (error) {
+      await this.store.delete(id);
+      throw new HttpError('upstream_failed', `the terminal could not be started: ${(error as Error).message}`);
+    }
+  }
+
+  async list(principal: Principal): Promise<SessionView[]> {
+    const records = await this.store.listForUser(principal.user);
+    return records.flatMap((record) => {
+      const role = accessOf(principal, record);
+      return role ? [toView(record, role)] : [];
+    });
+  }
+
+  /** The record and the caller's access to it; 404 when absent or not theirs to see. */
+  async find(principal: Principal, id: string): Promise<{ record: SessionRecord; access: AccessRole }> {
+    const record = await this.store.get(id);
+    const access = record ? accessOf(principal, record) : null;
+    if (!record || !access) throw new HttpError('session_not_found', `no session "${id}"`);
+    return { record, access };
+  }
+
+  async get(principal: Principal, id: string): Promise<SessionView> {
+    const { record, access } = await this.find(principal, id);
+    return toView(record, access);
+  }
+
+  async delete(principal: Principal, id: string): Promise<void> {
+    const { record, access } = await this.find(principal, id);
+    if (access !== 'owner' && access !== 'admin') throw new HttpError('forbidden', 'only the owner or a tenant admin may end a session');
+    await this.end(record);
+  }
+
+  async extend(principal: Principal, id: string, seconds: number): Promise<SessionView> {
+    const { access } = await this.find(principal, id);
+    if (access === 'ro') throw new HttpError('forbidden', 'read-only viewers may not extend a session');
+    const updated = await this.store.extend(id, this.now() + seconds * 1000);
+    if (!updated) throw new HttpError('session_not_found', `no session "${id}"`);
+    return toView(updated, access);
+  }
+
+  async share(principal: Principal, id: string, user: string, role: Role | null): Promise<SessionView> {
+    const { access } = await this.find(principal, id);
+    if (access !== 'owner' && access !== 'admin') throw new HttpError('forbidden', 'only the owner or a tenant admin may share a session');
+    if (user === principal.user) throw new HttpError('validation_failed', 'you cannot share a session with yourself');
+    const updated = await this.store.share(id, user, role);
+    if (!updated) throw new HttpError('session_not_found', `no session "${id}"`);
+    return toView(updated, access);
+  }
+
+  /** Ends a session: removes its record and stops its terminal. */
+  async end(record: SessionRecord): Promise<void> {
+    await this.store.delete(record.id);
+    await this.backend.stop(record);
+  }
+
+  /** A terminal ended by itself (its shell exited): forget the session. */
+  async ended(id: string): Promise<void> {
+    await this.store.delete(id);
+  }
+
+  /** Claims expired sessions (exactly one replica gets each) and stops their terminals. */
+  async reap(limit = 100): Promise<SessionRecord[]> {
+    const expired = await this.store.claimExpired(this.now(), limit);
+    await Promise.all(expired.map((record) => this.backend.stop(record).catch(() => undefined)));
+    return expired;
+  }
+}
