@@ -5,7 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export interface GatewayMetrics {
   readonly registry: Registry;
   readonly attachments: Gauge;
-  readonly sessions: Gauge;
+  readonly sessionsCreated: Counter;
   readonly bytes: Counter<'direction'>;
   readonly logins: Counter<'result'>;
   readonly proxyErrors: Counter<'reason'>;
@@ -19,7 +19,7 @@ export function createGatewayMetrics(withProcessMetrics: boolean): GatewayMetric
   return {
     registry,
     attachments: new Gauge({ name: 'cloudterm_gateway_attachments', help: 'WebSocket attachments spliced now', registers }),
-    sessions: new Counter({ name: 'cloudterm_gateway_sessions_created_total', help: 'Sessions created by this replica', registers }),
+    sessionsCreated: new Counter({ name: 'cloudterm_gateway_sessions_created_total', help: 'Sessions created by this replica', registers }),
     bytes: new Counter({
       name: 'cloudterm_gateway_proxied_bytes_total',
       help: 'Bytes spliced between browsers and agents (counted when an attachment ends)',

@@ -33,6 +33,17 @@ export class SessionLimitError extends Error {
   }
 }
 
+/**
+ * The backing service (Redis, or the snapshot file in local mode) cannot be reached or did not
+ * answer in time; the gateway answers 503 store_unavailable. Other errors are bugs (500).
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 export interface SessionStore {
   /** Stores a new record; SessionLimitError when the owner already has `maxPerUser` sessions. */
   create(record: SessionRecord, maxPerUser: number): Promise<void>;
@@ -41,7 +52,11 @@ export interface SessionStore {
   listForUser(user: string): Promise<SessionRecord[]>;
   /** Merges changed fields (not id, owner, createdAt); null when the session is gone. */
   update(id: string, changes: Partial<Pick<SessionRecord, 'endpoint' | 'pid' | 'state' | 'name'>>): Promise<SessionRecord | null>;
-  /** Activity: expiresAt = min(now + idleTimeoutMs, maxExpiresAt). Cheap; called often. */
+  /**
+   * Activity: expiresAt = min(now + idleTimeoutMs, maxExpiresAt). Cheap; called often. It never
+   * moves expiresAt earlier (an extend() outlives later keystrokes, stale `now`s are harmless) and
+   * never revives a session that has already expired (expiresAt <= now): that one is being reaped.
+   */
   touch(id: string, now: number): Promise<void>;
   /** Moves expiresAt to min(until, maxExpiresAt); null when the session is gone. */
   extend(id: string, until: number): Promise<SessionRecord | null>;
