@@ -3,6 +3,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { runAgentCommand } from './agent/command.js';
 import { runHashPasswordCommand } from './auth/hash-password-command.js';
+import { gatewayCommand } from './gateway-command.js';
 
 export interface CommandIo {
   readonly stdin: Readable;
@@ -10,6 +11,8 @@ export interface CommandIo {
   readonly stderr: Writable;
   /** Aborted on SIGTERM or SIGINT. */
   readonly stop: AbortSignal;
+  /** How to run this program again (local mode starts agents with it). */
+  readonly selfCommand: readonly string[];
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -17,6 +20,8 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 type Command = (argv: readonly string[], env: Environment, io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  local: { run: gatewayCommand('local'), summary: 'one machine: the gateway with local shells (what npm start runs)' },
+  gateway: { run: gatewayCommand('gateway'), summary: 'the session gateway for shared and cluster deployments' },
   agent: { run: runAgentCommand, summary: 'serve one PTY over WebSocket (the shell end of a session)' },
   'hash-password': { run: runHashPasswordCommand, summary: 'read a password on stdin, print an htpasswd line (bcrypt)' },
 };

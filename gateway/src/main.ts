@@ -14,6 +14,7 @@ runCommand(process.argv.slice(2), process.env, {
   stdout: process.stdout,
   stderr: process.stderr,
   stop: signals.signal,
+  selfCommand: [process.execPath, ...process.execArgv, process.argv[1]!],
 }).then(
   (code) => {
     process.exitCode = code;

@@ -282,10 +282,13 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
     if (this.exitStatus && this.attachments.size === 0) this.emit('drained');
   }
 
-  /** Ends the process (SIGTERM, then SIGKILL after `graceMs`). */
+  /**
+   * Ends the process as a terminal hangup does: SIGHUP (interactive shells ignore SIGTERM, and
+   * pass a hangup on to their jobs), then SIGKILL after `graceMs`.
+   */
   terminate(graceMs: number): void {
     if (this.exitStatus) return;
-    this.pty.kill('SIGTERM');
+    this.pty.kill('SIGHUP');
     const timer = setTimeout(() => {
       if (!this.exitStatus) this.pty.kill('SIGKILL');
     }, graceMs);

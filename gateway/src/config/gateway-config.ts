@@ -28,7 +28,7 @@ export const gatewayOptionSpecs = {
   oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_OIDC_USER_CLAIM', kind: 'string', help: 'claim naming the user (default preferred_username)' },
   oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_OIDC_GROUPS_CLAIM', kind: 'string', help: 'claim listing groups = tenants (default groups)' },
   trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_TRUST_PROXY', kind: 'boolean', help: 'take the client address from X-Forwarded-For (behind an ingress)' },
-  dataDir: { flag: 'data-dir', env: 'CLOUDTERM_DATA_DIR', kind: 'string', help: 'local mode: users, keys, sockets, sessions (default ~/.cloudterm)' },
+  dataDir: { flag: 'data-dir', env: 'CLOUDTERM_DATA_DIR', kind: 'string', help: 'agent sockets and logs; local mode: also users, keys, sessions (default ~/.cloudterm)' },
   shell: { flag: 'shell', env: 'CLOUDTERM_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
   logLevel: { flag: 'log-level', env: 'CLOUDTERM_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug (default info)' },
 } as const satisfies Record<string, OptionSpec>;
@@ -67,8 +67,8 @@ export interface GatewayConfig {
   readonly maxSessionsPerUser: number;
   readonly oidc: OidcConfig | null;
   readonly trustProxy: boolean;
-  /** Local mode only: where users, keys, agent sockets and the session snapshot live. */
-  readonly dataDir: string | null;
+  /** Agent sockets and logs; in local mode also users, keys and the session snapshot. */
+  readonly dataDir: string;
   readonly shell: readonly string[] | null;
   readonly logLevel: string;
 }
@@ -99,10 +99,10 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     if (!/^https?:\/\/[^/]+$/.test(origin)) problems.push(`--allowed-origins: "${origin}" is not an origin (scheme://host[:port])`);
   }
 
-  const dataDir = mode === 'local' ? resolve(values.dataDir ?? join(homedir(), '.cloudterm')) : null;
+  const dataDir = resolve(values.dataDir ?? join(homedir(), '.cloudterm'));
   const keyFiles = (privateFlag: string | undefined, publicFlag: string | undefined, name: string, flag: string): KeyFiles => {
     if (privateFlag && publicFlag) return { privateKeyFile: privateFlag, publicKeyFile: publicFlag };
-    if (dataDir) return { privateKeyFile: join(dataDir, 'keys', `${name}.key`), publicKeyFile: join(dataDir, 'keys', `${name}.pub`) };
+    if (mode === 'local') return { privateKeyFile: join(dataDir, 'keys', `${name}.key`), publicKeyFile: join(dataDir, 'keys', `${name}.pub`) };
     problems.push(`--${flag}-key-file and --${flag}-public-key-file are required (every replica must share them)`);
     return { privateKeyFile: '', publicKeyFile: '' };
   };
@@ -141,7 +141,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     secureCookies: publicUrl?.protocol === 'https:',
     redisUrl: values.redisUrl ?? null,
     redisKeyPrefix: values.redisKeyPrefix ?? 'cloudterm:',
-    usersFile: values.usersFile ?? (dataDir ? join(dataDir, 'users.htpasswd') : null),
+    usersFile: values.usersFile ?? (mode === 'local' ? join(dataDir, 'users.htpasswd') : null),
     tenantsFile: values.tenantsFile ?? null,
     defaultTenant: values.defaultTenant ?? (mode === 'local' ? 'local' : 'default'),
     tokenKeys,

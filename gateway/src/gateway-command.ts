@@ -1,0 +1,51 @@
+// `cloudterm local` (one machine: local shells, in-process store, first-run admin) and
+// `cloudterm gateway` (shared deployments: keys and users from files, Redis).
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { CommandIo, Environment } from './cli.js';
+import { GATEWAY_USAGE, loadGatewayConfig, type GatewayMode } from './config/gateway-config.js';
+import { ensureFirstUser, FIRST_USER } from './local/first-run.js';
+import { startGateway } from './gateway.js';
+
+/** The built page: gateway/ui/dist next to the sources, found from here in src/ and in dist/. */
+function findUiRoot(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [join(here, '..', 'ui', 'dist'), join(here, '..', '..', '..', 'gateway', 'ui', 'dist')]) {
+    if (existsSync(join(candidate, 'manifest.json'))) return candidate;
+  }
+  return null;
+}
+
+export function gatewayCommand(mode: GatewayMode) {
+  return async (argv: readonly string[], env: Environment, io: CommandIo & { selfCommand: readonly string[] }): Promise<number> => {
+    if (argv.includes('--help')) {
+      io.stdout.write(`${GATEWAY_USAGE}\n`);
+      return 0;
+    }
+    const config = loadGatewayConfig(mode, argv, env);
+    const firstPassword = mode === 'local' && config.usersFile ? await ensureFirstUser(config.usersFile) : null;
+    const uiRoot = findUiRoot();
+    const gateway = await startGateway(config, {
+      selfCommand: io.selfCommand,
+      env,
+      uiRoot,
+      logDestination: io.stdout,
+    });
+    if (!uiRoot) gateway.log.warn('The page is not built (run npm run build): serving the API only');
+    if (mode === 'local') {
+      // Said to the person at the terminal, not to the log: the password is shown this once.
+      io.stderr.write(
+        `\n  CloudTerm is running at ${gateway.url}\n` +
+          (firstPassword
+            ? `  Log in as "${FIRST_USER}" with password: ${firstPassword}\n` +
+              `  (shown once; only its hash is kept in ${config.usersFile})\n\n`
+            : `  Users: ${config.usersFile}  (add one: cloudterm hash-password --user NAME >> that file)\n\n`),
+      );
+    }
+    await new Promise<void>((resolve) => io.stop.addEventListener('abort', () => resolve(), { once: true }));
+    gateway.log.info('Shutting down: attached browsers are told to reconnect');
+    await gateway.close();
+    return 0;
+  };
+}

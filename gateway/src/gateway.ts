@@ -1,0 +1,165 @@
+// The composition root of `cloudterm gateway` and `cloudterm local`: keys, stores, auth, the
+// terminal backend, the HTTP app, the attach route, the reaper, and an orderly shutdown.
+import { join } from 'node:path';
+import { once } from 'node:events';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig } from './config/gateway-config.js';
+import { formatListenAddress } from './config/listen-address.js';
+import { importKeyPair, loadOrCreateKeyPair, type SigningKeyPair } from './keys/index.js';
+import { readFile } from 'node:fs/promises';
+import { createStores, type Stores } from './store/index.js';
+import { LocalBackend, SessionService, type TerminalBackend } from './sessions/index.js';
+import { signAttachToken } from './agent/attach-token.js';
+import { buildApp } from './http/app.js';
+import { AttachHandler } from './http/attach-upgrade.js';
+import { createGatewayMetrics } from './http/metrics.js';
+import { staticAssets } from './http/static-assets.js';
+import { createAuthService } from './auth-service.js';
+
+export interface GatewayRuntime {
+  /** How to run this program again, for local agents: e.g. [node, dist/gateway/src/main.js]. */
+  readonly selfCommand: readonly string[];
+  /** The environment local agents (and so the shells) inherit. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Where the built page is (gateway/ui/dist); null serves no page. */
+  readonly uiRoot: string | null;
+  readonly logDestination: NodeJS.WritableStream;
+  /** Intervals, shortened in tests. */
+  readonly reapIntervalMs?: number;
+  readonly activityIntervalMs?: number;
+  readonly upstreamTimeoutMs?: number;
+  readonly processMetrics?: boolean;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly log: Logger;
+  readonly stores: Stores;
+  readonly attach: AttachHandler;
+  /** Stops accepting, tells attached browsers to reconnect elsewhere, closes everything. */
+  close(): Promise<void>;
+}
+
+async function loadKeys(config: GatewayConfig, which: 'tokenKeys' | 'attachKeys'): Promise<SigningKeyPair> {
+  const files = config[which];
+  if (config.mode === 'local') return loadOrCreateKeyPair(files.privateKeyFile, files.publicKeyFile);
+  const [privatePem, publicPem] = await Promise.all([readFile(files.privateKeyFile, 'utf8'), readFile(files.publicKeyFile, 'utf8')]);
+  return importKeyPair(privatePem, publicPem);
+}
+
+export async function startGateway(config: GatewayConfig, runtime: GatewayRuntime): Promise<RunningGateway> {
+  const log = pino(
+    {
+      name: 'cloudterm-gateway',
+      level: config.logLevel,
+      // Credentials never reach the logs, whatever a log call is given.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', 'password', '*.token', 'token'],
+        censor: '[redacted]',
+      },
+    },
+    runtime.logDestination,
+  );
+  const [tokenKeys, attachKeys] = await Promise.all([loadKeys(config, 'tokenKeys'), loadKeys(config, 'attachKeys')]);
+  const stores = await createStores({
+    redisUrl: config.redisUrl,
+    keyPrefix: config.redisKeyPrefix,
+    snapshotPath: config.redisUrl === null && config.mode === 'local' ? join(config.dataDir, 'sessions.json') : null,
+    onError: (error) => log.warn({ err: error.message }, 'Session store error'),
+  });
+  const metrics = createGatewayMetrics(runtime.processMetrics ?? true);
+  const auth = await createAuthService(config, { tokenKeys, rateLimiter: stores.rateLimiter, revocations: stores.revocations });
+
+  const backend: TerminalBackend = new LocalBackend({
+    dataDir: config.dataDir,
+    selfCommand: runtime.selfCommand,
+    attachPublicKeyFile: config.attachKeys.publicKeyFile,
+    shell: config.shell,
+    env: runtime.env,
+  });
+  const sessions = new SessionService(stores.sessions, backend, {
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxLifetimeMs: config.maxLifetimeMs,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+  });
+
+  let shuttingDown = false;
+  const attach = new AttachHandler({
+    authenticate: (token) => auth.authenticate(token),
+    sessions,
+    store: stores.sessions,
+    signAttachToken: (claims) => signAttachToken(attachKeys.privateKey, claims),
+    allowedOrigins: config.allowedOrigins,
+    upstreamTimeoutMs: runtime.upstreamTimeoutMs ?? 5_000,
+    activityIntervalMs: runtime.activityIntervalMs ?? 5_000,
+    metrics,
+    log,
+  });
+  backend.onEnded((sessionId) => {
+    log.info({ session: sessionId }, 'Session ended: its process exited');
+    void sessions.ended(sessionId).catch((error: unknown) => log.warn({ err: error }, 'Could not forget an ended session'));
+  });
+
+  const app = await buildApp({
+    auth,
+    sessions,
+    store: stores.sessions,
+    metrics,
+    log,
+    allowedOrigins: config.allowedOrigins,
+    secureCookies: config.secureCookies,
+    trustProxy: config.trustProxy,
+    maxLifetimeSeconds: Math.floor(config.maxLifetimeMs / 1000),
+    registerStatic: runtime.uiRoot ? (instance) => staticAssets(instance, { root: runtime.uiRoot! }) : undefined,
+    onSessionDeleted: (id) => attach.closeSession(id),
+    isShuttingDown: () => shuttingDown,
+  });
+  app.server.on('upgrade', attach.handle);
+
+  // Every replica reaps; the store's atomic claim makes sure each expired session is ended once.
+  const reaper = setInterval(() => {
+    sessions.reap().then(
+      (reaped) => {
+        for (const record of reaped) {
+          log.info({ session: record.id, owner: record.owner }, 'Reaped expired session');
+          attach.closeSession(record.id);
+        }
+        metrics.reaped.inc(reaped.length);
+      },
+      (error: unknown) => log.warn({ err: error }, 'Reaper could not claim expired sessions'),
+    );
+  }, runtime.reapIntervalMs ?? 5_000);
+  reaper.unref();
+
+  const listen = config.listen;
+  await app.listen('path' in listen ? { path: listen.path } : { host: listen.host, port: listen.port });
+  const address = app.server.address();
+  const url =
+    'path' in listen
+      ? formatListenAddress(listen)
+      : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${typeof address === 'object' && address ? address.port : listen.port}`;
+  log.info({ url, mode: config.mode, store: config.redisUrl ? 'redis' : 'memory' }, 'Gateway listening');
+
+  return {
+    url,
+    app,
+    log,
+    stores,
+    attach,
+    close: async () => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      clearInterval(reaper);
+      attach.closeAll();
+      // Give the close frames a moment to leave before the server stops.
+      const closed = app.close();
+      app.server.closeIdleConnections();
+      await Promise.race([closed, once(app.server, 'close'), new Promise((r) => setTimeout(r, 3_000).unref())]);
+      app.server.closeAllConnections();
+      await backend.close();
+      await stores.close();
+    },
+  };
+}

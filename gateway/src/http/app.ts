@@ -1,0 +1,180 @@
+// buildApp(): the gateway's HTTP surface as a fastify instance that is not listening yet, so
+// tests can `inject()` requests. The WebSocket attach route lives on the raw server's upgrade
+// event (attach-upgrade.ts); startGateway() wires both to a listening server.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import type { Logger } from 'pino';
+import { HttpError } from '../errors.js';
+import { StoreUnavailableError, type SessionStore } from '../store/index.js';
+import type { SessionService } from '../sessions/index.js';
+import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth/index.js';
+import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from './credentials.js';
+import type { GatewayMetrics } from './metrics.js';
+import { registerSessionRoutes } from './session-routes.js';
+
+/** What the HTTP layer needs from authentication (the Authenticator in gateway/src/auth). */
+export type AuthService = Pick<Authenticator, 'login' | 'authenticate' | 'renew' | 'logout'>;
+
+export interface AppDeps {
+  readonly auth: AuthService;
+  readonly sessions: SessionService;
+  readonly store: SessionStore;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  readonly allowedOrigins: readonly string[];
+  readonly secureCookies: boolean;
+  readonly trustProxy: boolean;
+  readonly maxLifetimeSeconds: number;
+  /** Registers the page's static files (gateway/src/http/static-assets.ts), if any. */
+  readonly registerStatic?: (app: FastifyInstance) => Promise<void> | void;
+  /** Closes a session's attachments when it is deleted. */
+  readonly onSessionDeleted?: (sessionId: string) => void;
+  readonly isShuttingDown?: () => boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: AuthenticatedPrincipal | null;
+  }
+}
+
+const MAX_BODY_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
+const PUBLIC_API = new Set(['/api/login']);
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
+  return reply.code(error.status).headers(error.headers).send(error.toJSON());
+}
+
+/** Maps any error to the client-facing HttpError; unknown errors are 500 and logged. */
+function toHttpError(error: FastifyError | Error, log: Logger): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof StoreUnavailableError) return new HttpError('store_unavailable');
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) return new HttpError('validation_failed', fastifyError.message);
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpError('payload_too_large', `bodies are at most ${MAX_BODY_BYTES} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HttpError('unsupported_media_type');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new HttpError('invalid_json');
+  }
+  if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new HttpError('invalid_json');
+  log.error({ err: error }, 'Unhandled error');
+  return new HttpError('internal');
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: MAX_BODY_BYTES,
+    trustProxy: deps.trustProxy,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // Oversized headers and unparseable requests get the same JSON error shape as everything else.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      const httpError =
+        error.code === 'HPE_HEADER_OVERFLOW' ? new HttpError('header_too_large') : new HttpError('bad_request', 'the request could not be parsed');
+      const body = JSON.stringify(httpError.toJSON());
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${httpError.status} ${STATUS_CODES[httpError.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      } else socket.destroy();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  // Only JSON bodies: a text/plain body could be sent cross-site without a CORS preflight.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('principal', null);
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => sendError(reply, toHttpError(error, deps.log)));
+  app.setNotFoundHandler((request, reply) => sendError(reply, new HttpError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (!path.startsWith('/api/')) return;
+    reply.header('cache-control', 'no-store');
+    if (deps.isShuttingDown?.()) throw new HttpError('shutting_down');
+    if (UNSAFE_METHODS.has(request.method) && request.headers.origin && !originAllowed(request.headers, deps.allowedOrigins)) {
+      throw new HttpError('origin_forbidden', `Origin "${request.headers.origin}" is not allowed`);
+    }
+    if (PUBLIC_API.has(path)) return;
+    const principal = await deps.auth.authenticate(tokenFromHeaders(request.headers));
+    request.principal = principal;
+    // Sliding login: a browser in use keeps a short-lived token fresh.
+    if (principal.source === 'password' && request.headers.cookie && Date.now() > (principal.issuedAt + principal.expiresAt) / 2) {
+      const renewed = await deps.auth.renew(principal);
+      if (renewed) {
+        reply.header('set-cookie', tokenCookie(renewed.token, Math.floor((renewed.claims.expiresAt - Date.now()) / 1000), deps.secureCookies));
+      }
+    }
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
+
+  app.post<{ Body: { username: string; password: string } }>(
+    '/api/login',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['username', 'password'],
+          additionalProperties: false,
+          properties: { username: { type: 'string', minLength: 1, maxLength: 128 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      try {
+        const { token, claims: principal } = await deps.auth.login(request.body.username, request.body.password, request.ip);
+        deps.metrics.logins.inc({ result: 'success' });
+        reply.header('set-cookie', tokenCookie(token, Math.floor((principal.expiresAt - Date.now()) / 1000), deps.secureCookies));
+        return { user: principal.user, tenants: principal.tenants, expiresAt: new Date(principal.expiresAt).toISOString() };
+      } catch (error) {
+        deps.metrics.logins.inc({ result: error instanceof HttpError ? error.code : 'error' });
+        throw error;
+      }
+    },
+  );
+
+  app.post('/api/logout', async (request, reply) => {
+    await deps.auth.logout(request.principal!);
+    reply.header('set-cookie', clearedTokenCookie(deps.secureCookies));
+    return reply.code(204).send();
+  });
+
+  app.get('/api/me', async (request) => {
+    const principal = request.principal!;
+    return { user: principal.user, tenants: principal.tenants, expiresAt: new Date(principal.expiresAt).toISOString() };
+  });
+
+  registerSessionRoutes(app, {
+    sessions: deps.sessions,
+    maxLifetimeSeconds: deps.maxLifetimeSeconds,
+    metrics: deps.metrics,
+    onSessionDeleted: deps.onSessionDeleted,
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    if (deps.isShuttingDown?.()) return sendError(reply, new HttpError('shutting_down'));
+    try {
+      await deps.store.ping();
+      return { ok: true };
+    } catch {
+      return sendError(reply, new HttpError('store_unavailable'));
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  if (deps.registerStatic) await deps.registerStatic(app);
+  return app;
+}

@@ -1,0 +1,93 @@
+// The sessions API: create, list, get, delete, extend, share. Bodies are validated by JSON
+// schema (400 validation_failed with the reason); permissions live in SessionService.
+import type { FastifyInstance } from 'fastify';
+import type { SessionService } from '../sessions/index.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export interface SessionRouteDeps {
+  readonly sessions: SessionService;
+  readonly maxLifetimeSeconds: number;
+  readonly metrics: GatewayMetrics;
+  readonly onSessionDeleted?: (sessionId: string) => void;
+}
+
+const idParam = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+} as const;
+const shareParams = {
+  type: 'object',
+  required: ['id', 'user'],
+  properties: { id: idParam.properties.id, user: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,128}$' } },
+} as const;
+
+export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDeps): void {
+  app.get('/api/sessions', async (request) => ({ sessions: await deps.sessions.list(request.principal!) }));
+
+  app.post<{ Body: { name?: string; tenant?: string; cols?: number; rows?: number } | undefined }>(
+    '/api/sessions',
+    {
+      schema: {
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 64 },
+            tenant: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
+            cols: { type: 'integer', minimum: 1, maximum: 1000 },
+            rows: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const view = await deps.sessions.create(request.principal!, request.body ?? {});
+      deps.metrics.sessionsCreated.inc();
+      return reply.code(201).header('location', `/api/sessions/${view.id}`).send(view);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParam } }, async (request) =>
+    deps.sessions.get(request.principal!, request.params.id),
+  );
+
+  app.delete<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParam } }, async (request, reply) => {
+    await deps.sessions.delete(request.principal!, request.params.id);
+    deps.onSessionDeleted?.(request.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { id: string }; Body: { seconds: number } }>(
+    '/api/sessions/:id/extend',
+    {
+      schema: {
+        params: idParam,
+        body: {
+          type: 'object',
+          required: ['seconds'],
+          additionalProperties: false,
+          properties: { seconds: { type: 'integer', minimum: 1, maximum: deps.maxLifetimeSeconds } },
+        },
+      },
+    },
+    async (request) => deps.sessions.extend(request.principal!, request.params.id, request.body.seconds),
+  );
+
+  app.put<{ Params: { id: string; user: string }; Body: { role: 'rw' | 'ro' } }>(
+    '/api/sessions/:id/shares/:user',
+    {
+      schema: {
+        params: shareParams,
+        body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role: { enum: ['rw', 'ro'] } } },
+      },
+    },
+    async (request) => deps.sessions.share(request.principal!, request.params.id, request.params.user, request.body.role),
+  );
+
+  app.delete<{ Params: { id: string; user: string } }>(
+    '/api/sessions/:id/shares/:user',
+    { schema: { params: shareParams } },
+    async (request) => deps.sessions.share(request.principal!, request.params.id, request.params.user, null),
+  );
+}

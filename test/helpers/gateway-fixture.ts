@@ -1,0 +1,154 @@
+// Starts a real gateway in-process (local backend: real agents as processes, real PTYs) on a free
+// port with a fresh data directory and known users, and gives tests an HTTP client with cookies.
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import bcrypt from 'bcrypt';
+import { loadGatewayConfig, type GatewayConfig } from '../../gateway/src/config/gateway-config.js';
+import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
+import { TestClient } from './agent-client.js';
+
+export const PASSWORDS: Record<string, string> = {
+  alice: 'alice-password-1',
+  bob: 'bob-password-22',
+  carol: 'carol-password-333',
+};
+
+/** Runs the agent from source, as `npm test` has no build step for it. */
+export const SELF_COMMAND = [process.execPath, '--import', 'tsx', join(process.cwd(), 'gateway/src/main.ts')];
+
+export interface GatewayFixture {
+  readonly gateway: RunningGateway;
+  readonly config: GatewayConfig;
+  readonly url: string;
+  readonly dataDir: string;
+  /** The JSON log lines the gateway wrote. */
+  readonly logs: string[];
+  login(user: string, password?: string): Promise<ApiClient>;
+  stop(): Promise<void>;
+}
+
+export interface ApiResponse<T = unknown> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T;
+}
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    public cookie: string | null,
+  ) {}
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(this.cookie ? { cookie: this.cookie } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const setCookie = response.headers.get('set-cookie');
+    if (setCookie) this.cookie = setCookie.split(';')[0]!;
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, headers: response.headers, body: parsed as T };
+  }
+
+  /** Opens a WebSocket attachment through the gateway, with this client's cookie and Origin. */
+  attach(sessionId: string, options: { attachAt?: number | null; origin?: string | null; paused?: boolean } = {}): Promise<TestClient> {
+    const origin = options.origin === undefined ? this.baseUrl : options.origin;
+    return TestClient.connect({
+      url: `${this.baseUrl.replace('http', 'ws')}/api/sessions/${sessionId}/attach`,
+      headers: { ...(this.cookie ? { cookie: this.cookie } : {}), ...(origin ? { origin } : {}) },
+      attachAt: options.attachAt,
+      paused: options.paused,
+    });
+  }
+}
+
+export interface GatewayFixtureOptions {
+  readonly redisUrl?: string;
+  readonly args?: string[];
+  readonly reapIntervalMs?: number;
+  readonly activityIntervalMs?: number;
+  readonly upstreamTimeoutMs?: number;
+  readonly dataDir?: string;
+}
+
+export async function writeUsersFile(dir: string): Promise<string> {
+  const lines = await Promise.all(Object.entries(PASSWORDS).map(async ([user, password]) => `${user}:${await bcrypt.hash(password, 4)}`));
+  const path = join(dir, 'users.htpasswd');
+  await writeFile(path, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return path;
+}
+
+export async function startGatewayFixture(options: GatewayFixtureOptions = {}): Promise<GatewayFixture> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'cloudterm-gw-')));
+  const usersFile = await writeUsersFile(dataDir);
+  const config = loadGatewayConfig(
+    'local',
+    [
+      '--listen', '127.0.0.1:0',
+      '--data-dir', dataDir,
+      '--users-file', usersFile,
+      '--shell', '/bin/sh',
+      '--log-level', 'info',
+      ...(options.redisUrl ? ['--redis-url', options.redisUrl] : []),
+      ...(options.args ?? []),
+    ],
+    {},
+  );
+  const logs: string[] = [];
+  const logDestination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  const gateway = await startGateway(config, {
+    selfCommand: SELF_COMMAND,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dataDir, LANG: 'C.UTF-8', PS1: '$ ' },
+    uiRoot: null,
+    logDestination,
+    reapIntervalMs: options.reapIntervalMs ?? 200,
+    activityIntervalMs: options.activityIntervalMs ?? 200,
+    upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
+    processMetrics: false,
+  });
+  return {
+    gateway,
+    config,
+    url: gateway.url,
+    dataDir,
+    logs,
+    login: async (user, password = PASSWORDS[user]) => {
+      const client = new ApiClient(gateway.url, null);
+      const response = await client.request('POST', '/api/login', { username: user, password });
+      if (response.status !== 200) throw new Error(`login ${user}: ${response.status} ${JSON.stringify(response.body)}`);
+      return client;
+    },
+    stop: async () => {
+      // End every terminal this gateway started, then the gateway.
+      for (const user of Object.keys(PASSWORDS)) {
+        const client = new ApiClient(gateway.url, null);
+        const login = await client.request('POST', '/api/login', { username: user, password: PASSWORDS[user] }).catch(() => null);
+        if (login?.status !== 200) continue;
+        const list = await client.request<{ sessions: { id: string; role: string }[] }>('GET', '/api/sessions');
+        for (const session of list.body.sessions ?? []) {
+          if (session.role === 'owner') await client.request('DELETE', `/api/sessions/${session.id}`);
+        }
+      }
+      await gateway.close();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,270 @@
+// The gateway's HTTP API with real agents: login, sessions, sharing, limits, and bad input.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGatewayFixture, ApiClient, PASSWORDS, type GatewayFixture } from '../../helpers/gateway-fixture.js';
+import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
+import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+
+let gw: GatewayFixture;
+let alice: ApiClient;
+let bob: ApiClient;
+
+before(async () => {
+  gw = await startGatewayFixture({ args: ['--max-sessions-per-user', '3', '--idle-timeout', '600', '--max-lifetime', '3600'] });
+  alice = await gw.login('alice');
+  bob = await gw.login('bob');
+});
+after(async () => {
+  await gw.stop();
+});
+
+type View = { id: string; owner: string; role: string; state: string; expiresAt: string; maxExpiresAt: string; shares: Record<string, string> };
+
+describe('login', () => {
+  test('a good password gives an HttpOnly, SameSite=Strict cookie that authenticates', async () => {
+    const client = new ApiClient(gw.url, null);
+    const response = await client.request('POST', '/api/login', { username: 'carol', password: PASSWORDS.carol });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.user, 'carol');
+    const setCookie = response.headers.get('set-cookie')!;
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Strict/);
+    assert.doesNotMatch(setCookie, /Secure/, 'no Secure flag on plain http');
+    const me = await client.request('GET', '/api/me');
+    assert.equal(me.status, 200);
+    assert.equal(me.body.user, 'carol');
+    assert.deepEqual(me.body.tenants, [{ tenant: 'local', admin: false }]);
+  });
+
+  test('the token also works as a bearer token for API clients', async () => {
+    const client = await gw.login('carol');
+    const token = client.cookie!.split('=')[1]!;
+    const me = await new ApiClient(gw.url, null).request('GET', '/api/me', undefined, { authorization: `Bearer ${token}` });
+    assert.equal(me.status, 200);
+    assert.equal(me.body.user, 'carol');
+  });
+
+  test('wrong password and unknown user get the same 401', async () => {
+    const wrong = await new ApiClient(gw.url, null).request('POST', '/api/login', { username: 'carol', password: 'nope-nope' });
+    const unknown = await new ApiClient(gw.url, null).request('POST', '/api/login', { username: 'nobody', password: 'nope-nope' });
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(unknown.body, wrong.body);
+    assert.equal(wrong.body.error.code, 'invalid_credentials');
+    assert.equal(wrong.headers.get('set-cookie'), null);
+  });
+
+  test('no credentials: 401 with a JSON error', async () => {
+    const response = await new ApiClient(gw.url, null).request('GET', '/api/sessions');
+    assert.equal(response.status, 401);
+    assert.equal(typeof response.body.error.code, 'string');
+    assert.equal(typeof response.body.error.message, 'string');
+  });
+
+  test('a tampered token is refused', async () => {
+    const client = await gw.login('carol');
+    const [header, payload, signature] = client.cookie!.split('=')[1]!.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    claims.sub = 'alice';
+    const forged = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
+    const response = await new ApiClient(gw.url, `cloudterm_token=${forged}`).request('GET', '/api/me');
+    assert.equal(response.status, 401);
+    assert.equal(response.body.error.code, 'token_invalid');
+  });
+
+  test('logout revokes the token: the old cookie no longer works', async () => {
+    const client = await gw.login('carol');
+    const stolen = client.cookie;
+    const out = await client.request('POST', '/api/logout');
+    assert.equal(out.status, 204);
+    const again = await new ApiClient(gw.url, stolen).request('GET', '/api/me');
+    assert.equal(again.status, 401);
+    assert.equal(again.body.error.code, 'token_revoked');
+  });
+});
+
+describe('sessions', () => {
+  test('create, list, get, attach and type through the gateway', async () => {
+    const created = await alice.request<View>('POST', '/api/sessions', { name: 'work' });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.owner, 'alice');
+    assert.equal(created.body.role, 'owner');
+    assert.equal(created.body.state, 'running');
+    const list = await alice.request<{ sessions: View[] }>('GET', '/api/sessions');
+    assert.ok(list.body.sessions.some((s) => s.id === created.body.id));
+    const terminal = await alice.attach(created.body.id);
+    terminal.type('echo "through the ""gateway"\r');
+    await terminal.waitForText('through the gateway\r\n');
+    await terminal.close();
+    assert.equal((await alice.request('DELETE', `/api/sessions/${created.body.id}`)).status, 204);
+  });
+
+  test("another user can neither see, attach to, nor delete alice's session", async () => {
+    const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    assert.equal((await bob.request('GET', `/api/sessions/${body.id}`)).status, 404);
+    const deleted = await bob.request('DELETE', `/api/sessions/${body.id}`);
+    assert.equal(deleted.status, 404);
+    assert.equal(deleted.body.error.code, 'session_not_found');
+    await assert.rejects(bob.attach(body.id), (error: { status: number }) => error.status === 404);
+    const list = await bob.request<{ sessions: View[] }>('GET', '/api/sessions');
+    assert.ok(!list.body.sessions.some((s) => s.id === body.id));
+    await alice.request('DELETE', `/api/sessions/${body.id}`);
+  });
+
+  test('a read-only share lets bob watch but not type', async () => {
+    const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    const shared = await alice.request<View>('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'ro' });
+    assert.equal(shared.status, 200);
+    assert.deepEqual(shared.body.shares, { bob: 'ro' });
+    const bobsView = await bob.request<View>('GET', `/api/sessions/${body.id}`);
+    assert.equal(bobsView.body.role, 'ro');
+    const writer = await alice.attach(body.id);
+    const viewer = await bob.attach(body.id);
+    assert.equal(viewer.hello!.role, 'ro');
+    viewer.type('echo BOB-TYPED\r');
+    await viewer.waitFor(() => viewer.find('notice')?.code === NoticeCode.ReadOnly, 'read-only notice');
+    writer.type('echo ALICE-$((40+2))\r');
+    await viewer.waitForText('ALICE-42');
+    assert.ok(!writer.text().includes('BOB-TYPED'));
+    // A viewer may not delete, extend or re-share.
+    assert.equal((await bob.request('DELETE', `/api/sessions/${body.id}`)).status, 403);
+    assert.equal((await bob.request('POST', `/api/sessions/${body.id}/extend`, { seconds: 60 })).status, 403);
+    assert.equal((await bob.request('PUT', `/api/sessions/${body.id}/shares/carol`, { role: 'rw' })).status, 403);
+    // Unsharing takes the session away from bob.
+    await alice.request('DELETE', `/api/sessions/${body.id}/shares/bob`);
+    assert.equal((await bob.request('GET', `/api/sessions/${body.id}`)).status, 404);
+    await writer.close();
+    await viewer.close();
+    await alice.request('DELETE', `/api/sessions/${body.id}`);
+  });
+
+  test('deleting a session closes its attachments with 4404 and ends the shell', async () => {
+    const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    const terminal = await alice.attach(body.id);
+    assert.equal((await alice.request('DELETE', `/api/sessions/${body.id}`)).status, 204);
+    await terminal.waitForClose();
+    assert.ok([CloseCode.SessionGone.code, CloseCode.SessionEnded.code].includes(terminal.closeCode!), `close ${terminal.closeCode}`);
+    assert.equal((await alice.request('GET', `/api/sessions/${body.id}`)).status, 404);
+  });
+
+  test('the per-user limit answers 409 session_limit', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await bob.request<View>('POST', '/api/sessions', {})).body.id);
+    const over = await bob.request('POST', '/api/sessions', {});
+    assert.equal(over.status, 409);
+    assert.equal(over.body.error.code, 'session_limit');
+    for (const id of ids) await bob.request('DELETE', `/api/sessions/${id}`);
+    assert.equal((await bob.request('POST', '/api/sessions', {})).status, 201, 'room again after deleting');
+  });
+
+  test('extend moves the expiry, never past the maximum lifetime', async () => {
+    const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    const extended = await alice.request<View>('POST', `/api/sessions/${body.id}/extend`, { seconds: 1800 });
+    assert.equal(extended.status, 200);
+    assert.ok(Date.parse(extended.body.expiresAt) > Date.parse(body.expiresAt));
+    const capped = await alice.request<View>('POST', `/api/sessions/${body.id}/extend`, { seconds: 3600 });
+    assert.equal(capped.body.expiresAt, capped.body.maxExpiresAt);
+    await alice.request('DELETE', `/api/sessions/${body.id}`);
+  });
+});
+
+describe('bad input', () => {
+  test('malformed JSON: 400 invalid_json', async () => {
+    const response = await alice.request('POST', '/api/sessions', '{"name": ');
+    assert.equal(response.status, 400);
+    assert.equal(response.body.error.code, 'invalid_json');
+  });
+
+  test('a body that breaks the schema: 400 validation_failed', async () => {
+    for (const body of [{ cols: 0 }, { cols: 'wide' }, { name: 'x'.repeat(65) }, { surprise: true }, { tenant: '../etc' }]) {
+      const response = await alice.request('POST', '/api/sessions', body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(response.body.error.code, 'validation_failed');
+    }
+    const extend = await alice.request('POST', '/api/sessions/abc/extend', { seconds: -5 });
+    assert.equal(extend.status, 400);
+  });
+
+  test('an oversized body: 413 payload_too_large', async () => {
+    const response = await alice.request('POST', '/api/sessions', { name: 'x'.repeat(64 * 1024) });
+    assert.equal(response.status, 413);
+    assert.equal(response.body.error.code, 'payload_too_large');
+  });
+
+  test('a non-JSON content type: 415', async () => {
+    const response = await alice.request('POST', '/api/sessions', 'name=x', { 'content-type': 'text/plain' });
+    assert.equal(response.status, 415);
+    assert.equal(response.body.error.code, 'unsupported_media_type');
+  });
+
+  test('oversized headers: 431 with a JSON error, and the gateway keeps serving', async () => {
+    const response = await fetch(`${gw.url}/healthz`, { headers: { 'x-big': 'a'.repeat(20_000) } });
+    assert.equal(response.status, 431);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'header_too_large');
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+  });
+
+  test('a session id that is not an id: 400; unknown route: 404 JSON', async () => {
+    assert.equal((await alice.request('GET', '/api/sessions/..%2F..%2Fetc')).status, 400);
+    const unknown = await alice.request('GET', '/api/nothing-here');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'not_found');
+  });
+
+  test('a write from a foreign Origin: 403 origin_forbidden', async () => {
+    const response = await alice.request('POST', '/api/sessions', {}, { origin: 'https://evil.example' });
+    assert.equal(response.status, 403);
+    assert.equal(response.body.error.code, 'origin_forbidden');
+  });
+});
+
+describe('attach upgrade checks', () => {
+  let sessionId: string;
+  before(async () => {
+    sessionId = (await alice.request<View>('POST', '/api/sessions', {})).body.id;
+  });
+  after(async () => {
+    await alice.request('DELETE', `/api/sessions/${sessionId}`);
+  });
+
+  const refusedWith = async (promise: Promise<unknown>, status: number, code: string) => {
+    await assert.rejects(promise, (error: { status: number; body: string }) => {
+      assert.equal(error.status, status);
+      assert.equal(JSON.parse(error.body).error.code, code);
+      return true;
+    });
+  };
+
+  test('missing Origin: 403', () => refusedWith(alice.attach(sessionId, { origin: null }), 403, 'origin_forbidden'));
+  test('foreign Origin: 403', () => refusedWith(alice.attach(sessionId, { origin: 'https://evil.example' }), 403, 'origin_forbidden'));
+  test('no cookie: 401', () => refusedWith(new ApiClient(gw.url, null).attach(sessionId), 401, 'unauthenticated'));
+  test('unknown session: 404', () => refusedWith(alice.attach('nope'), 404, 'session_not_found'));
+  test('a path that is not the attach route: 404', async () => {
+    const client = new ApiClient(gw.url, alice.cookie);
+    await refusedWith(
+      (async () => {
+        const { TestClient } = await import('../../helpers/agent-client.js');
+        return TestClient.connect({ url: `${gw.url.replace('http', 'ws')}/api/sessions`, headers: { cookie: client.cookie!, origin: gw.url } });
+      })(),
+      404,
+      'not_found',
+    );
+  });
+});
+
+describe('operations', () => {
+  test('healthz, readyz and metrics', async () => {
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(metrics, /cloudterm_gateway_logins_total\{result="success"\} [1-9]/);
+    assert.match(metrics, /cloudterm_gateway_logins_total\{result="invalid_credentials"\} [1-9]/);
+    assert.match(metrics, /cloudterm_gateway_sessions_created_total [1-9]/);
+  });
+
+  test('no password, hash or token ever appears in the logs', async () => {
+    const logs = gw.logs.join('\n');
+    for (const password of Object.values(PASSWORDS)) assert.ok(!logs.includes(password), 'a password leaked');
+    assert.ok(!logs.includes(alice.cookie!.split('=')[1]!), 'a token leaked');
+    assert.ok(!/\$2[aby]\$/.test(logs), 'a hash leaked');
+  });
+});
