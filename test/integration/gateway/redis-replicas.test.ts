@@ -1,0 +1,101 @@
+// Several gateway replicas sharing one real Redis: a session made on one is usable on the other,
+// each expired session is reaped exactly once, login limits are shared, and Redis going down
+// answers 503 without touching attached terminals.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { startGatewayFixture, ApiClient, type GatewayFixture } from '../../helpers/gateway-fixture.js';
+
+let redis: RedisServer;
+let first: GatewayFixture;
+let second: GatewayFixture;
+
+before(async () => {
+  redis = await startRedisServer();
+  first = await startGatewayFixture({ redisUrl: redis.url, args: ['--idle-timeout', '30', '--max-lifetime', '600'] });
+  // The second replica shares the first one's keys and data directory, as replicas share Secrets.
+  const dataDir = await mkdtemp(join(tmpdir(), 'cloudterm-gw2-'));
+  await cp(join(first.dataDir, 'keys'), join(dataDir, 'keys'), { recursive: true });
+  second = await startGatewayFixture({ redisUrl: redis.url, dataDir, args: ['--idle-timeout', '30', '--max-lifetime', '600'] });
+});
+
+after(async () => {
+  await second?.stop().catch(() => undefined);
+  await first?.stop().catch(() => undefined);
+  await redis?.stop();
+});
+
+describe('gateway replicas on Redis', () => {
+  test('a session created on one replica is listed and attachable on the other', async () => {
+    const onFirst = await first.login('alice');
+    const { body } = await onFirst.request('POST', '/api/sessions', {});
+    // The same cookie works on the other replica: same keys, same revocation list.
+    const onSecond = new ApiClient(second.url, onFirst.cookie);
+    const list = await onSecond.request('GET', '/api/sessions');
+    assert.ok(list.body.sessions.some((s: { id: string }) => s.id === body.id));
+    const terminal = await onSecond.attach(body.id);
+    terminal.type('echo via-the-other""-replica\r');
+    await terminal.waitForText('via-the-other-replica');
+    await terminal.close();
+    await onFirst.request('DELETE', `/api/sessions/${body.id}`);
+  });
+
+  test('an expired session is reaped by exactly one replica', async () => {
+    const alice = await first.login('alice');
+    const { body } = await alice.request('POST', '/api/sessions', {});
+    const metric = async (gw: GatewayFixture) =>
+      Number(/cloudterm_gateway_reaped_sessions_total (\d+)/.exec(await (await fetch(`${gw.url}/metrics`)).text())![1]);
+    const before = (await metric(first)) + (await metric(second));
+    await first.gateway.stores.sessions.extend(body.id, Date.now() - 1);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await alice.request('GET', `/api/sessions/${body.id}`)).status !== 404) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await metric(first)) + (await metric(second)) - before, 1);
+  });
+
+  test('repeated wrong passwords: 429 with Retry-After, shared by the replicas', async () => {
+    let last;
+    for (let i = 0; i < 12; i += 1) {
+      const gw = i % 2 === 0 ? first : second;
+      last = await new ApiClient(gw.url, null).request('POST', '/api/login', { username: 'carol', password: `wrong-${i}` });
+      if (last.status === 429) break;
+    }
+    assert.equal(last!.status, 429);
+    assert.equal(last!.body.error.code, 'rate_limited');
+    assert.ok(Number(last!.headers.get('retry-after')) > 0);
+    // Even the right password waits out the window.
+    const right = await new ApiClient(second.url, null).request('POST', '/api/login', { username: 'carol', password: 'carol-password-333' });
+    assert.equal(right.status, 429);
+  });
+
+  test('Redis down: logins answer 503 at once, attached terminals keep working, readyz turns 503', async () => {
+    const alice = await first.login('alice');
+    const { body } = await alice.request('POST', '/api/sessions', {});
+    const terminal = await alice.attach(body.id);
+    redis.kill();
+    const started = Date.now();
+    const login = await new ApiClient(first.url, null).request('POST', '/api/login', { username: 'bob', password: 'bob-password-22' });
+    assert.equal(login.status, 503);
+    assert.equal(login.body.error.code, 'store_unavailable');
+    assert.ok(Date.now() - started < 3000, 'answered quickly');
+    assert.equal((await fetch(`${first.url}/readyz`)).status, 503);
+    assert.equal((await fetch(`${first.url}/healthz`)).status, 200);
+    terminal.type('echo still""-typing\r');
+    await terminal.waitForText('still-typing');
+    assert.equal(terminal.closeCode, null);
+    await redis.restart();
+    const deadline = Date.now() + 5000;
+    let ready = 503;
+    while (Date.now() < deadline && ready !== 200) {
+      ready = (await fetch(`${first.url}/readyz`)).status;
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ready, 200, 'ready again once Redis is back');
+    await terminal.close();
+  });
+});
