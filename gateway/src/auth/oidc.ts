@@ -84,7 +84,7 @@ export class OidcVerifier {
   }
 
   /**
-   * Throws HttpError token_invalid / token_expired for a bad token, and store_unavailable (503)
+   * Throws HttpError token_invalid / token_expired for a bad token, and idp_unavailable (503)
    * when the IdP's key set cannot be fetched.
    */
   async verify(token: string): Promise<OidcIdentity> {
@@ -101,7 +101,7 @@ export class OidcVerifier {
     } catch (error) {
       if (error instanceof errors.JWTExpired) throw new HttpError('token_expired');
       if (TOKEN_ERRORS.some((kind) => error instanceof kind)) throw new HttpError('token_invalid');
-      const unavailable = new HttpError('store_unavailable', "the identity provider's keys could not be fetched, try again shortly");
+      const unavailable = new HttpError('idp_unavailable');
       unavailable.cause = error;
       throw unavailable;
     }

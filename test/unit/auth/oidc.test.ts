@@ -137,14 +137,14 @@ test('an expired token is refused as expired, beyond the clock tolerance', async
 
 test('an IdP whose key set cannot be fetched gives 503, not a 401', async () => {
   const token = await sign();
-  const timedOut = await refused(verifier({ jwksUrl: hanging.url, jwksTimeoutMs: 100 }).verify(token), 'store_unavailable');
+  const timedOut = await refused(verifier({ jwksUrl: hanging.url, jwksTimeoutMs: 100 }).verify(token), 'idp_unavailable');
   assert.equal(timedOut.status, 503);
   assert.match(timedOut.message, /identity provider/);
-  await refused(verifier({ jwksUrl: failing.url }).verify(token), 'store_unavailable');
+  await refused(verifier({ jwksUrl: failing.url }).verify(token), 'idp_unavailable');
   const closed = await listen(() => undefined);
   closed.server.close();
   await once(closed.server, 'close');
-  await refused(verifier({ jwksUrl: closed.url }).verify(token), 'store_unavailable');
+  await refused(verifier({ jwksUrl: closed.url }).verify(token), 'idp_unavailable');
 });
 
 test('bad options are refused when the verifier is made', () => {
