@@ -3,7 +3,9 @@
 import { WebSocket } from 'ws';
 import { once } from 'node:events';
 import {
+  ACK_EVERY_BYTES,
   decodeAgentMessage,
+  encodeAck,
   encodeAttach,
   encodeInput,
   encodeResize,
@@ -17,6 +19,8 @@ export interface ConnectOptions {
   readonly attachAt?: number | null;
   /** Don't read from the socket (a viewer that never reads). */
   readonly paused?: boolean;
+  /** Acknowledge received output as the page does (default true). */
+  readonly ack?: boolean;
   readonly socketPath?: string;
 }
 
@@ -31,8 +35,12 @@ export class TestClient {
   closeCode: number | null = null;
   closeReason = '';
   private waiters: Array<() => void> = [];
+  private acked = 0;
 
-  private constructor(readonly socket: WebSocket) {
+  private constructor(
+    readonly socket: WebSocket,
+    private readonly acks: boolean,
+  ) {
     socket.on('message', (data: Buffer) => {
       const message = decodeAgentMessage(data);
       if (!message) return;
@@ -41,6 +49,10 @@ export class TestClient {
         if (this.firstOffset === null) this.firstOffset = message.offset;
         this.chunks.push(Buffer.from(message.data));
         this.received = message.offset + message.data.byteLength;
+        if (this.acks && this.received - this.acked >= ACK_EVERY_BYTES) {
+          this.acked = this.received;
+          socket.send(encodeAck(this.received));
+        }
       }
       this.wake();
     });
@@ -57,7 +69,7 @@ export class TestClient {
       perMessageDeflate: false,
       ...(options.socketPath ? { socketPath: options.socketPath } : {}),
     });
-    const client = new TestClient(socket);
+    const client = new TestClient(socket, options.ack ?? true);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);

@@ -38,6 +38,7 @@ export async function startAgentFixture(options: Partial<AgentOptions> & { comma
     maxAttachments: 256,
     maxMessageBytes: 1024 * 1024,
     attachTimeoutMs: 10_000,
+    resumeWindowMs: 0,
     drainTimeoutMs: 2_000,
     recordPath: null,
     processMetrics: false,

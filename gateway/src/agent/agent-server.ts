@@ -28,6 +28,7 @@ export interface AgentOptions {
   readonly maxAttachments: number;
   readonly maxMessageBytes: number;
   readonly attachTimeoutMs: number;
+  readonly resumeWindowMs: number;
   /** How long attachments get to receive the exit status before the agent closes them. */
   readonly drainTimeoutMs: number;
   readonly recordPath: string | null;
@@ -83,6 +84,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     rows: options.rows,
     ringBytes: options.ringBytes,
     attachTimeoutMs: options.attachTimeoutMs,
+    resumeWindowMs: options.resumeWindowMs,
     metrics,
   });
   const recorder = options.recordPath

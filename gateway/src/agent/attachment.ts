@@ -4,6 +4,7 @@
 // ring) without slowing anyone else.
 import type { WebSocket } from 'ws';
 import type { RingBuffer } from './ring-buffer.js';
+import type { FramePool } from './frame-pool.js';
 import {
   OUTPUT_HEADER_BYTES,
   encodeExit,
@@ -27,6 +28,12 @@ export interface ExitStatus {
 export class Attachment {
   /** Offset of the next byte this client needs; null until it sent its attach message. */
   cursor: number | null = null;
+  /**
+   * What the client says it has received (ack messages); null for clients that never ack, whose
+   * position is then taken to be the cursor. Bytes between acked and cursor may be sitting in
+   * socket buffers along the way (the gateway's, the kernel's) and be lost with a connection.
+   */
+  acked: number | null = null;
   private inFlight = 0;
   private closed = false;
   bytesSent = 0;
@@ -35,6 +42,7 @@ export class Attachment {
     readonly socket: WebSocket,
     readonly role: Role,
     readonly user: string,
+    private readonly frames: FramePool,
     private readonly onProgress: () => void,
   ) {}
 
@@ -46,9 +54,15 @@ export class Attachment {
     return this.inFlight < IN_FLIGHT_LIMIT;
   }
 
-  /** How far behind the newest output this client is. */
-  lag(ring: RingBuffer): number {
-    return this.cursor === null ? 0 : ring.end - this.cursor;
+  /** The offset up to which this client surely has the output. */
+  get position(): number {
+    return this.acked ?? this.cursor ?? 0;
+  }
+
+  /** Records an ack; acks never go back, nor past what was sent. */
+  ack(offset: number): void {
+    if (this.cursor === null) return;
+    this.acked = Math.min(Math.max(this.acked ?? 0, offset), this.cursor);
   }
 
   sendHello(cols: number, rows: number, ring: RingBuffer): void {
@@ -56,8 +70,8 @@ export class Attachment {
   }
 
   /** Sends a frame already built for every client that was at `from`, e.g. fresh PTY output. */
-  sendShared(frame: Uint8Array, to: number): void {
-    this.send(frame);
+  sendShared(frame: Uint8Array, to: number, release: () => void): void {
+    this.send(frame, release);
     this.cursor = to;
   }
 
@@ -76,11 +90,11 @@ export class Attachment {
     }
     while (this.cursor < ring.end && this.canSendNow) {
       const chunk = ring.read(this.cursor, MAX_FRAME_PAYLOAD);
-      const frame = Buffer.allocUnsafe(OUTPUT_HEADER_BYTES + chunk.byteLength);
+      const { frame, release } = this.frames.take(OUTPUT_HEADER_BYTES + chunk.byteLength, 1);
       writeOutputHeader(frame, this.cursor);
       chunk.copy(frame, OUTPUT_HEADER_BYTES);
       this.cursor += chunk.byteLength;
-      this.send(frame);
+      this.send(frame, release);
     }
     if (exit && this.cursor === ring.end) {
       this.send(encodeExit(exit.code, exit.signal));
@@ -88,11 +102,16 @@ export class Attachment {
     }
   }
 
-  send(frame: Uint8Array): void {
-    if (this.closed) return;
+  /** Sends one frame; `release` runs once the socket no longer needs it (pooled frames). */
+  send(frame: Uint8Array, release?: () => void): void {
+    if (this.closed) {
+      release?.();
+      return;
+    }
     this.inFlight += frame.byteLength;
     this.bytesSent += frame.byteLength;
     this.socket.send(frame, { binary: true }, () => {
+      release?.();
       this.inFlight -= frame.byteLength;
       // Resume pumping when the socket buffer drained below the limit again.
       if (this.inFlight < IN_FLIGHT_LIMIT && this.inFlight + frame.byteLength >= IN_FLIGHT_LIMIT) this.onProgress();

@@ -4,7 +4,9 @@ import * as pty from 'node-pty';
 import type { WebSocket } from 'ws';
 import { RingBuffer } from './ring-buffer.js';
 import { Attachment, type ExitStatus } from './attachment.js';
+import { FramePool } from './frame-pool.js';
 import {
+  ACK_EVERY_BYTES,
   MAX_COLS,
   MAX_ROWS,
   NoticeCode,
@@ -20,6 +22,13 @@ import {
 import { CloseCode } from '../protocol/close-codes.js';
 import type { AgentMetrics } from './metrics.js';
 
+/** A read of this size from the PTY was probably cut short by the kernel: more is waiting. */
+const FULL_PTY_READ = 4000;
+/** Gathered output is sent once it reaches this size, even within one event-loop turn. */
+const MAX_COALESCED_BYTES = 64 * 1024;
+/** A flush happens at the first read that reaches MAX_COALESCED_BYTES: one read may go past it. */
+const FULL_READ_SLACK = 64 * 1024;
+
 export interface PtySessionOptions {
   readonly command: string;
   readonly args: readonly string[];
@@ -30,6 +39,12 @@ export interface PtySessionOptions {
   readonly ringBytes: number;
   /** How long a client has to send its attach message after the hello. */
   readonly attachTimeoutMs: number;
+  /**
+   * How long the position of a client that went away still counts as a reader, so that the
+   * program waits instead of overwriting output that client will come back for (reconnects,
+   * gateway restarts).
+   */
+  readonly resumeWindowMs: number;
   readonly metrics: AgentMetrics;
   readonly now?: () => number;
 }
@@ -44,6 +59,8 @@ export interface SessionStatus {
   readonly startedAt: string;
   readonly lastInputAt: string | null;
   readonly lastOutputAt: string | null;
+  /** The program is blocked on output until a reader catches up. */
+  readonly paused: boolean;
   readonly exit: ExitStatus | null;
 }
 
@@ -65,6 +82,13 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
   private lastOutputAt: number | null = null;
   private paused = false;
   private exitStatus: ExitStatus | null = null;
+  /** The furthest position of clients that detached recently, and until when it counts. */
+  private resumePoint: { position: number; until: number } | null = null;
+  private resumeTimer: NodeJS.Timeout | null = null;
+  /** Output up to here has been handed to the attachments. */
+  private flushedTo = 0;
+  private flushScheduled = false;
+  private readonly frames = new FramePool(OUTPUT_HEADER_BYTES + MAX_COALESCED_BYTES + FULL_READ_SLACK, 64);
   cols: number;
   rows: number;
 
@@ -108,13 +132,14 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
       startedAt: new Date(this.startedAt).toISOString(),
       lastInputAt: iso(this.lastInputAt),
       lastOutputAt: iso(this.lastOutputAt),
+      paused: this.paused,
       exit: this.exitStatus,
     };
   }
 
   /** Takes a client whose token was verified: sends the hello and waits for its attach message. */
   attach(socket: WebSocket, role: Role, user: string): void {
-    const attachment = new Attachment(socket, role, user, () => this.onProgress(attachment));
+    const attachment = new Attachment(socket, role, user, this.frames, () => this.onProgress(attachment));
     this.attachments.add(attachment);
     this.options.metrics.attachments.inc();
     attachment.sendHello(this.cols, this.rows, this.ring);
@@ -134,6 +159,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
       clearTimeout(attachTimer);
       attachment.markClosed();
       this.attachments.delete(attachment);
+      if (attachment.cursor !== null) this.holdResumePoint(attachment.position);
       this.options.metrics.attachments.dec();
       this.updateFlow();
       this.checkDrained();
@@ -157,6 +183,10 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
     switch (message.type) {
       case 'attach':
         this.onAttach(attachment, message.offset);
+        return;
+      case 'ack':
+        attachment.ack(message.offset);
+        this.updateFlow();
         return;
       case 'input':
         if (attachment.role !== 'rw') {
@@ -213,27 +243,54 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
   }
 
   private onOutput(chunk: Buffer): void {
-    const from = this.ring.end;
     this.ring.write(chunk);
     this.lastOutputAt = this.now();
     this.options.metrics.bytesOut.inc(chunk.byteLength);
     this.emit('output', chunk);
+    // The kernel hands PTY output over in reads of at most 4 KiB. A full read means more is
+    // waiting: gather the reads of this event-loop turn into one frame (one write per client
+    // instead of one per read — most of the cost at full speed). A short read, such as the echo
+    // of a keystroke, goes out at once.
+    const pending = this.ring.end - this.flushedTo;
+    if (chunk.byteLength < FULL_PTY_READ || pending >= MAX_COALESCED_BYTES) this.flushOutput();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushOutput());
+    }
+  }
 
-    // Clients that were caught up get one frame built once and shared; the others read the ring.
-    let shared: Buffer | null = null;
+  /** Sends the output gathered since the last flush to every attached client. */
+  private flushOutput(): void {
+    this.flushScheduled = false;
+    const from = this.flushedTo;
+    const to = this.ring.end;
+    if (from === to) return;
+    this.flushedTo = to;
+    // Clients that were caught up get one frame, built once and shared; the others read the ring.
+    const caughtUp: Attachment[] = [];
     for (const attachment of this.attachments) {
-      if (attachment.cursor === from && attachment.canSendNow) {
-        if (shared === null) {
-          shared = Buffer.allocUnsafe(OUTPUT_HEADER_BYTES + chunk.byteLength);
-          writeOutputHeader(shared, from);
-          chunk.copy(shared, OUTPUT_HEADER_BYTES);
-        }
-        attachment.sendShared(shared, this.ring.end);
-      } else {
-        attachment.pump(this.ring, null);
-      }
+      if (attachment.cursor === from && attachment.canSendNow && from >= this.ring.oldest) caughtUp.push(attachment);
+      else attachment.pump(this.ring, null);
+    }
+    if (caughtUp.length > 0) {
+      const { frame, release } = this.frameOf(from, to, caughtUp.length);
+      for (const attachment of caughtUp) attachment.sendShared(frame, to, release);
     }
     this.updateFlow();
+  }
+
+  /** One output frame holding ring bytes [from, to): at most two copies where the ring wraps. */
+  private frameOf(from: number, to: number, users: number): { frame: Buffer; release: () => void } {
+    const taken = this.frames.take(OUTPUT_HEADER_BYTES + (to - from), users);
+    const frame = taken.frame;
+    writeOutputHeader(frame, from);
+    let at = from;
+    while (at < to) {
+      const part = this.ring.read(at, to - at);
+      part.copy(frame, OUTPUT_HEADER_BYTES + (at - from));
+      at += part.byteLength;
+    }
+    return taken;
   }
 
   private onProgress(attachment: Attachment): void {
@@ -242,31 +299,51 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
   }
 
   /**
-   * Pauses the PTY only when every attached client is far behind, so that output is never made
-   * faster than anyone reads it, while one slow viewer never holds back the others.
+   * Pauses the PTY only when every reader is far behind, so that output is never made faster
+   * than anyone reads it, while one slow viewer never holds back the others. Readers are the
+   * attached clients and, during the resume window, the position of clients that went away.
    */
   private updateFlow(): void {
     if (this.exitStatus) return;
     const pauseLag = this.ring.capacity / 2;
-    const resumeLag = this.ring.capacity / 8;
-    let attached = 0;
+    const resumeLag = Math.max(this.ring.capacity / 4, 2 * ACK_EVERY_BYTES);
+    let readers = 0;
     let minLag = Number.POSITIVE_INFINITY;
     for (const attachment of this.attachments) {
       if (!attachment.attached) continue;
-      attached += 1;
-      minLag = Math.min(minLag, attachment.lag(this.ring));
+      readers += 1;
+      minLag = Math.min(minLag, this.ring.end - attachment.position);
     }
-    if (!this.paused && attached > 0 && minLag > pauseLag) {
+    if (this.resumePoint) {
+      readers += 1;
+      minLag = Math.min(minLag, this.ring.end - this.resumePoint.position);
+    }
+    if (!this.paused && readers > 0 && minLag > pauseLag) {
       this.paused = true;
       this.pty.pause();
-    } else if (this.paused && (attached === 0 || minLag <= resumeLag)) {
+    } else if (this.paused && (readers === 0 || minLag <= resumeLag)) {
       this.paused = false;
       this.pty.resume();
     }
   }
 
+  private holdResumePoint(position: number): void {
+    if (this.options.resumeWindowMs <= 0 || this.exitStatus) return;
+    const until = this.now() + this.options.resumeWindowMs;
+    this.resumePoint = { position: Math.max(position, this.resumePoint?.position ?? 0), until };
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => {
+      this.resumePoint = null;
+      this.resumeTimer = null;
+      this.updateFlow();
+    }, this.options.resumeWindowMs);
+    this.resumeTimer.unref();
+  }
+
   private onExit(status: ExitStatus): void {
+    this.flushOutput();
     this.exitStatus = status;
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.emit('exit', status);
     for (const attachment of this.attachments) {
       if (attachment.attached) attachment.pump(this.ring, status);

@@ -10,11 +10,12 @@ export const agentOptionSpecs = {
   sessionId: { flag: 'session-id', env: 'CLOUDTERM_SESSION_ID', kind: 'string', help: 'the session this agent serves (required)' },
   publicKeyFile: { flag: 'public-key-file', env: 'CLOUDTERM_ATTACH_PUBLIC_KEY_FILE', kind: 'string', help: "PEM file of the gateway's public key" },
   publicKey: { flag: 'public-key', env: 'CLOUDTERM_ATTACH_PUBLIC_KEY', kind: 'string', help: "the gateway's public key as PEM text" },
-  ringBytes: { flag: 'ring-bytes', env: 'CLOUDTERM_RING_BYTES', kind: 'integer', min: 4096, max: 1024 ** 3, help: 'output kept for resuming (default 1Mi)' },
+  ringBytes: { flag: 'ring-bytes', env: 'CLOUDTERM_RING_BYTES', kind: 'integer', min: 128 * 1024, max: 1024 ** 3, help: 'output kept for resuming (default 1Mi, at least 128Ki)' },
   record: { flag: 'record', env: 'CLOUDTERM_RECORD', kind: 'string', help: 'write an asciicast v2 recording to this file' },
   cols: { flag: 'cols', kind: 'integer', min: 1, max: MAX_COLS, help: 'initial columns (default 80)' },
   rows: { flag: 'rows', kind: 'integer', min: 1, max: MAX_ROWS, help: 'initial rows (default 24)' },
   cwd: { flag: 'cwd', env: 'CLOUDTERM_CWD', kind: 'string', help: 'working directory of the command (default: home)' },
+  resumeWindow: { flag: 'resume-window', env: 'CLOUDTERM_RESUME_WINDOW', kind: 'integer', min: 0, max: 86400, help: 'seconds a detached client\'s position holds the program back so it can resume losslessly (default 60; 0 = never)' },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 100_000, help: 'clients attached at once (default 256)' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -31,6 +32,7 @@ export interface AgentConfig {
   readonly ringBytes: number;
   readonly recordPath: string | null;
   readonly maxAttachments: number;
+  readonly resumeWindowMs: number;
 }
 
 export const AGENT_USAGE = `${usage('agent', agentOptionSpecs)}\n  -- COMMAND [ARGS...]        what to run (default: the login shell)`;
@@ -84,5 +86,6 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
     ringBytes: values.ringBytes ?? 1024 * 1024,
     recordPath: values.record ?? null,
     maxAttachments: values.maxAttachments ?? 256,
+    resumeWindowMs: (values.resumeWindow ?? 60) * 1000,
   };
 }

@@ -10,6 +10,7 @@ export const ClientType = {
   Input: 0x01,
   Resize: 0x02,
   Attach: 0x03,
+  Ack: 0x04,
 } as const;
 
 /** Agent → client message types. */
@@ -31,7 +32,8 @@ export const MAX_ROWS = 1000;
 export type ClientMessage =
   | { type: 'input'; data: Uint8Array }
   | { type: 'resize'; cols: number; rows: number }
-  | { type: 'attach'; offset: number };
+  | { type: 'attach'; offset: number }
+  | { type: 'ack'; offset: number };
 
 export type AgentMessage =
   | { type: 'hello'; version: number; role: Role; cols: number; rows: number; offset: number; oldest: number }
@@ -101,6 +103,20 @@ export function encodeAttach(offset: number): Uint8Array {
   return out;
 }
 
+/** "I have received (and shown) everything before `offset`." Drives end-to-end flow control. */
+export function encodeAck(offset: number): Uint8Array {
+  const out = encodeAttach(offset);
+  out[0] = ClientType.Ack;
+  return out;
+}
+
+/**
+ * Clients send an ack each time this many bytes arrived since their last ack. The agent resumes a
+ * paused program once a reader is within a quarter of the ring (at least 32 KiB) of the end, so
+ * the unacknowledged remainder (< 16 KiB) can never keep it paused.
+ */
+export const ACK_EVERY_BYTES = 16 * 1024;
+
 /**
  * Decodes a client message. Returns null for an unknown type (the agent answers with a notice,
  * so that newer clients keep working with older agents); throws ProtocolError for a message of
@@ -118,6 +134,9 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage | null {
     case ClientType.Attach:
       if (bytes.byteLength !== 9) throw new ProtocolError(`attach is 9 bytes, got ${bytes.byteLength}`);
       return { type: 'attach', offset: readOffset(dv, 1) };
+    case ClientType.Ack:
+      if (bytes.byteLength !== 9) throw new ProtocolError(`ack is 9 bytes, got ${bytes.byteLength}`);
+      return { type: 'ack', offset: readOffset(dv, 1) };
     default:
       return null;
   }
