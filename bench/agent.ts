@@ -1,0 +1,298 @@
+// `npm run bench -- agent`: the PTY agent against wetty and against the ceiling (node-pty read
+// in-process): output throughput, keystroke echo latency, and server memory per session and per
+// attached viewer. Prints a table and writes bench/results/agent-<date>.json.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateSigningKeyPair } from '../gateway/src/keys/key-pair.js';
+import { startAgent } from './lib/agent-target.js';
+import { startWetty } from './lib/wetty-target.js';
+import { startCeiling } from './lib/ceiling-target.js';
+import { PIPELINE, PIPELINE_BYTES, echoLatency, settle, throughput, type ThroughputRun } from './lib/measure.js';
+import { cpuSeconds, killAllStarted, machineCpu, rssKiB } from './lib/processes.js';
+import { latency, summarize, type Latency, type Summary } from './lib/stats.js';
+import { summarizeProfile, type ProfileSummary } from './lib/cpu-profile.js';
+import type { Target, Terminal } from './lib/terminal.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(benchDir, '..');
+
+type TargetName = 'ceiling' | 'agent' | 'wetty';
+const TARGETS: readonly TargetName[] = ['ceiling', 'agent', 'wetty'];
+const DEFAULT_AGENT_ENTRY = 'dist/gateway/src/main.js';
+
+interface Options {
+  readonly runs: number;
+  readonly samples: number;
+  readonly warmup: number;
+  readonly viewers: number;
+  readonly profile: boolean;
+  readonly build: boolean;
+  readonly only: readonly TargetName[];
+  readonly agentEntry: string;
+}
+
+interface RunFigures extends ThroughputRun {
+  /** CPU seconds of the server process (not its children) during the run, per wall second. */
+  readonly serverCpuShare: number | null;
+  /** CPU seconds of the benchmark process (the client, or the ceiling's reader) per wall second. */
+  readonly benchCpuShare: number;
+  /** Share of all cores busy during the run (1 = every core saturated), from /proc/stat. */
+  readonly machineBusy: number;
+}
+
+interface MemoryFigures {
+  readonly idleKiB: number;
+  readonly withViewersKiB: number;
+  readonly viewers: number;
+  readonly perViewerKiB: number;
+}
+
+interface TargetFigures {
+  readonly name: string;
+  readonly throughput: Summary;
+  readonly runs: readonly RunFigures[];
+  readonly echo: Latency;
+  readonly memory: MemoryFigures | null;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      runs: { type: 'string', default: '3' },
+      samples: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '200' },
+      viewers: { type: 'string', default: '100' },
+      profile: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      only: { type: 'string', default: TARGETS.join(',') },
+      'agent-entry': { type: 'string', default: DEFAULT_AGENT_ENTRY },
+    },
+  });
+  const int = (name: string, text: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new TypeError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
+    return n;
+  };
+  const only = values.only.split(',').map((name) => {
+    if (!TARGETS.includes(name as TargetName)) throw new TypeError(`--only takes ${TARGETS.join(', ')}; got ${name}`);
+    return name as TargetName;
+  });
+  return {
+    runs: int('runs', values.runs, 1, 20),
+    samples: int('samples', values.samples, 10, 100_000),
+    warmup: int('warmup', values.warmup, 0, 10_000),
+    viewers: int('viewers', values.viewers, 1, 250),
+    profile: values.profile,
+    build: !values['no-build'],
+    only,
+    agentEntry: values['agent-entry'],
+  };
+}
+
+function machine() {
+  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(execFileSync('cat', ['/proc/cpuinfo'], { encoding: 'utf8' }))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return {
+    nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()),
+    cpu: cpuModel,
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim(),
+    node: process.version,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function withTarget<T>(start: () => Promise<Target>, body: (target: Target) => Promise<T>): Promise<T> {
+  const target = await start();
+  try {
+    return await body(target);
+  } finally {
+    await target.stop();
+  }
+}
+
+async function throughputRun(start: () => Promise<Target>): Promise<RunFigures> {
+  return withTarget(start, async (target) => {
+    const terminal = await target.open('rw');
+    try {
+      const serverCpu = target.pid === null ? 0 : cpuSeconds(target.pid);
+      const ownCpu = process.cpuUsage();
+      const machineBefore = machineCpu();
+      const run = await throughput(terminal);
+      const machineAfter = machineCpu();
+      const own = process.cpuUsage(ownCpu);
+      return {
+        ...run,
+        serverCpuShare: target.pid === null ? null : (cpuSeconds(target.pid) - serverCpu) / run.seconds,
+        benchCpuShare: (own.user + own.system) / 1e6 / run.seconds,
+        machineBusy: (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total),
+      };
+    } finally {
+      await terminal.close();
+    }
+  });
+}
+
+/** RSS with one client attached and idle, then with `viewers` more read-only clients attached. */
+async function memory(target: Target, viewers: number): Promise<MemoryFigures> {
+  if (target.pid === null) throw new Error('no server process');
+  await sleep(1_000);
+  const idleKiB = rssKiB(target.pid);
+  const opened: Terminal[] = [];
+  try {
+    for (let i = 0; i < viewers; i++) opened.push(await target.open('ro'));
+    await sleep(1_000);
+    const withViewersKiB = rssKiB(target.pid);
+    return { idleKiB, withViewersKiB, viewers, perViewerKiB: (withViewersKiB - idleKiB) / viewers };
+  } finally {
+    await Promise.all(opened.map((terminal) => terminal.close()));
+  }
+}
+
+async function latencyAndMemory(start: () => Promise<Target>, options: Options): Promise<{ echo: Latency; memory: MemoryFigures | null }> {
+  return withTarget(start, async (target) => {
+    const terminal = await target.open('rw');
+    try {
+      await settle(terminal);
+      const mem = target.pid === null ? null : await memory(target, options.viewers);
+      await settle(terminal);
+      const echo = latency(await echoLatency(terminal, options.samples, options.warmup));
+      return { echo, memory: mem };
+    } finally {
+      await terminal.close();
+    }
+  });
+}
+
+async function profileAgent(start: (nodeFlags: readonly string[]) => Promise<Target>, dir: string): Promise<{ run: RunFigures; summary: ProfileSummary }> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const run = await throughputRun(() => start(['--cpu-prof', '--cpu-prof-dir', dir]));
+  const files = (await readdir(dir)).filter((name) => name.endsWith('.cpuprofile'));
+  if (files.length === 0) throw new Error('the agent wrote no CPU profile (it did not exit cleanly on SIGTERM)');
+  return { run, summary: await summarizeProfile(join(dir, files[0]!)) };
+}
+
+const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+function table(figures: Partial<Record<TargetName, TargetFigures>>): string {
+  const ceiling = figures.ceiling?.throughput.mean;
+  const lines = [
+    '| target | throughput MB/s (mean ± half-range) | % of ceiling | echo p50 ms | echo p99 ms | echo max ms | server RSS idle MiB | RSS per viewer KiB | server CPU / client CPU during throughput |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const name of TARGETS) {
+    const t = figures[name];
+    if (!t) continue;
+    const cpu = (share: number | null) => (share === null ? '–' : `${Math.round(share * 100)}%`);
+    const server = t.runs.map((r) => r.serverCpuShare ?? Number.NaN);
+    const client = t.runs.map((r) => r.benchCpuShare);
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    lines.push(
+      `| ${t.name} | ${f(t.throughput.mean)} ± ${f(t.throughput.spread)} (${t.throughput.runs.map((r) => f(r)).join(', ')}) | ` +
+        `${ceiling ? `${f((t.throughput.mean / ceiling) * 100, 0)}%` : '–'} | ${f(t.echo.p50, 3)} | ${f(t.echo.p99, 3)} | ${f(t.echo.max, 2)} | ` +
+        `${t.memory ? f(t.memory.idleKiB / 1024) : '–'} | ${t.memory ? f(t.memory.perViewerKiB) : '–'} | ` +
+        `${name === 'ceiling' ? '–' : cpu(avg(server))} / ${cpu(avg(client))} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const options = parseOptions(argv);
+  const date = new Date().toISOString().slice(0, 10);
+  if (options.build) {
+    process.stdout.write('building the agent (tsc -p tsconfig.build.json)…\n');
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
+  }
+  const workDir = await mkdtemp(join(tmpdir(), 'cloudterm-bench-'));
+  // A small, fixed environment for every shell: nothing from the caller's profile changes the run.
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: workDir, LANG: 'C.UTF-8', SHELL: '/bin/sh', TERM: 'xterm-256color' };
+  const keys = await generateSigningKeyPair();
+  const starters: Record<TargetName, (nodeFlags?: readonly string[]) => Promise<Target>> = {
+    ceiling: async () => startCeiling({ workDir, env }),
+    agent: (nodeFlags = []) => startAgent({ repoRoot, entry: options.agentEntry, workDir, env, privateKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, nodeFlags }),
+    wetty: () => startWetty({ benchDir, workDir, env }),
+  };
+
+  const onSignal = () => {
+    killAllStarted();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    // The figures mean little on a machine that is already busy: say so before they are taken.
+    const before = machineCpu();
+    await sleep(1_000);
+    const after = machineCpu();
+    const backgroundBusy = (after.busy - before.busy) / (after.total - before.total);
+    process.stdout.write(`machine busy before the run: ${Math.round(backgroundBusy * 100)}% of all cores\n`);
+    if (backgroundBusy > 0.15) process.stdout.write('warning: something else is using the CPUs; the figures will be low and noisy\n');
+    const runs: Partial<Record<TargetName, RunFigures[]>> = {};
+    // Interleaved, so that drift on the machine (other load, thermal) spreads over every target.
+    for (let i = 0; i < options.runs; i++) {
+      for (const name of options.only) {
+        const figures = await throughputRun(() => starters[name]());
+        (runs[name] ??= []).push(figures);
+        process.stdout.write(
+          `throughput ${name} run ${i + 1}: ${f(figures.mbPerSecond)} MB/s (${f(figures.seconds, 2)} s, ${figures.chunks} chunks; ` +
+            `cores busy ${Math.round(figures.machineBusy * 100)}%, server ${figures.serverCpuShare === null ? '–' : `${Math.round(figures.serverCpuShare * 100)}%`}, bench ${Math.round(figures.benchCpuShare * 100)}%)\n`,
+        );
+      }
+    }
+    const figures: Partial<Record<TargetName, TargetFigures>> = {};
+    for (const name of options.only) {
+      const { echo, memory: mem } = await latencyAndMemory(() => starters[name](), options);
+      process.stdout.write(`echo ${name}: p50 ${f(echo.p50, 3)} ms, p99 ${f(echo.p99, 3)} ms${mem ? `; RSS idle ${mem.idleKiB} KiB, +${f(mem.perViewerKiB)} KiB per viewer` : ''}\n`);
+      const list = runs[name] ?? [];
+      figures[name] = {
+        name: name === 'ceiling' ? 'ceiling (node-pty in-process)' : name === 'agent' ? `cloudterm agent${options.agentEntry === DEFAULT_AGENT_ENTRY ? '' : ` (${options.agentEntry})`}` : 'wetty 3.2.0',
+        throughput: summarize(list.map((r) => r.mbPerSecond)),
+        runs: list,
+        echo,
+        memory: mem,
+      };
+    }
+
+    let profile: { run: RunFigures; summary: ProfileSummary } | null = null;
+    if (options.profile && options.only.includes('agent')) {
+      profile = await profileAgent((flags) => starters.agent(flags), join(benchDir, 'results', `profile-${date}`));
+    }
+
+    const markdown = table(figures);
+    process.stdout.write(`\n${markdown}\n`);
+    if (profile) {
+      process.stdout.write(`\nagent CPU profile (one run under --cpu-prof: ${f(profile.run.mbPerSecond)} MB/s), self time by origin:\n`);
+      for (const row of profile.summary.byOrigin) process.stdout.write(`  ${f(row.share * 100)}%  ${f(row.selfMs, 0)} ms  ${row.name}\n`);
+      process.stdout.write('top functions by self time:\n');
+      for (const row of profile.summary.byFunction) process.stdout.write(`  ${f(row.share * 100)}%  ${f(row.selfMs, 0)} ms  ${row.name}\n`);
+    }
+
+    const out = join(benchDir, 'results', `agent-${date}.json`);
+    await mkdir(dirname(out), { recursive: true });
+    const result = {
+      date: new Date().toISOString(),
+      machine: machine(),
+      command: `npm run bench -- agent ${argv.join(' ')}`.trim(),
+      backgroundBusy,
+      workload: { pipeline: PIPELINE, bytes: PIPELINE_BYTES, echoSamples: options.samples, echoWarmup: options.warmup, viewers: options.viewers },
+      figures,
+      profile,
+      table: markdown,
+    };
+    await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${out}\n`);
+    return 0;
+  } finally {
+    killAllStarted();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

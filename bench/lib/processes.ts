@@ -1,0 +1,114 @@
+// Server processes the benchmark starts: each one is tracked from spawn to exit, so that a run
+// that fails half-way still stops everything it started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+
+const running = new Set<ChildProcess>();
+
+export interface ServerProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Everything the process wrote, for error messages (capped). */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const OUTPUT_CAP = 64 * 1024;
+
+export function startProcess(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): ServerProcess {
+  const child = spawn(command, [...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  running.add(child);
+  let text = '';
+  const keep = (chunk: Buffer) => {
+    if (text.length < OUTPUT_CAP) text += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  }).finally(() => running.delete(child));
+  return {
+    pid: child.pid,
+    child,
+    output: () => text,
+    stop: async (graceMs = 6_000) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Last resort on the way out: nothing the benchmark started may outlive it. */
+export function killAllStarted(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+/** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number, process?: ServerProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (process && process.child.exitCode !== null) throw new Error(`server exited (${process.child.exitCode}): ${process.output()}`);
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms: ${process?.output() ?? ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Resident set of one process (not its children), from /proc/PID/status, in KiB. */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for ${pid}`);
+  return Number(match[1]);
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) the process used so far, in seconds, from /proc/PID/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name may hold spaces; fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+export interface MachineCpu {
+  readonly busy: number;
+  readonly total: number;
+}
+
+/** Ticks of every core together, busy (anything but idle and iowait) and total, from /proc/stat. */
+export function machineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { busy: total - idle, total };
+}

@@ -1,0 +1,44 @@
+// Small statistics for benchmark figures: percentiles by nearest rank, mean and spread.
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export interface Summary {
+  readonly mean: number;
+  /** Half the range (max − min) / 2: with 3 runs a standard deviation says little more. */
+  readonly spread: number;
+  readonly min: number;
+  readonly max: number;
+  readonly runs: readonly number[];
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return { mean, spread: (max - min) / 2, min, max, runs: values };
+}
+
+export interface Latency {
+  readonly samples: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export function latency(samplesMs: readonly number[]): Latency {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return {
+    samples: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+  };
+}
