@@ -14,6 +14,8 @@ export interface CloudTermProbe {
   received(): number;
   state(): string;
   socket(): WebSocket | null;
+  /** The terminal's text, scrollback included (what a person could scroll back and read). */
+  lines(): string[];
 }
 
 declare global {
@@ -35,6 +37,7 @@ window.cloudterm = {
   received: () => terminal?.connection.received ?? 0,
   state: () => terminal?.connection.state ?? 'idle',
   socket: () => terminal?.connection.socket ?? null,
+  lines: () => terminal?.lines() ?? [],
 };
 
 function leave(): void {

@@ -15,6 +15,8 @@ export interface TerminalViewOptions {
 
 export interface TerminalView {
   readonly connection: TerminalConnection;
+  /** The terminal's text, scrollback included, one string per line (trailing blanks trimmed). */
+  lines(): string[];
   dispose(): void;
 }
 
@@ -223,6 +225,12 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
 
   return {
     connection,
+    lines() {
+      const buffer = term.buffer.active;
+      const lines: string[] = [];
+      for (let i = 0; i < buffer.length; i += 1) lines.push(buffer.getLine(i)?.translateToString(true) ?? '');
+      return lines;
+    },
     dispose() {
       clearInterval(expiryTimer);
       cancelAnimationFrame(frame);

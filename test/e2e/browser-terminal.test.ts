@@ -1,0 +1,178 @@
+// A person at the page, in real Chromium, against a real gateway process (local mode) with real
+// agents and shells: log in, open a terminal, type, resize, survive a gateway restart mid-output,
+// watch a read-only share, and see an idle session expire.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ApiClient, PASSWORDS, writeUsersFile } from '../helpers/gateway-fixture.js';
+import { freePort, startGatewayProcess, stopAllAgents, type GatewayProcess } from '../helpers/gateway-process.js';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let browser: Browser;
+const dataDirs: string[] = [];
+const gateways: GatewayProcess[] = [];
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+after(async () => {
+  await browser?.close();
+  for (const gateway of gateways) gateway.child.kill('SIGKILL');
+  for (const dir of dataDirs) {
+    stopAllAgents(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function gatewayWith(args: string[] = []): Promise<{ start(): Promise<GatewayProcess>; url: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cloudterm-e2e-'));
+  dataDirs.push(dataDir);
+  const usersFile = await writeUsersFile(dataDir);
+  const port = await freePort();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    start: async () => {
+      const gateway = await startGatewayProcess({ port, dataDir, usersFile, args });
+      gateways.push(gateway);
+      return gateway;
+    },
+  };
+}
+
+async function logIn(url: string, user: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByTestId('login-username').fill(user);
+  await page.getByTestId('login-password').fill(PASSWORDS[user]!);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('new-terminal').waitFor();
+  return page;
+}
+
+const lines = (page: Page) => page.evaluate(() => window.cloudterm.lines());
+const connState = (page: Page) => page.evaluate(() => window.cloudterm.state());
+
+async function waitForLine(page: Page, matcher: RegExp, timeoutMs = 15_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = await lines(page);
+    if (current.some((line) => matcher.test(line))) return current;
+    if (Date.now() > deadline) throw new Error(`no line matching ${matcher}; screen:\n${current.filter(Boolean).slice(-15).join('\n')}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+async function waitForState(page: Page, states: string[], timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await connState(page);
+    if (states.includes(state)) return state;
+    if (Date.now() > deadline) throw new Error(`connection state ${state}, wanted ${states.join(' or ')}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Types a command line as a person would: click the terminal, type, press Enter. */
+async function run(page: Page, command: string): Promise<void> {
+  await page.getByTestId('terminal').click();
+  await page.keyboard.type(command);
+  await page.keyboard.press('Enter');
+}
+
+describe('the page, end to end', () => {
+  test('log in, open a terminal, type, resize, and survive a gateway restart mid-output', async () => {
+    const site = await gatewayWith();
+    let gateway = await site.start();
+    const page = await logIn(site.url, 'alice');
+
+    await page.getByTestId('new-terminal').click();
+    await page.getByTestId('terminal').waitFor();
+    await waitForState(page, ['connected']);
+
+    await run(page, 'echo "hel""lo"');
+    await waitForLine(page, /^hello$/);
+
+    await run(page, 'stty size');
+    const before = (await waitForLine(page, /^\d+ \d+$/)).filter((l) => /^\d+ \d+$/.test(l)).at(-1)!;
+    await page.setViewportSize({ width: 760, height: 520 });
+    await page.waitForTimeout(500);
+    await run(page, 'clear; stty size');
+    await page.waitForTimeout(300);
+    const after = (await waitForLine(page, /^\d+ \d+$/)).filter((l) => /^\d+ \d+$/.test(l)).at(-1)!;
+    assert.notEqual(after, before, `the terminal size followed the window (${before} → ${after})`);
+    const [rowsBefore, colsBefore] = before.split(' ').map(Number);
+    const [rowsAfter, colsAfter] = after.split(' ').map(Number);
+    assert.ok(colsAfter! < colsBefore! && rowsAfter! < rowsBefore!, 'a smaller window gives fewer rows and columns');
+
+    // Output under way when the gateway stops; the page reconnects to the new one and resumes.
+    await run(page, 'clear; i=0; while [ $i -lt 1500 ]; do i=$((i+1)); echo "line-$i"; sleep 0.002; done; echo all-done');
+    await waitForLine(page, /^line-200$/);
+    const receivedBefore = await page.evaluate(() => window.cloudterm.received());
+    await gateway.stop();
+    await waitForState(page, ['reconnecting', 'connecting']);
+    gateway = await site.start();
+    await waitForLine(page, /^all-done$/, 60_000);
+    const numbered = (await lines(page)).filter((line) => /^line-\d+$/.test(line));
+    assert.deepEqual(
+      numbered,
+      Array.from({ length: 1500 }, (_, i) => `line-${i + 1}`),
+      'every line exactly once, in order, across the restart',
+    );
+    assert.ok((await page.evaluate(() => window.cloudterm.received())) > receivedBefore);
+    assert.equal(await connState(page), 'connected');
+    await page.context().close();
+    await gateway.stop();
+  });
+
+  test('a read-only share: bob watches alice type, cannot type himself', async () => {
+    const site = await gatewayWith();
+    const gateway = await site.start();
+    const alice = await logIn(site.url, 'alice');
+    await alice.getByTestId('new-terminal').click();
+    await alice.getByTestId('terminal').waitFor();
+    await waitForState(alice, ['connected']);
+    const sessionId = decodeURIComponent(/#\/s\/(.+)$/.exec(alice.url())![1]!);
+
+    const api = new ApiClient(site.url, null);
+    await api.request('POST', '/api/login', { username: 'alice', password: PASSWORDS.alice });
+    assert.equal((await api.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'ro' })).status, 200);
+
+    const bob = await logIn(site.url, 'bob');
+    await bob.locator(`[data-session-id="${sessionId}"]`).getByTestId('session-open').click();
+    await waitForState(bob, ['connected']);
+    await bob.getByTestId('readonly-badge').waitFor({ state: 'visible' });
+
+    await run(bob, 'echo BOB-WAS-HERE');
+    await run(alice, 'echo "ALICE-$((20+22))"');
+    await waitForLine(bob, /^ALICE-42$/);
+    await bob.waitForTimeout(300);
+    assert.ok(!(await lines(alice)).some((line) => line.includes('BOB-WAS-HERE')), "bob's keys never reached the shell");
+    assert.ok(!(await lines(bob)).some((line) => line.includes('BOB-WAS-HERE')));
+    await alice.context().close();
+    await bob.context().close();
+    await gateway.stop();
+  });
+
+  test('an idle session expires: the page says so and the session is gone', async () => {
+    const site = await gatewayWith(['--idle-timeout', '10', '--max-lifetime', '600']);
+    const gateway = await site.start();
+    const page = await logIn(site.url, 'carol');
+    await page.getByTestId('new-terminal').click();
+    await waitForState(page, ['connected']);
+    const sessionId = decodeURIComponent(/#\/s\/(.+)$/.exec(page.url())![1]!);
+    // Nobody types: after the idle timeout the reaper ends the session and closes the page's socket.
+    const state = await waitForState(page, ['ended', 'closed'], 40_000);
+    assert.ok(['ended', 'closed'].includes(state));
+    const api = new ApiClient(site.url, null);
+    await api.request('POST', '/api/login', { username: 'carol', password: PASSWORDS.carol });
+    assert.equal((await api.request('GET', `/api/sessions/${sessionId}`)).status, 404);
+    await page.screenshot({ path: join(tmpdir(), 'cloudterm-expired.png') });
+    await page.context().close();
+    await gateway.stop();
+  });
+});
