@@ -54,8 +54,11 @@ async function logIn(url: string, user: string): Promise<Page> {
   return page;
 }
 
-const lines = (page: Page) => page.evaluate(() => window.cloudterm.lines());
-const connState = (page: Page) => page.evaluate(() => window.cloudterm.state());
+// Page expressions are strings: this file is typechecked for Node, where `window` does not exist.
+const probe = <T>(page: Page, expression: string) => page.evaluate(expression) as Promise<T>;
+const lines = (page: Page) => probe<string[]>(page, 'window.cloudterm.lines()');
+const connState = (page: Page) => probe<string>(page, 'window.cloudterm.state()');
+const received = (page: Page) => probe<number>(page, 'window.cloudterm.received()');
 
 async function waitForLine(page: Page, matcher: RegExp, timeoutMs = 15_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
@@ -112,7 +115,7 @@ describe('the page, end to end', () => {
     // Output under way when the gateway stops; the page reconnects to the new one and resumes.
     await run(page, 'clear; i=0; while [ $i -lt 1500 ]; do i=$((i+1)); echo "line-$i"; sleep 0.002; done; echo all-done');
     await waitForLine(page, /^line-200$/);
-    const receivedBefore = await page.evaluate(() => window.cloudterm.received());
+    const receivedBefore = await received(page);
     await gateway.stop();
     await waitForState(page, ['reconnecting', 'connecting']);
     gateway = await site.start();
@@ -123,7 +126,7 @@ describe('the page, end to end', () => {
       Array.from({ length: 1500 }, (_, i) => `line-${i + 1}`),
       'every line exactly once, in order, across the restart',
     );
-    assert.ok((await page.evaluate(() => window.cloudterm.received())) > receivedBefore);
+    assert.ok((await received(page)) > receivedBefore);
     assert.equal(await connState(page), 'connected');
     await page.context().close();
     await gateway.stop();
