@@ -6,32 +6,22 @@ import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { WebSocketServer } from 'ws';
 import type { CryptoKey } from 'jose';
-import { PtySession } from './pty-session.js';
+import { PtySession, type PtySessionOptions } from './pty-session.js';
 import { AttachTokenError, AttachTokenVerifier } from './attach-token.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { AsciicastRecorder } from './recorder.js';
 import type { ExitStatus } from './attachment.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { ListenAddress } from '../config/listen-address.js';
+import type { AgentConfig } from '../config/agent-config.js';
 
-export interface AgentOptions {
-  readonly sessionId: string;
-  readonly listen: ListenAddress;
+/** The agent's configuration (config/agent-config.ts) with the key imported, plus limits. */
+export interface AgentOptions
+  extends Omit<AgentConfig, 'publicKeyPem'>,
+    Pick<PtySessionOptions, 'attachTimeoutMs' | 'resumeWindowMs'> {
   readonly publicKey: CryptoKey;
-  readonly command: string;
-  readonly args: readonly string[];
-  readonly cwd: string;
-  readonly env: Record<string, string>;
-  readonly cols: number;
-  readonly rows: number;
-  readonly ringBytes: number;
-  readonly maxAttachments: number;
   readonly maxMessageBytes: number;
-  readonly attachTimeoutMs: number;
-  readonly resumeWindowMs: number;
   /** How long attachments get to receive the exit status before the agent closes them. */
   readonly drainTimeoutMs: number;
-  readonly recordPath: string | null;
   readonly processMetrics: boolean;
 }
 

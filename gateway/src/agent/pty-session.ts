@@ -21,6 +21,7 @@ import {
 } from '../protocol/messages.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { AgentMetrics } from './metrics.js';
+import type { AgentConfig } from '../config/agent-config.js';
 
 /** A read of this size from the PTY was probably cut short by the kernel: more is waiting. */
 const FULL_PTY_READ = 4000;
@@ -29,14 +30,8 @@ const MAX_COALESCED_BYTES = 64 * 1024;
 /** A flush happens at the first read that reaches MAX_COALESCED_BYTES: one read may go past it. */
 const FULL_READ_SLACK = 64 * 1024;
 
-export interface PtySessionOptions {
-  readonly command: string;
-  readonly args: readonly string[];
-  readonly cwd: string;
-  readonly env: Record<string, string>;
-  readonly cols: number;
-  readonly rows: number;
-  readonly ringBytes: number;
+export interface PtySessionOptions
+  extends Pick<AgentConfig, 'command' | 'args' | 'cwd' | 'env' | 'cols' | 'rows' | 'ringBytes'> {
   /** How long a client has to send its attach message after the hello. */
   readonly attachTimeoutMs: number;
   /**

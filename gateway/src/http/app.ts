@@ -12,6 +12,7 @@ import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth
 import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from './credentials.js';
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
+import { SECURITY_HEADERS } from './static-assets.js';
 
 /** What the HTTP layer needs from authentication (the Authenticator in gateway/src/auth). */
 export type AuthService = Pick<Authenticator, 'login' | 'authenticate' | 'renew' | 'logout'>;
@@ -113,8 +114,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       }
     }
   });
+  // The same headers as the page on every answer: an API response opened in a tab is inert too.
   app.addHook('onSend', async (_request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
+    reply.headers(SECURITY_HEADERS);
   });
 
   app.post<{ Body: { username: string; password: string } }>(

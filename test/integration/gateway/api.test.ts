@@ -252,6 +252,14 @@ describe('attach upgrade checks', () => {
 });
 
 describe('operations', () => {
+  test('API answers carry the security headers and are never cached', async () => {
+    const response = await fetch(`${gw.url}/api/me`, { headers: { cookie: alice.cookie! } });
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(response.headers.get('x-frame-options'), 'DENY');
+    assert.match(response.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+  });
+
   test('healthz, readyz and metrics', async () => {
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
     assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
