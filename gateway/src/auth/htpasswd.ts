@@ -1,6 +1,7 @@
 // The users file: Apache htpasswd format, bcrypt only. Weaker schemes that htpasswd can also write
 // (MD5 `$apr1$`, `{SHA}`, crypt, plain text) are refused at start rather than silently accepted,
 // because a stolen file of those falls to an offline attack in minutes.
+import { ConfigFileError } from '../config/options.js';
 import { readFile } from 'node:fs/promises';
 
 /** User name → bcrypt hash, in file order. */
@@ -19,14 +20,8 @@ const MIN_BCRYPT_COST = 4;
 const MAX_BCRYPT_COST = 31;
 
 /** Every problem found in one users file; `problems` are `file:line: what` strings. */
-export class HtpasswdError extends Error {
-  override readonly name = 'HtpasswdError';
-  constructor(
-    readonly fileName: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`${fileName}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
+export class HtpasswdError extends ConfigFileError {
+  override readonly name: string = 'HtpasswdError';
 }
 
 /**

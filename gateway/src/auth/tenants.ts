@@ -10,6 +10,7 @@
 //   them a member of it, and a group `<tenant>:admin` makes them an admin of it. Groups naming no
 //   configured tenant are ignored, so an IdP cannot create tenants, only grant membership in the
 //   ones the operator configured (with no file, the default tenant is the one configured tenant).
+import { ConfigFileError } from '../config/options.js';
 import { readFile } from 'node:fs/promises';
 
 export interface TenantMembership {
@@ -27,14 +28,8 @@ export function isTenantName(name: string): boolean {
 }
 
 /** Every problem found in a tenants file, reported together. */
-export class TenantsFileError extends Error {
-  override readonly name = 'TenantsFileError';
-  constructor(
-    readonly fileName: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`${fileName}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
+export class TenantsFileError extends ConfigFileError {
+  override readonly name: string = 'TenantsFileError';
 }
 
 interface TenantEntry {

@@ -18,9 +18,20 @@ export type OptionValues<S extends Record<string, OptionSpec>> = {
 };
 
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
   constructor(readonly problems: readonly string[]) {
     super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+/** Every problem found in one configuration file (users, tenants), reported together. */
+export class ConfigFileError extends ConfigError {
+  constructor(
+    readonly fileName: string,
+    problems: readonly string[],
+  ) {
+    super(problems);
+    this.message = `${fileName}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
   }
 }
 

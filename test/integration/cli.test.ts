@@ -1,0 +1,73 @@
+// The `cloudterm` command as a user runs it: hash-password, and clear errors for bad
+// configuration (every problem at once, exit code 2) instead of a stack trace.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcrypt';
+import { SELF_COMMAND } from '../helpers/gateway-fixture.js';
+
+async function cloudterm(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...prefix] = SELF_COMMAND;
+  const child = spawn(command!, [...prefix, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: tmpdir() } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  child.stdin.end(stdin);
+  const code = await new Promise<number>((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? -1)));
+  return { code, stdout, stderr };
+}
+
+describe('cloudterm command', () => {
+  test('hash-password prints an htpasswd line whose hash verifies the password', async () => {
+    const { code, stdout } = await cloudterm(['hash-password', '--user', 'bob'], 'a long enough password\n');
+    assert.equal(code, 0);
+    const [user, hash] = stdout.trim().split(':');
+    assert.equal(user, 'bob');
+    assert.match(hash!, /^\$2b\$12\$/);
+    assert.ok(await bcrypt.compare('a long enough password', hash!));
+    assert.ok(!(await bcrypt.compare('another password', hash!)));
+  });
+
+  test('hash-password refuses a short password and a bad user name', async () => {
+    const short = await cloudterm(['hash-password'], 'short\n');
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /at least 8 characters/);
+    const badUser = await cloudterm(['hash-password', '--user', 'no spaces:please'], 'long enough password\n');
+    assert.equal(badUser.code, 2);
+  });
+
+  test('an unknown command or flag: exit 2 with usage, not a stack trace', async () => {
+    const unknown = await cloudterm(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const flag = await cloudterm(['agent', '--session-id', 's', '--public-key', 'x', '--nope']);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /unknown argument "--nope"/);
+    assert.doesNotMatch(flag.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('every configuration problem is reported at once', async () => {
+    const { code, stderr } = await cloudterm(['gateway', '--listen', 'nowhere', '--idle-timeout', 'soon', '--oidc-issuer', 'https://idp']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--listen/);
+    assert.match(stderr, /--idle-timeout must be a whole number/);
+    assert.match(stderr, /OIDC needs all of/);
+    assert.match(stderr, /--token-key-file/);
+  });
+
+  test('a malformed users file stops the gateway at start, naming the line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const usersFile = join(dir, 'users.htpasswd');
+    await writeFile(usersFile, `alice:${await bcrypt.hash('alice-password', 4)}\nbob:$apr1$abc$def\nnot a line\n`);
+    const { code, stderr } = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', dir, '--users-file', usersFile]);
+    assert.equal(code, 2);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    assert.match(stderr, /users\.htpasswd:2/);
+    assert.match(stderr, /users\.htpasswd:3/);
+    assert.doesNotMatch(stderr, /\$apr1\$abc/, 'the hash is not echoed');
+  });
+});
