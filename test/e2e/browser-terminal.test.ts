@@ -128,6 +128,21 @@ describe('the page, end to end', () => {
     );
     assert.ok((await received(page)) > receivedBefore);
     assert.equal(await connState(page), 'connected');
+
+    // The expiry is shown, and Extend pushes it later.
+    const sessionId = decodeURIComponent(/#\/s\/(.+)$/.exec(page.url())![1]!);
+    const api = new ApiClient(site.url, null);
+    await api.request('POST', '/api/login', { username: 'alice', password: PASSWORDS.alice });
+    const expiresBefore = Date.parse((await api.request('GET', `/api/sessions/${sessionId}`)).body.expiresAt);
+    assert.notEqual((await page.getByTestId('expiry').textContent())?.trim(), '');
+    await page.getByTestId('extend').click();
+    const deadline = Date.now() + 5000;
+    let expiresAfter = expiresBefore;
+    while (Date.now() < deadline && expiresAfter < expiresBefore + 30 * 60_000) {
+      await page.waitForTimeout(100);
+      expiresAfter = Date.parse((await api.request('GET', `/api/sessions/${sessionId}`)).body.expiresAt);
+    }
+    assert.ok(expiresAfter >= expiresBefore + 30 * 60_000, 'Extend moved the expiry by about an hour');
     await page.context().close();
     await gateway.stop();
   });
