@@ -114,6 +114,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     maxLifetimeSeconds: Math.floor(config.maxLifetimeMs / 1000),
     registerStatic: runtime.uiRoot ? (instance) => staticAssets(instance, { root: runtime.uiRoot! }) : undefined,
     onSessionDeleted: (id) => attach.closeSession(id),
+    onLogout: (tokenId) => attach.closeToken(tokenId),
     isShuttingDown: () => shuttingDown,
   });
   app.server.on('upgrade', attach.handle);

@@ -31,6 +31,8 @@ export interface AppDeps {
   readonly registerStatic?: (app: FastifyInstance) => Promise<void> | void;
   /** Closes a session's attachments when it is deleted. */
   readonly onSessionDeleted?: (sessionId: string) => void;
+  /** Closes the attachments a token opened when it is logged out. */
+  readonly onLogout?: (tokenId: string) => void;
   readonly isShuttingDown?: () => boolean;
 }
 
@@ -146,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.post('/api/logout', async (request, reply) => {
     await deps.auth.logout(request.principal!);
+    deps.onLogout?.(request.principal!.tokenId);
     reply.header('set-cookie', clearedTokenCookie(deps.secureCookies));
     return reply.code(204).send();
   });

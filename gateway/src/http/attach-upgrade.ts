@@ -16,7 +16,7 @@ import { originAllowed, tokenFromHeaders } from './credentials.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export interface AttachDeps {
-  readonly authenticate: (token: string | undefined) => Promise<Principal>;
+  readonly authenticate: (token: string | undefined) => Promise<Principal & { readonly tokenId: string }>;
   readonly sessions: SessionService;
   readonly store: SessionStore;
   readonly signAttachToken: (claims: AttachClaims) => Promise<string>;
@@ -41,7 +41,7 @@ function refuse(socket: Duplex, error: HttpError): void {
 
 export class AttachHandler {
   /** Live splices and the session each serves. */
-  private readonly splices = new Map<Splice, { sessionId: string; lastBytes: number }>();
+  private readonly splices = new Map<Splice, { sessionId: string; tokenId: string; lastBytes: number }>();
   private readonly activityTimer: NodeJS.Timeout;
   private accepting = true;
 
@@ -100,7 +100,7 @@ export class AttachHandler {
     }
     socket.write(upstream.responseHead);
     const splice = new Splice(socket, upstream.socket, (ended, how) => this.onSpliceEnd(ended, how));
-    this.splices.set(splice, { sessionId: record.id, lastBytes: 0 });
+    this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, lastBytes: 0 });
     this.deps.metrics.attachments.inc();
     splice.start(upstream.leftover, head);
     void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
@@ -139,6 +139,16 @@ export class AttachHandler {
   closeSession(sessionId: string): void {
     for (const [splice, entry] of this.splices) {
       if (entry.sessionId === sessionId) splice.close(CloseCode.SessionGone.code, CloseCode.SessionGone.reason);
+    }
+  }
+
+  /**
+   * Logout: closes the attachments opened with that token (4401). Attachments on other replicas
+   * end when their token is next checked — at their next reconnect (docs/gateway.md).
+   */
+  closeToken(tokenId: string): void {
+    for (const [splice, entry] of this.splices) {
+      if (entry.tokenId === tokenId) splice.close(CloseCode.Unauthorized.code, CloseCode.Unauthorized.reason);
     }
   }
 

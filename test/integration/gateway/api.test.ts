@@ -71,14 +71,20 @@ describe('login', () => {
     assert.equal(response.body.error.code, 'token_invalid');
   });
 
-  test('logout revokes the token: the old cookie no longer works', async () => {
+  test('logout revokes the token: the old cookie no longer works, its terminals close with 4401', async () => {
     const client = await gw.login('carol');
     const stolen = client.cookie;
+    const { body } = await client.request('POST', '/api/sessions', {});
+    const terminal = await client.attach(body.id);
     const out = await client.request('POST', '/api/logout');
     assert.equal(out.status, 204);
+    await terminal.waitForClose();
+    assert.equal(terminal.closeCode, CloseCode.Unauthorized.code);
     const again = await new ApiClient(gw.url, stolen).request('GET', '/api/me');
     assert.equal(again.status, 401);
     assert.equal(again.body.error.code, 'token_revoked');
+    await assert.rejects(new ApiClient(gw.url, stolen).attach(body.id), (error: { status: number }) => error.status === 401);
+    await (await gw.login('carol')).request('DELETE', `/api/sessions/${body.id}`);
   });
 });
 
