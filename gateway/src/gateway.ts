@@ -153,12 +153,13 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
       if (shuttingDown) return;
       shuttingDown = true;
       clearInterval(reaper);
-      attach.closeAll();
+      const lastActivity = attach.closeAll();
       // Give the close frames a moment to leave before the server stops.
       const closed = app.close();
       app.server.closeIdleConnections();
       await Promise.race([closed, once(app.server, 'close'), new Promise((r) => setTimeout(r, 3_000).unref())]);
       app.server.closeAllConnections();
+      await lastActivity;
       await backend.close();
       await stores.close();
     },

@@ -43,6 +43,8 @@ export class AttachHandler {
   /** Live splices and the session each serves. */
   private readonly splices = new Map<Splice, { sessionId: string; tokenId: string; lastBytes: number }>();
   private readonly activityTimer: NodeJS.Timeout;
+  /** Sessions whose attachments ended since the last tick: their last bytes are activity too. */
+  private readonly endedSince = new Set<string>();
   private accepting = true;
 
   constructor(private readonly deps: AttachDeps) {
@@ -113,12 +115,13 @@ export class AttachHandler {
     this.deps.metrics.bytes.inc({ direction: 'up' }, splice.bytesUp);
     this.deps.metrics.bytes.inc({ direction: 'down' }, splice.bytesDown);
     if (how === 'agent-failed') this.deps.metrics.proxyErrors.inc({ reason: 'agent_failed' });
-    if (entry) void this.recordOne(entry.sessionId);
+    if (entry && splice.bytesUp + splice.bytesDown !== entry.lastBytes) this.endedSince.add(entry.sessionId);
   }
 
   /** Traffic is activity: slide the expiry of every session whose attachments moved bytes. */
   private async recordActivity(): Promise<void> {
-    const active = new Set<string>();
+    const active = new Set<string>(this.endedSince);
+    this.endedSince.clear();
     for (const [splice, entry] of this.splices) {
       const bytes = splice.bytesUp + splice.bytesDown;
       if (bytes !== entry.lastBytes) {
@@ -153,10 +156,12 @@ export class AttachHandler {
   }
 
   /** Shutdown: refuse new attachments; tell the attached to reconnect elsewhere and resume. */
-  closeAll(): void {
+  closeAll(): Promise<void> {
     this.accepting = false;
     clearInterval(this.activityTimer);
     for (const splice of this.splices.keys()) splice.close(CloseCode.GatewayRestart.code, CloseCode.GatewayRestart.reason);
+    // One last activity record for everything still counted: one store call per session.
+    return this.recordActivity();
   }
 }
 

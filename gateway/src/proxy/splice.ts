@@ -46,6 +46,9 @@ export class Splice {
     agent.on('end', () => this.agentGone());
     agent.on('close', () => this.agentGone());
     agent.on('error', () => this.agentGone());
+    // Sockets from Node's HTTP server allow half-open connections: a browser that sends FIN
+    // without a close frame would otherwise stay attached forever.
+    browser.on('end', () => this.finish('browser-closed'));
     browser.on('close', () => this.finish('browser-closed'));
     browser.on('error', () => this.finish('browser-closed'));
   }

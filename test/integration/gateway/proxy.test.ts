@@ -49,6 +49,22 @@ describe('proxy', () => {
     await second.close();
   });
 
+  test('a browser that drops the TCP connection without a close frame is detached at once', async () => {
+    const gw = await gateway();
+    const alice = await gw.login('alice');
+    const { body } = await alice.request('POST', '/api/sessions', {});
+    const before = gw.gateway.attach.attachments;
+    const terminals = await Promise.all(Array.from({ length: 5 }, () => alice.attach(body.id)));
+    assert.equal(gw.gateway.attach.attachments, before + 5);
+    // A FIN with no WebSocket close: what a crashed tab or a dropped proxy connection sends.
+    for (const terminal of terminals) (terminal.socket as unknown as { _socket: Socket })._socket.end();
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && gw.gateway.attach.attachments !== before) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(gw.gateway.attach.attachments, before, 'no attachment left behind');
+    const status = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+    assert.match(status, new RegExp(`cloudterm_gateway_attachments ${before}\\b`));
+  });
+
   test('an agent that accepts but never answers: 504 upstream_timeout after the timeout', async () => {
     const gw = await gateway([], { upstreamTimeoutMs: 500 });
     const alice = await gw.login('alice');
