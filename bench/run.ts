@@ -2,6 +2,7 @@
 const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): Promise<number> }>> = {
   agent: () => import('./agent.js'),
   'ws-floor': () => import('./ws-floor.js'),
+  gateway: () => import('./gateway.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);

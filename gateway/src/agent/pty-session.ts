@@ -25,8 +25,10 @@ import type { AgentConfig } from '../config/agent-config.js';
 
 /** A read of this size from the PTY was probably cut short by the kernel: more is waiting. */
 const FULL_PTY_READ = 4000;
-/** Gathered output is sent once it reaches this size, even within one event-loop turn. */
+/** Gathered output is sent once it reaches this size... */
 const MAX_COALESCED_BYTES = 64 * 1024;
+/** ...or once the first full read waited this long. */
+const COALESCE_MS = 1;
 /** A flush happens at the first read that reaches MAX_COALESCED_BYTES: one read may go past it. */
 const FULL_READ_SLACK = 64 * 1024;
 
@@ -82,7 +84,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
   private resumeTimer: NodeJS.Timeout | null = null;
   /** Output up to here has been handed to the attachments. */
   private flushedTo = 0;
-  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | null = null;
   private readonly frames = new FramePool(OUTPUT_HEADER_BYTES + MAX_COALESCED_BYTES + FULL_READ_SLACK, 64);
   cols: number;
   rows: number;
@@ -242,21 +244,22 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
     this.lastOutputAt = this.now();
     this.options.metrics.bytesOut.inc(chunk.byteLength);
     this.emit('output', chunk);
-    // The kernel hands PTY output over in reads of at most 4 KiB. A full read means more is
-    // waiting: gather the reads of this event-loop turn into one frame (one write per client
-    // instead of one per read — most of the cost at full speed). A short read, such as the echo
-    // of a keystroke, goes out at once.
+    // The kernel hands PTY output over in reads of at most 4 KiB, and libuv makes one read per
+    // event-loop turn, so a burst arrives as a stream of full 4 KiB reads. Sending each as a frame
+    // made writev most of the agent's CPU at full speed; instead a full read waits up to
+    // COALESCE_MS for the ones behind it (at most MAX_COALESCED_BYTES). A short read — the echo
+    // of a keystroke, a prompt — flushes at once, so interactive output is never delayed.
     const pending = this.ring.end - this.flushedTo;
     if (chunk.byteLength < FULL_PTY_READ || pending >= MAX_COALESCED_BYTES) this.flushOutput();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushOutput());
-    }
+    else if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.flushOutput(), COALESCE_MS);
   }
 
   /** Sends the output gathered since the last flush to every attached client. */
   private flushOutput(): void {
-    this.flushScheduled = false;
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
     const from = this.flushedTo;
     const to = this.ring.end;
     if (from === to) return;
