@@ -1,0 +1,390 @@
+// How many attachments one gateway process holds, and its memory on the way.
+//
+// One real session is created (its agent started by the gateway), then its endpoint is pointed,
+// in Redis, at a light upstream (gateway-upstream.ts, its own process) that answers each upgrade
+// with a 101 and holds it: every attachment then costs the gateway exactly what a real one does
+// (Origin and cookie checks, a user-token verification, a session read, an attach-token
+// signature, an upstream connection, the splice) while no PTY agent has to exist per attachment.
+// The load generator (this process) opens raw TCP connections with a hand-written upgrade from
+// several loopback source addresses (one address has only ~28K ephemeral ports), a window of
+// handshakes at a time, and counts the 101s whose Sec-WebSocket-Accept matches its key.
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import {
+  REPO_ROOT,
+  cpuSeconds,
+  effectiveFileLimit,
+  freePort,
+  openFiles,
+  raiseOwnFileLimit,
+  rssKiB,
+  sleep,
+  startGatewayProc,
+  startProc,
+  waitForPort,
+  type GatewayProc,
+  type Proc,
+} from './gateway-support.js';
+import { newestProfile } from './gateway-echo.js';
+
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11D65';
+const HEAD_END = Buffer.from('\r\n\r\n');
+const HANDSHAKE_TIMEOUT_MS = 15_000;
+const RELEASE = 100;
+
+export interface ConcurrencyOptions {
+  readonly max: number;
+  readonly checkpoints: readonly number[];
+  /** Loopback source addresses 127.0.0.2 … 127.0.0.(1+sources). */
+  readonly sources: number;
+  /** Handshakes in flight at once. */
+  readonly window: number;
+  /** The whole fill is bounded by this. */
+  readonly deadlineMs: number;
+  readonly profileDir: string | null;
+  /** More Node flags for the gateway process (e.g. --max-semi-space-size=1). */
+  readonly gatewayNodeFlags: readonly string[];
+  /** Seconds to hold every attachment after the last checkpoint (to inspect the gateway by hand). */
+  readonly holdSeconds: number;
+  readonly log: (line: string) => void;
+}
+
+export interface Checkpoint {
+  readonly attachments: number;
+  readonly gatewayRssKiB: number;
+  readonly gatewayOpenFiles: number;
+  /** cloudterm_gateway_attachments, the gateway's own count. */
+  readonly gatewayReports: number | null;
+  /** From the gateway's /metrics (prom-client): V8 heap in use and memory outside the heap (Buffers). */
+  readonly heapUsedBytes: number | null;
+  readonly externalBytes: number | null;
+  /** Connections the light upstream holds (the gateway's upstream halves). */
+  readonly upstreamOpen: number | null;
+  /** Attachments per second while filling up to this checkpoint. */
+  readonly attachRate: number;
+  /** Gateway CPU seconds per wall second while filling. */
+  readonly gatewayCpuShare: number;
+  readonly elapsedSeconds: number;
+  readonly loadGeneratorRssKiB: number;
+}
+
+export interface ConcurrencyFigures {
+  readonly target: number;
+  readonly reached: number;
+  readonly stoppedBecause: string;
+  readonly errors: Record<string, number>;
+  /** Attachments that were established and later closed by the other side while held. */
+  readonly dropped: number;
+  readonly baselineRssKiB: number;
+  readonly checkpoints: readonly Checkpoint[];
+  readonly probe: { readonly sent: number; readonly echoed: number; readonly ms: number };
+  readonly shutdown: { readonly seconds: number; readonly killed: boolean };
+  readonly sources: number;
+  readonly window: number;
+  /** The open-files limit of every process here (the gateway needs 2 per attachment). */
+  readonly fileLimit: number;
+  readonly gatewayNodeFlags: readonly string[];
+  /** Attachments closed before the last checkpoint, so that the gateway had fds to answer /metrics. */
+  readonly released: number;
+  /**
+   * A least-squares line through the checkpoints' RSS: KiB per attachment, and the RSS it gives
+   * at sizes this machine could not reach (a projection, not a measurement).
+   */
+  readonly fit: { readonly kibPerAttachment: number; readonly interceptKiB: number; readonly projectedRssKiB: Record<string, number> } | null;
+  readonly gatewayProfile: string | null;
+}
+
+function fitLine(points: readonly Checkpoint[]): ConcurrencyFigures['fit'] {
+  if (points.length < 2) return null;
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p.attachments, 0) / n;
+  const my = points.reduce((a, p) => a + p.gatewayRssKiB, 0) / n;
+  const sxx = points.reduce((a, p) => a + (p.attachments - mx) ** 2, 0);
+  if (sxx === 0) return null;
+  const slope = points.reduce((a, p) => a + (p.attachments - mx) * (p.gatewayRssKiB - my), 0) / sxx;
+  const intercept = my - slope * mx;
+  const projectedRssKiB: Record<string, number> = {};
+  for (const size of [10_000, 50_000, 100_000]) projectedRssKiB[String(size)] = intercept + slope * size;
+  return { kibPerAttachment: slope, interceptKiB: intercept, projectedRssKiB };
+}
+
+interface Held {
+  readonly socket: Socket;
+}
+
+function upgradeRequest(port: number, sessionId: string, cookie: string, origin: string, key: string): string {
+  return (
+    `GET /api/sessions/${sessionId}/attach HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nOrigin: ${origin}\r\nCookie: ${cookie}\r\n\r\n`
+  );
+}
+
+const ignore = () => {};
+
+/** One attachment: resolves with the socket after a verified 101, or with why it failed. */
+function attachOne(gateway: GatewayProc, sessionId: string, localAddress: string, onDrop: () => void): Promise<Held | string> {
+  return new Promise((resolve) => {
+    const key = randomBytes(16).toString('base64');
+    const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+    const socket = connect({ host: '127.0.0.1', port: gateway.port, localAddress });
+    let head: Buffer = Buffer.alloc(0);
+    let done = false;
+    const finish = (result: Held | string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      if (typeof result === 'string') socket.destroy();
+      else socket.once('close', onDrop);
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish('timeout'), HANDSHAKE_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const end = head.indexOf(HEAD_END);
+      if (end === -1) return;
+      const text = head.subarray(0, end).toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'garbage';
+      if (status !== '101') {
+        const code = /"code":"([a-z_]+)"/.exec(head.toString('latin1'))?.[1];
+        return finish(`HTTP ${status}${code ? ` ${code}` : ''}`);
+      }
+      if (/^sec-websocket-accept:\s*(\S+)\s*$/im.exec(text)?.[1] !== accept) return finish('bad Sec-WebSocket-Accept');
+      finish({ socket });
+    };
+    socket.on('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message));
+    socket.on('error', ignore);
+    socket.on('close', () => finish('closed before 101'));
+    socket.on('data', onData);
+    socket.once('connect', () => socket.write(upgradeRequest(gateway.port, sessionId, gateway.cookie, gateway.url, key)));
+  });
+}
+
+interface GatewayMetrics {
+  readonly attachments: number | null;
+  readonly heapUsedBytes: number | null;
+  readonly externalBytes: number | null;
+}
+
+async function gatewayMetrics(gateway: GatewayProc): Promise<GatewayMetrics> {
+  try {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const read = (name: string) => {
+      const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+]+)`, 'm').exec(text);
+      return match ? Number(match[1]) : null;
+    };
+    return {
+      attachments: read('cloudterm_gateway_attachments'),
+      heapUsedBytes: read('nodejs_heap_size_used_bytes'),
+      externalBytes: read('nodejs_external_memory_bytes'),
+    };
+  } catch {
+    return { attachments: null, heapUsedBytes: null, externalBytes: null };
+  }
+}
+
+/** Sends one small masked binary frame on a sample of attachments; the upstream echoes it back through the splice. */
+async function probe(held: readonly Held[], count: number): Promise<{ sent: number; echoed: number; ms: number }> {
+  const step = Math.max(1, Math.floor(held.length / count));
+  const sample = held.filter((_, i) => i % step === 0).slice(0, count);
+  const start = performance.now();
+  const results = await Promise.all(
+    sample.map(
+      ({ socket }, i) =>
+        new Promise<boolean>((resolve) => {
+          const payload = Buffer.alloc(4);
+          payload.writeUInt32BE(i);
+          const mask = randomBytes(4);
+          const frame = Buffer.concat([Buffer.from([0x82, 0x80 | 4]), mask, Buffer.from(payload.map((b, j) => b ^ mask[j]!))]);
+          let seen: Buffer = Buffer.alloc(0);
+          const timer = setTimeout(() => done(false), 10_000);
+          const onData = (chunk: Buffer) => {
+            seen = Buffer.concat([seen, chunk]);
+            if (seen.includes(frame)) done(true);
+          };
+          const done = (ok: boolean) => {
+            clearTimeout(timer);
+            socket.removeListener('data', onData);
+            resolve(ok);
+          };
+          socket.on('data', onData);
+          socket.write(frame);
+        }),
+    ),
+  );
+  return { sent: sample.length, echoed: results.filter(Boolean).length, ms: performance.now() - start };
+}
+
+export async function measureConcurrency(options: ConcurrencyOptions): Promise<ConcurrencyFigures> {
+  raiseOwnFileLimit();
+  const held: Held[] = [];
+  let redisProc: Proc | null = null;
+  let upstream: Proc | null = null;
+  let gateway: GatewayProc | null = null;
+  let redis: Redis | null = null;
+  try {
+    const redisPort = await freePort();
+    redisProc = startProc('redis-server', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    await waitForPort(redisPort, 10_000, redisProc);
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    redis = new Redis(redisUrl);
+
+    gateway = await startGatewayProc({
+      redisUrl,
+      nodeFlags: [...options.gatewayNodeFlags, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])],
+    });
+    const socketPath = join(gateway.dataDir, 'light-upstream.sock');
+    upstream = startProc('light upstream', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/gateway-upstream.ts'), socketPath]);
+    let upstreamOpen: number | null = null;
+    upstream.child.stdout?.on('data', (chunk: Buffer) => {
+      const counts = /open (\d+) upgraded \d+\n?$/.exec(chunk.toString('latin1').trimEnd());
+      if (counts) upstreamOpen = Number(counts[1]);
+    });
+    for (let i = 0; !upstream.output().includes('ready'); i++) {
+      if (upstream.exited() || i > 200) throw new Error(`light upstream did not start: ${upstream.output()}`);
+      await sleep(50);
+    }
+
+    const sessionId = await gateway.createSession();
+    const key = `cloudterm:session:${sessionId}`;
+    if ((await redis.hget(key, 'state')) !== 'running') throw new Error(`session ${sessionId} is not running in Redis`);
+    await redis.hset(key, 'endpoint', `unix:${socketPath}`);
+    await sleep(1_000);
+    const baselineRssKiB = rssKiB(gateway.proc.pid);
+    options.log(`  gateway pid ${gateway.proc.pid}, RSS at 0 attachments ${(baselineRssKiB / 1024).toFixed(1)} MiB`);
+
+    const errors: Record<string, number> = {};
+    let failures = 0;
+    let dropped = 0;
+    let recentFailures = 0;
+    let stoppedBecause = '';
+    const deadline = Date.now() + options.deadlineMs;
+    const checkpoints: Checkpoint[] = [];
+    const levels = [...new Set([...options.checkpoints.filter((c) => c < options.max), options.max])].sort((a, b) => a - b);
+    const g = gateway;
+    let attempts = 0;
+    let released = 0;
+    const startedAt = performance.now();
+
+    for (const level of levels) {
+      const fillStart = performance.now();
+      const fillFrom = held.length;
+      const cpuFrom = cpuSeconds(g.proc.pid);
+      let inFlight = 0;
+      const worker = async () => {
+        while (!stoppedBecause && held.length + inFlight < level) {
+          if (Date.now() > deadline) {
+            stoppedBecause = `time bound (${options.deadlineMs / 1000} s) reached`;
+            break;
+          }
+          const source = `127.0.0.${2 + (attempts % options.sources)}`;
+          attempts += 1;
+          inFlight += 1;
+          const result = await attachOne(g, sessionId, source, () => {
+            dropped += 1;
+          });
+          inFlight -= 1;
+          if (typeof result === 'string') {
+            failures += 1;
+            recentFailures += 1;
+            errors[result] = (errors[result] ?? 0) + 1;
+            if (recentFailures >= 500) stoppedBecause = `500 handshakes in a row failed (last: ${result})`;
+            else if (failures >= Math.max(1_000, options.max / 100)) stoppedBecause = `${failures} handshakes failed (${JSON.stringify(errors)})`;
+          } else {
+            recentFailures = 0;
+            held.push(result);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: options.window }, worker));
+      const fillSeconds = (performance.now() - fillStart) / 1000;
+      const gatewayCpuShare = (cpuSeconds(g.proc.pid) - cpuFrom) / fillSeconds;
+      const filled = held.length;
+      if (stoppedBecause && held.length > RELEASE) {
+        // Out of descriptors the gateway could not even answer /metrics: give it a few back. With
+        // a reset: the gateway does not notice a plain FIN (see docs/benchmarks-gateway.md).
+        for (const { socket } of held.splice(held.length - RELEASE)) socket.resetAndDestroy();
+        released = RELEASE;
+      }
+      await sleep(2_000);
+      if (g.proc.exited()) {
+        stoppedBecause = `the gateway exited: ${g.proc.output().slice(-500)}`;
+        break;
+      }
+      const metrics = await gatewayMetrics(g);
+      const point: Checkpoint = {
+        attachments: held.length,
+        gatewayRssKiB: rssKiB(g.proc.pid),
+        gatewayOpenFiles: openFiles(g.proc.pid),
+        gatewayReports: metrics.attachments,
+        heapUsedBytes: metrics.heapUsedBytes,
+        externalBytes: metrics.externalBytes,
+        upstreamOpen,
+        attachRate: (filled - fillFrom) / fillSeconds,
+        gatewayCpuShare,
+        elapsedSeconds: (performance.now() - startedAt) / 1000,
+        loadGeneratorRssKiB: rssKiB(process.pid),
+      };
+      checkpoints.push(point);
+      options.log(
+        `  ${point.attachments} attachments (gateway says ${point.gatewayReports}, upstream holds ${point.upstreamOpen}): ` +
+          `RSS ${(point.gatewayRssKiB / 1024).toFixed(1)} MiB (heap ${((point.heapUsedBytes ?? 0) / 2 ** 20).toFixed(1)}, external ${((point.externalBytes ?? 0) / 2 ** 20).toFixed(1)}), ${point.gatewayOpenFiles} fds, ${point.attachRate.toFixed(0)}/s, ` +
+          `gateway CPU ${(point.gatewayCpuShare * 100).toFixed(0)}%, failures ${failures} ${JSON.stringify(errors)}`,
+      );
+      if (stoppedBecause) break;
+    }
+    if (!stoppedBecause) stoppedBecause = `reached the target (${options.max})`;
+    if (options.holdSeconds > 0) {
+      options.log(`  holding ${held.length} attachments for ${options.holdSeconds} s (gateway pid ${g.proc.pid})`);
+      await sleep(options.holdSeconds * 1000);
+    }
+    const probed = await probe(held, 1_000);
+    options.log(`  probe: ${probed.echoed}/${probed.sent} attachments echoed a frame through the splice in ${probed.ms.toFixed(0)} ms`);
+
+    const droppedWhileHeld = dropped;
+    // Shutdown as in production (SIGTERM: a 4000 close to every attachment), timed.
+    await redis.quit();
+    redis = null;
+    const shutdownStart = performance.now();
+    const gone = new Promise<void>((resolve) => (g.proc.exited() ? resolve() : g.proc.child.once('exit', () => resolve())));
+    g.proc.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const killed = await Promise.race([gone.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 30_000)))]);
+    clearTimeout(timer);
+    const shutdown = { seconds: (performance.now() - shutdownStart) / 1000, killed };
+    // The session's real agent is detached; gateway.stop() ends it (by its data directory).
+    await gateway.stop();
+    gateway = null;
+    const profile = options.profileDir ? await newestProfile(options.profileDir) : null;
+    return {
+      target: options.max,
+      reached: checkpoints.at(-1)?.attachments ?? 0,
+      stoppedBecause,
+      errors,
+      dropped: droppedWhileHeld,
+      baselineRssKiB,
+      checkpoints,
+      probe: probed,
+      shutdown,
+      sources: options.sources,
+      window: options.window,
+      fileLimit: effectiveFileLimit(),
+      gatewayNodeFlags: options.gatewayNodeFlags,
+      released,
+      fit: fitLine(checkpoints),
+      gatewayProfile: profile,
+    };
+  } finally {
+    for (let i = 0; i < held.length; i++) {
+      held[i]!.socket.destroy();
+      if (i % 5_000 === 4_999) await sleep(0);
+    }
+    await redis?.quit().catch(() => undefined);
+    await gateway?.stop();
+    await upstream?.stop();
+    await redisProc?.stop();
+  }
+}
