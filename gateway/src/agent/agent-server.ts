@@ -12,6 +12,7 @@ import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { AsciicastRecorder } from './recorder.js';
 import type { ExitStatus } from './attachment.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import { endWithJsonError } from '../net/raw-http.js';
 import type { AgentConfig } from '../config/agent-config.js';
 
 /** The agent's configuration (config/agent-config.ts) with the key imported, plus limits. */
@@ -36,18 +37,9 @@ export interface RunningAgent {
   stop(): Promise<ExitStatus>;
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' };
-
 /** Answers an upgrade request with a plain HTTP error, before any WebSocket exists. */
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-      'Content-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
+  endWithJsonError(socket, status, { error: { code, message } });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -3,7 +3,6 @@
 // event (attach-upgrade.ts); startGateway() wires both to a listening server.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
 import { StoreUnavailableError, type SessionStore } from '../store/index.js';
@@ -13,6 +12,7 @@ import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { SECURITY_HEADERS } from './static-assets.js';
+import { endWithJsonError } from '../net/raw-http.js';
 
 /** What the HTTP layer needs from authentication (the Authenticator in gateway/src/auth). */
 export type AuthService = Pick<Authenticator, 'login' | 'authenticate' | 'renew' | 'logout'>;
@@ -81,12 +81,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
       const httpError =
         error.code === 'HPE_HEADER_OVERFLOW' ? new HttpError('header_too_large') : new HttpError('bad_request', 'the request could not be parsed');
-      const body = JSON.stringify(httpError.toJSON());
-      if (socket.writable) {
-        socket.end(
-          `HTTP/1.1 ${httpError.status} ${STATUS_CODES[httpError.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
-      } else socket.destroy();
+      if (socket.writable) endWithJsonError(socket, httpError.status, httpError.toJSON());
+      else socket.destroy();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });

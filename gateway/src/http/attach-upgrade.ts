@@ -2,7 +2,8 @@
 // raw server's upgrade event, not by fastify's router, because after the checks the socket is
 // spliced to the agent byte for byte. Every check happens before any byte reaches the agent:
 // Origin, the user's token, the user's right to the session.
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { endWithJsonError } from '../net/raw-http.js';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
@@ -31,12 +32,7 @@ export interface AttachDeps {
 const ATTACH_PATH = /^\/api\/sessions\/([A-Za-z0-9_-]{1,64})\/attach$/;
 
 function refuse(socket: Duplex, error: HttpError): void {
-  const body = JSON.stringify(error.toJSON());
-  const extra = Object.entries(error.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `${extra}Connection: close\r\n\r\n${body}`,
-  );
+  endWithJsonError(socket, error.status, error.toJSON(), error.headers);
 }
 
 export class AttachHandler {
