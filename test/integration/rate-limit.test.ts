@@ -6,14 +6,11 @@ import type { Redis } from 'ioredis';
 import {
   MemoryRateLimiter,
   MemoryRevocationList,
-  RedisRateLimiter,
-  RedisRevocationList,
   StoreUnavailableError,
-  closeRedis,
-  connectRedis,
   type RateLimiter,
   type RevocationList,
 } from '../../gateway/src/store/index.js';
+import { RedisRateLimiter, RedisRevocationList, closeRedis, connectRedis } from '../../gateway/src/store/redis.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,15 +8,13 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import {
   MemorySessionStore,
-  RedisSessionStore,
   SessionLimitError,
   StoreUnavailableError,
-  closeRedis,
-  connectRedis,
   createStores,
   type SessionRecord,
   type SessionStore,
 } from '../../gateway/src/store/index.js';
+import { RedisSessionStore, closeRedis, connectRedis } from '../../gateway/src/store/redis.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const MINUTE = 60_000;

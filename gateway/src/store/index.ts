@@ -3,10 +3,6 @@
 import { MemoryRateLimiter } from './memory-rate-limit.js';
 import { MemoryRevocationList } from './memory-revocations.js';
 import { MemorySessionStore } from './memory-store.js';
-import { closeRedis, connectRedis } from './redis-connection.js';
-import { RedisRateLimiter } from './redis-rate-limit.js';
-import { RedisRevocationList } from './redis-revocations.js';
-import { RedisSessionStore } from './redis-store.js';
 import type { RateLimiter, RevocationList, SessionStore } from './types.js';
 
 export {
@@ -22,10 +18,6 @@ export {
 export { MemorySessionStore, type MemorySessionStoreOptions } from './memory-store.js';
 export { MemoryRateLimiter, type MemoryRateLimiterOptions } from './memory-rate-limit.js';
 export { MemoryRevocationList, type MemoryRevocationListOptions } from './memory-revocations.js';
-export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-store.js';
-export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limit.js';
-export { RedisRevocationList, type RedisRevocationListOptions } from './redis-revocations.js';
-export { DEFAULT_KEY_PREFIX, closeRedis, connectRedis, type RedisConnectionOptions } from './redis-connection.js';
 
 export interface StoreOptions {
   /** Redis for shared state across replicas; null keeps everything in this process. */
@@ -59,6 +51,8 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       close: () => sessions.close(),
     };
   }
+  // Loaded only when configured: local mode never pays for ioredis (~20 MiB of memory).
+  const { RedisRateLimiter, RedisRevocationList, RedisSessionStore, closeRedis, connectRedis } = await import('./redis.js');
   const redis = await connectRedis(options.redisUrl, { onError: options.onError });
   const prefix = { keyPrefix: options.keyPrefix };
   return {
