@@ -29,6 +29,7 @@ export interface GatewayRuntime {
   readonly reapIntervalMs?: number;
   readonly activityIntervalMs?: number;
   readonly upstreamTimeoutMs?: number;
+  readonly revocationCheckMs?: number;
   readonly processMetrics?: boolean;
 }
 
@@ -94,6 +95,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     allowedOrigins: config.allowedOrigins,
     upstreamTimeoutMs: runtime.upstreamTimeoutMs ?? 5_000,
     activityIntervalMs: runtime.activityIntervalMs ?? 5_000,
+    isRevoked: (tokenId) => stores.revocations.isRevoked(tokenId),
+    revocationCheckMs: runtime.revocationCheckMs ?? 30_000,
     metrics,
     log,
   });

@@ -81,6 +81,7 @@ export interface GatewayFixtureOptions {
   readonly reapIntervalMs?: number;
   readonly activityIntervalMs?: number;
   readonly upstreamTimeoutMs?: number;
+  readonly revocationCheckMs?: number;
   readonly dataDir?: string;
 }
 
@@ -122,6 +123,7 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
     reapIntervalMs: options.reapIntervalMs ?? 200,
     activityIntervalMs: options.activityIntervalMs ?? 200,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
+    revocationCheckMs: options.revocationCheckMs ?? 300,
     processMetrics: false,
   });
   return {

@@ -24,6 +24,10 @@ export interface AttachDeps {
   readonly allowedOrigins: readonly string[];
   readonly upstreamTimeoutMs: number;
   readonly activityIntervalMs: number;
+  /** Whether a token was logged out (on any replica: the list is shared). */
+  readonly isRevoked: (tokenId: string) => Promise<boolean>;
+  /** How often live attachments are checked against the revocation list. */
+  readonly revocationCheckMs: number;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly now?: () => number;
@@ -39,6 +43,7 @@ export class AttachHandler {
   /** Live splices and the session each serves. */
   private readonly splices = new Map<Splice, { sessionId: string; tokenId: string; lastBytes: number }>();
   private readonly activityTimer: NodeJS.Timeout;
+  private readonly revocationTimer: NodeJS.Timeout;
   /** Sessions whose attachments ended since the last tick: their last bytes are activity too. */
   private readonly endedSince = new Set<string>();
   private accepting = true;
@@ -46,6 +51,8 @@ export class AttachHandler {
   constructor(private readonly deps: AttachDeps) {
     this.activityTimer = setInterval(() => void this.recordActivity(), deps.activityIntervalMs);
     this.activityTimer.unref();
+    this.revocationTimer = setInterval(() => void this.closeRevoked(), deps.revocationCheckMs);
+    this.revocationTimer.unref();
   }
 
   get attachments(): number {
@@ -141,13 +148,23 @@ export class AttachHandler {
     }
   }
 
-  /**
-   * Logout: closes the attachments opened with that token (4401). Attachments on other replicas
-   * end when their token is next checked — at their next reconnect (docs/gateway.md).
-   */
+  /** Logout on this replica: closes the attachments opened with that token (4401) at once. */
   closeToken(tokenId: string): void {
     for (const [splice, entry] of this.splices) {
       if (entry.tokenId === tokenId) splice.close(CloseCode.Unauthorized.code, CloseCode.Unauthorized.reason);
+    }
+  }
+
+  /**
+   * A logout on another replica revokes the token in the shared list: close what it opened here.
+   * One lookup per distinct token per check; a store outage skips the check (attachments stay).
+   */
+  private async closeRevoked(): Promise<void> {
+    const tokens = new Set<string>();
+    for (const entry of this.splices.values()) tokens.add(entry.tokenId);
+    for (const tokenId of tokens) {
+      const revoked = await this.deps.isRevoked(tokenId).catch(() => false);
+      if (revoked) this.closeToken(tokenId);
     }
   }
 
@@ -155,6 +172,7 @@ export class AttachHandler {
   closeAll(): Promise<void> {
     this.accepting = false;
     clearInterval(this.activityTimer);
+    clearInterval(this.revocationTimer);
     for (const splice of this.splices.keys()) splice.close(CloseCode.GatewayRestart.code, CloseCode.GatewayRestart.reason);
     // One last activity record for everything still counted: one store call per session.
     return this.recordActivity();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { startGatewayFixture, ApiClient, type GatewayFixture } from '../../helpers/gateway-fixture.js';
+import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
 
 let redis: RedisServer;
 let first: GatewayFixture;
@@ -41,6 +42,17 @@ describe('gateway replicas on Redis', () => {
     await terminal.waitForText('via-the-other-replica');
     await terminal.close();
     await onFirst.request('DELETE', `/api/sessions/${body.id}`);
+  });
+
+  test('logging out on one replica closes the attachments that token opened on the other (4401)', async () => {
+    const onFirst = await first.login('bob');
+    const { body } = await onFirst.request('POST', '/api/sessions', {});
+    const onSecond = new ApiClient(second.url, onFirst.cookie);
+    const terminal = await onSecond.attach(body.id);
+    assert.equal((await onFirst.request('POST', '/api/logout')).status, 204);
+    await terminal.waitForClose(5000);
+    assert.equal(terminal.closeCode, CloseCode.Unauthorized.code);
+    await (await first.login('bob')).request('DELETE', `/api/sessions/${body.id}`);
   });
 
   test('an expired session is reaped by exactly one replica', async () => {
