@@ -33,6 +33,9 @@ async function rssKiB(pid: number): Promise<{ rss: number; peak: number }> {
 
 const OUTPUT_BYTES = 200_000_000;
 const EARLY_SAMPLE_BYTES = 50_000_000;
+// The program prints "R" once echo is off; the test types only after it (else the newline could
+// be echoed and shift the counts).
+const READY = 'R';
 
 describe('agent flow control', () => {
   test('a viewer that never reads: the fast reader gets every byte, agent memory stays bounded', async () => {
@@ -47,7 +50,7 @@ describe('agent flow control', () => {
         '--import', 'tsx', 'gateway/src/main.ts', 'agent',
         '--listen', `127.0.0.1:${port}`, '--session-id', 'flow', '--public-key-file', join(dir, 'pub.pem'),
         '--ring-bytes', String(ringBytes), '--cwd', dir,
-        '--', '/bin/sh', '-c', `stty -echo; read go; head -c ${OUTPUT_BYTES} /dev/zero | tr '\\0' a; read done`,
+        '--', '/bin/sh', '-c', `stty -echo; printf R; read go; head -c ${OUTPUT_BYTES} /dev/zero | tr '\\0' a; read done`,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -65,15 +68,16 @@ describe('agent flow control', () => {
     const stalled = await connect('ro', true);
     const fast = await connect('rw');
     const started = Date.now();
+    await fast.waitForText(READY);
     fast.type('\r');
     await fast.waitFor(() => fast.received >= EARLY_SAMPLE_BYTES, 'the first 50 MB', 60_000);
     const early = await rssKiB(child.pid!);
-    await fast.waitFor(() => fast.received >= OUTPUT_BYTES, 'all output', 120_000);
+    await fast.waitFor(() => fast.received >= READY.length + OUTPUT_BYTES, 'all output', 120_000);
     const seconds = (Date.now() - started) / 1000;
     const late = await rssKiB(child.pid!);
 
     assert.equal(fast.find('gap'), undefined, 'the fast reader lost nothing');
-    assert.equal(fast.output().length, OUTPUT_BYTES);
+    assert.equal(fast.output().length, READY.length + OUTPUT_BYTES);
     // Bounded means it does not grow with the output: what the stalled viewer may cost is the
     // ring, its in-flight limit and pooled frames; the rest is garbage V8 collects in its time.
     const earlyMiB = (early.peak - idle.rss) / 1024;
@@ -85,10 +89,10 @@ describe('agent flow control', () => {
 
     // The stalled viewer, once it reads again, is told exactly what it lost and is then current.
     stalled.resumeReading();
-    await stalled.waitFor(() => stalled.received >= OUTPUT_BYTES, 'stalled viewer catches up', 30_000);
+    await stalled.waitFor(() => stalled.received >= READY.length + OUTPUT_BYTES, 'stalled viewer catches up', 30_000);
     const gap = stalled.find('gap');
     assert.ok(gap, 'the stalled viewer is told about the bytes it lost');
-    assert.equal(stalled.output().length + (gap.to - gap.from), OUTPUT_BYTES);
+    assert.equal(stalled.output().length + (gap.to - gap.from), READY.length + OUTPUT_BYTES);
     await stalled.close();
     fast.type('\r');
     await fast.waitForClose();
@@ -106,7 +110,7 @@ describe('agent flow control', () => {
         '--import', 'tsx', 'gateway/src/main.ts', 'agent',
         '--listen', `127.0.0.1:${port}`, '--session-id', 'slow', '--public-key-file', join(dir, 'pub.pem'),
         '--ring-bytes', '256Ki', '--cwd', dir,
-        '--', '/bin/sh', '-c', `stty -echo; read go; head -c ${total} /dev/zero | tr '\\0' b; read done`,
+        '--', '/bin/sh', '-c', `stty -echo; printf R; read go; head -c ${total} /dev/zero | tr '\\0' b; read done`,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -114,6 +118,7 @@ describe('agent flow control', () => {
     await once(child.stdout!, 'data');
     const token = await signAttachToken(keys.privateKey, { sessionId: 'slow', user: 'u', role: 'rw' });
     const reader = await TestClient.connect({ url: `ws://127.0.0.1:${port}/attach`, headers: { authorization: `Bearer ${token}` } });
+    await reader.waitForText(READY);
     reader.type('\r');
     // Read slowly: pause the socket for 50 ms after every 1 MB.
     let nextPause = 1_000_000;
@@ -123,10 +128,10 @@ describe('agent flow control', () => {
         reader.pauseReading();
         setTimeout(() => reader.resumeReading(), 50);
       }
-      return reader.received >= total;
+      return reader.received >= READY.length + total;
     }, 'all output', 60_000);
     assert.equal(reader.find('gap'), undefined, 'a lone slow reader loses nothing: the program waited');
-    assert.equal(reader.output().length, total);
+    assert.equal(reader.output().length, READY.length + total);
     reader.type('\r');
     await reader.waitForClose();
   });

@@ -11,16 +11,19 @@ after(async () => {
 });
 
 // What `seq 1 300000` looks like through a terminal: the tty turns each \n into \r\n.
-const expected = Buffer.from(execFileSync('seq', ['1', '300000'], { maxBuffer: 64 * 1024 * 1024 }).toString().replace(/\n/g, '\r\n'));
+// The program says "ready" once echo is off: typing before that would echo the newline and
+// shift every offset (a race that shows under load).
+const expected = Buffer.from(`ready\n${execFileSync('seq', ['1', '300000'], { maxBuffer: 64 * 1024 * 1024 })}`.replace(/\n/g, '\r\n'));
 // Waits for a line before printing, so the client is attached before any output; waits again
 // after, so the agent is still there to reattach to.
-const SEQ_COMMAND = ['-c', 'stty -echo; read go; seq 1 300000; read done'];
+const SEQ_COMMAND = ['-c', "stty -echo; echo ready; read go; seq 1 300000; read done"];
 
 describe('agent resume', () => {
   test('reattaching from the offset reached gives exactly the rest: byte-exact', async () => {
     const agent = await startAgentFixture({ command: '/bin/sh', args: SEQ_COMMAND, ringBytes: 4 * 1024 * 1024 });
     fixtures.push(agent);
     const first = await agent.connect();
+    await first.waitForText('ready\r\n');
     first.type('\r');
     await first.waitFor(() => first.received >= expected.length / 2, 'half the output');
     await first.close();
@@ -43,6 +46,7 @@ describe('agent resume', () => {
     const agent = await startAgentFixture({ command: '/bin/sh', args: SEQ_COMMAND, ringBytes });
     fixtures.push(agent);
     const first = await agent.connect();
+    await first.waitForText('ready\r\n');
     first.type('\r');
     await first.waitFor(() => first.received >= 100_000, 'some output');
     await first.close();

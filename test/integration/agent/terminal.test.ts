@@ -83,10 +83,10 @@ describe('agent terminal', () => {
   });
 
   test('bytes that are not valid UTF-8 pass through to the program unchanged', async () => {
-    const agent = await startAgentFixture({ command: '/bin/sh', args: ['-c', 'stty raw -echo; head -c 4 | od -An -tx1'] });
+    const agent = await startAgentFixture({ command: '/bin/sh', args: ['-c', 'stty raw -echo; printf R; head -c 4 | od -An -tx1'] });
     fixtures.push(agent);
     const client = await agent.connect();
-    await new Promise((r) => setTimeout(r, 200));
+    await client.waitForText('R');
     client.type(new Uint8Array([0xff, 0xfe, 0xc3, 0x28]));
     await client.waitForText('ff fe c3 28');
     await client.waitForClose();
