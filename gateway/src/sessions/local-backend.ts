@@ -2,7 +2,8 @@
 // directory. Agents are detached, so they outlive a gateway restart (like tmux): the restarted
 // gateway finds them again through the session records.
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import type { SessionRecord } from '../store/types.js';
 import type { StartRequest, StartedTerminal, TerminalBackend } from './backend.js';
@@ -19,6 +20,18 @@ export interface LocalBackendOptions {
 }
 
 const SOCKET_POLL_MS = 20;
+
+/** Whether an agent answers its health check on this unix socket. */
+function agentAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = get({ socketPath, path: '/healthz', timeout: 1_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('error', () => resolve(false));
+    request.on('timeout', () => request.destroy());
+  });
+}
 
 export class LocalBackend implements TerminalBackend {
   private readonly listeners: Array<(id: string) => void> = [];
@@ -60,11 +73,10 @@ export class LocalBackend implements TerminalBackend {
     });
     child.unref();
 
+    // Ready means answering, not merely a socket file: bind() makes the file before listen().
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 10_000);
     while (Date.now() < deadline && !exited) {
-      if (await stat(socketPath).then((s) => s.isSocket(), () => false)) {
-        return { endpoint: `unix:${socketPath}`, pid: child.pid ?? null };
-      }
+      if (await agentAnswers(socketPath)) return { endpoint: `unix:${socketPath}`, pid: child.pid ?? null };
       await new Promise((r) => setTimeout(r, SOCKET_POLL_MS));
     }
     if (!exited) child.kill('SIGKILL');
