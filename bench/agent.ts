@@ -7,6 +7,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { intOption } from './lib/options.js';
 import { generateSigningKeyPair } from '../gateway/src/keys/key-pair.js';
 import { startAgent } from './lib/agent-target.js';
 import { startWetty } from './lib/wetty-target.js';
@@ -73,20 +74,15 @@ function parseOptions(argv: readonly string[]): Options {
       'agent-entry': { type: 'string', default: DEFAULT_AGENT_ENTRY },
     },
   });
-  const int = (name: string, text: string, min: number, max: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new TypeError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
-    return n;
-  };
   const only = values.only.split(',').map((name) => {
     if (!TARGETS.includes(name as TargetName)) throw new TypeError(`--only takes ${TARGETS.join(', ')}; got ${name}`);
     return name as TargetName;
   });
   return {
-    runs: int('runs', values.runs, 1, 20),
-    samples: int('samples', values.samples, 10, 100_000),
-    warmup: int('warmup', values.warmup, 0, 10_000),
-    viewers: int('viewers', values.viewers, 1, 250),
+    runs: intOption('runs', values.runs, 1, 20),
+    samples: intOption('samples', values.samples, 10, 100_000),
+    warmup: intOption('warmup', values.warmup, 0, 10_000),
+    viewers: intOption('viewers', values.viewers, 1, 250),
     profile: values.profile,
     build: !values['no-build'],
     only,

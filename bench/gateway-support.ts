@@ -1,15 +1,21 @@
 // What every part of the gateway benchmark shares: processes it starts (tracked, so a failed run
 // still stops them), /proc readings, statistics, tables, and a gateway built from dist/ running as
 // its own process with a fresh data directory, a known user and a logged-in cookie.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcrypt';
+import type { Spread } from './lib/stats.js';
+import { freePort, killAllStarted as killAllProcesses, sleep, startProcess, waitForPort, type ServerProcess } from './lib/processes.js';
+
+// Shared with the agent benchmark (bench/lib/), offered here too so the gateway-*.ts parts import
+// everything from one place.
+export { cpuSeconds, freePort, rssKiB, sleep, waitForPort } from './lib/processes.js';
+export { latency, percentile, spread, type Latency, type Spread } from './lib/stats.js';
+export { withTimeout } from './lib/terminal.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const GATEWAY_ENTRY = join(REPO_ROOT, 'dist/gateway/src/main.js');
@@ -23,18 +29,8 @@ export const BENCH_PASSWORD = 'bench-password-1';
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-export interface Proc {
-  readonly name: string;
-  readonly pid: number;
-  readonly child: ChildProcess;
-  output(): string;
-  exited(): boolean;
-  /** SIGTERM (or `signal`), SIGKILL after `graceMs`; resolves once the process is gone. */
-  stop(graceMs?: number, signal?: NodeJS.Signals): Promise<void>;
-}
-
-const started = new Set<ChildProcess>();
-const OUTPUT_CAP = 64 * 1024;
+/** A process the gateway benchmark started: lib/processes.ts tracks it like the agent benchmark's. */
+export type Proc = ServerProcess;
 
 let raisable: boolean | null = null;
 
@@ -64,43 +60,12 @@ export function effectiveFileLimit(): number {
 /** Spawns `command`, with a raised open-files limit when allowed (prlimit execs it: the pid is the program's). */
 export function startProc(name: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
   const [file, argv] = canRaiseFileLimit() ? ['prlimit', [`--nofile=${NOFILE}:${NOFILE}`, command, ...args]] : [command, [...args]];
-  const child = spawn(file, argv, {
-    cwd: options.cwd ?? REPO_ROOT,
-    env: options.env ?? SHELL_ENV,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid === undefined) throw new Error(`could not start ${name}`);
-  started.add(child);
-  let text = '';
-  const keep = (chunk: Buffer) => {
-    if (text.length < OUTPUT_CAP) text += chunk.toString('utf8');
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const gone = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  }).finally(() => started.delete(child));
-  const exited = () => child.exitCode !== null || child.signalCode !== null;
-  return {
-    name,
-    pid: child.pid,
-    child,
-    output: () => text,
-    exited,
-    stop: async (graceMs = 5_000, signal: NodeJS.Signals = 'SIGTERM') => {
-      if (exited()) return;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
+  return startProcess(file, argv, { name, cwd: options.cwd ?? REPO_ROOT, env: options.env ?? SHELL_ENV, graceMs: 5_000 });
 }
 
 /** Last resort on the way out (also on failure): nothing the benchmark started may outlive it. */
 export function killAllStarted(): void {
-  for (const child of started) child.kill('SIGKILL');
+  killAllProcesses();
   for (const dir of gatewayDataDirs) killAgentsOf(dir);
 }
 
@@ -150,61 +115,8 @@ export function raiseOwnFileLimit(): void {
   if (canRaiseFileLimit()) execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${NOFILE}:${NOFILE}`]);
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no free port');
-  return address.port;
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Resolves once 127.0.0.1:port accepts connections; fails early when `proc` exits. */
-export async function waitForPort(port: number, timeoutMs: number, proc?: Proc): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (proc?.exited()) throw new Error(`${proc.name} exited: ${proc.output()}`);
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms: ${proc?.output() ?? ''}`);
-    await sleep(50);
-  }
-}
-
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 // ---------------------------------------------------------------------------------------------
 // /proc
-
-/** Resident set of one process (not its children), in KiB. */
-export function rssKiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no VmRSS for ${pid}`);
-  return Number(match[1]);
-}
-
-/** CPU seconds (user + system) the process used so far. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 export function openFiles(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
@@ -238,46 +150,7 @@ export function machine(): Machine {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Statistics and tables
-
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
-}
-
-export interface Latency {
-  readonly samples: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly mean: number;
-}
-
-export function latency(samples: readonly number[]): Latency {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    samples: sorted.length,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1] ?? Number.NaN,
-    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
-  };
-}
-
-export interface Spread {
-  readonly mean: number;
-  /** Half the range of the runs: with 3 runs a standard deviation says little more. */
-  readonly spread: number;
-  readonly runs: readonly number[];
-}
-
-export function spread(values: readonly number[]): Spread {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { mean, spread: (Math.max(...values) - Math.min(...values)) / 2, runs: values };
-}
+// Tables
 
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -11,6 +11,7 @@ import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { intOption } from './lib/options.js';
 import { measureEcho, type EchoFigures } from './gateway-echo.js';
 import { measureConcurrency, type ConcurrencyFigures } from './gateway-concurrency.js';
 import { measureStatic, type StaticFigures } from './gateway-static.js';
@@ -62,32 +63,27 @@ function parseOptions(argv: readonly string[]): Options {
       label: { type: 'string' },
     },
   });
-  const int = (name: string, text: string, min: number, max: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new TypeError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
-    return n;
-  };
   const what = positionals[0] ?? 'all';
   if (what !== 'all' && !PARTS.includes(what as Part)) throw new TypeError(`unknown part ${what}: one of ${PARTS.join(', ')}, all`);
-  const max = int('max', values.max, 1, 1_000_000);
-  const sources = int('sources', values.sources, 1, 250);
+  const max = intOption('max', values.max, 1, 1_000_000);
+  const sources = intOption('sources', values.sources, 1, 250);
   if (sources * 28_000 < max) throw new TypeError(`--sources ${sources} gives ~${sources * 28_000} ports: too few for --max ${max}`);
   return {
     parts: what === 'all' ? PARTS : [what as Part],
-    runs: int('runs', values.runs, 1, 20),
-    samples: int('samples', values.samples, 10, 100_000),
-    warmup: int('warmup', values.warmup, 0, 10_000),
+    runs: intOption('runs', values.runs, 1, 20),
+    samples: intOption('samples', values.samples, 10, 100_000),
+    warmup: intOption('warmup', values.warmup, 0, 10_000),
     max,
     sources,
-    window: int('window', values.window, 1, 4096),
-    deadlineSeconds: int('deadline', values.deadline, 10, 3600),
-    staticSeconds: int('static-seconds', values['static-seconds'], 1, 120),
-    staticRuns: int('static-runs', values['static-runs'], 1, 10),
-    nginxWorkers: values['nginx-workers'].split(',').map((w) => int('nginx-workers', w, 1, 64)),
+    window: intOption('window', values.window, 1, 4096),
+    deadlineSeconds: intOption('deadline', values.deadline, 10, 3600),
+    staticSeconds: intOption('static-seconds', values['static-seconds'], 1, 120),
+    staticRuns: intOption('static-runs', values['static-runs'], 1, 10),
+    nginxWorkers: values['nginx-workers'].split(',').map((w) => intOption('nginx-workers', w, 1, 64)),
     profile: values.profile,
-    nice: int('nice', values.nice, -20, 19),
+    nice: intOption('nice', values.nice, -20, 19),
     gatewayNodeFlags: values['gateway-node-flags'].split(' ').filter(Boolean),
-    holdSeconds: int('hold', values.hold, 0, 600),
+    holdSeconds: intOption('hold', values.hold, 0, 600),
     label: values.label ?? null,
   };
 }

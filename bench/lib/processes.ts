@@ -8,19 +8,37 @@ import { createServer, connect } from 'node:net';
 const running = new Set<ChildProcess>();
 
 export interface ServerProcess {
+  /** What the error messages call it. */
+  readonly name: string;
   readonly pid: number;
   readonly child: ChildProcess;
   /** Everything the process wrote, for error messages (capped). */
   output(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-  stop(graceMs?: number): Promise<void>;
+  /** True once the process exited or was killed. */
+  exited(): boolean;
+  /** `signal` (SIGTERM), then SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(graceMs?: number, signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** For error messages (default 'server'). */
+  readonly name?: string;
+  /**
+   * Default grace before SIGKILL in stop(). It differs on purpose between the two benchmarks: the
+   * agent benchmark's targets get 6 s (the agent writes its --cpu-prof on SIGTERM), the gateway
+   * benchmark's processes 5 s (the gateway itself is stopped with an explicit 15 s).
+   */
+  readonly graceMs?: number;
 }
 
 const OUTPUT_CAP = 64 * 1024;
 
-export function startProcess(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): ServerProcess {
+export function startProcess(command: string, args: readonly string[], options: StartOptions): ServerProcess {
+  const name = options.name ?? 'server';
   const child = spawn(command, [...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  if (child.pid === undefined) throw new Error(`could not start ${options.name ?? command}`);
   running.add(child);
   let text = '';
   const keep = (chunk: Buffer) => {
@@ -28,21 +46,23 @@ export function startProcess(command: string, args: readonly string[], options: 
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => {
+  const gone = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   }).finally(() => running.delete(child));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   return {
+    name,
     pid: child.pid,
     child,
     output: () => text,
-    stop: async (graceMs = 6_000) => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(timer);
-      }
+    exited,
+    stop: async (graceMs = options.graceMs ?? 6_000, signal: NodeJS.Signals = 'SIGTERM') => {
+      if (exited()) return;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await gone;
+      clearTimeout(timer);
     },
   };
 }
@@ -62,8 +82,10 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, process?: ServerProcess): Promise<void> {
+export async function waitForPort(port: number, timeoutMs: number, proc?: ServerProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -75,9 +97,9 @@ export async function waitForPort(port: number, timeoutMs: number, process?: Ser
       socket.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (process && process.child.exitCode !== null) throw new Error(`server exited (${process.child.exitCode}): ${process.output()}`);
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms: ${process?.output() ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (proc?.exited()) throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}): ${proc.output()}`);
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms: ${proc?.output() ?? ''}`);
+    await sleep(50);
   }
 }
 

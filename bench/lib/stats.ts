@@ -22,6 +22,17 @@ export function summarize(values: readonly number[]): Summary {
   return { mean, spread: (max - min) / 2, min, max, runs: values };
 }
 
+/**
+ * The gateway benchmark's form of a summary: only mean, spread and runs, in that order, because
+ * its results JSON has always had exactly these keys (the agent benchmark's also has min and max).
+ */
+export type Spread = Pick<Summary, 'mean' | 'spread' | 'runs'>;
+
+export function spread(values: readonly number[]): Spread {
+  const { mean, spread: half, runs } = summarize(values);
+  return { mean, spread: half, runs };
+}
+
 export interface Latency {
   readonly samples: number;
   readonly p50: number;

@@ -2,11 +2,18 @@
 
 export type Chunk = Buffer | string;
 
-export interface Terminal {
+/**
+ * What the measurements drive: keys in, output chunks out. `C` is what the client hands on: a
+ * client that only ever gets bytes (the gateway benchmark's) can say so and still be measured.
+ */
+export interface Keyboard<C extends Chunk = Chunk> {
   /** Sends keystrokes, as a browser would on key presses. */
   type(text: string): void;
   /** Receives every output chunk (bytes from binary servers, text from wetty); set by a measurement. */
-  sink: (chunk: Chunk) => void;
+  sink: (chunk: C) => void;
+}
+
+export interface Terminal extends Keyboard {
   close(): Promise<void>;
 }
 
