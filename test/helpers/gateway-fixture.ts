@@ -4,6 +4,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
 import bcrypt from 'bcrypt';
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
@@ -85,6 +86,15 @@ export interface GatewayFixtureOptions {
   readonly dataDir?: string;
 }
 
+/** Ends the detached agents of a data directory (their command line names its key file). */
+export function stopAllAgents(dataDir: string): void {
+  try {
+    execFileSync('pkill', ['-f', '--', `--public-key-file ${dataDir}/keys/attach.pub`]);
+  } catch {
+    // none were running
+  }
+}
+
 export async function writeUsersFile(dir: string): Promise<string> {
   const lines = await Promise.all(Object.entries(PASSWORDS).map(async ([user, password]) => `${user}:${await bcrypt.hash(password, 4)}`));
   const path = join(dir, 'users.htpasswd');
@@ -139,17 +149,9 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
       return client;
     },
     stop: async () => {
-      // End every terminal this gateway started, then the gateway.
-      for (const user of Object.keys(PASSWORDS)) {
-        const client = new ApiClient(gateway.url, null);
-        const login = await client.request('POST', '/api/login', { username: user, password: PASSWORDS[user] }).catch(() => null);
-        if (login?.status !== 200) continue;
-        const list = await client.request<{ sessions: { id: string; role: string }[] }>('GET', '/api/sessions');
-        for (const session of list.body.sessions ?? []) {
-          if (session.role === 'owner') await client.request('DELETE', `/api/sessions/${session.id}`);
-        }
-      }
       await gateway.close();
+      // Agents are detached and outlive the gateway by design: end the ones it started.
+      stopAllAgents(dataDir);
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

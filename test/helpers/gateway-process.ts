@@ -1,9 +1,11 @@
 // A gateway as its own process (local mode), for tests that stop and restart it. Agents it
 // starts are detached and outlive it, as in production; stopAllAgents() ends them.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { SELF_COMMAND } from './gateway-fixture.js';
+
+export { stopAllAgents } from './gateway-fixture.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -59,13 +61,4 @@ export async function startGatewayProcess(options: {
       await once(child, 'exit');
     },
   };
-}
-
-/** Ends the detached agents of a data directory (their command line names its key file). */
-export function stopAllAgents(dataDir: string): void {
-  try {
-    execFileSync('pkill', ['-f', '--', `--public-key-file ${dataDir}/keys/attach.pub`]);
-  } catch {
-    // none were running
-  }
 }
