@@ -4,6 +4,16 @@
 import { runCommand } from './cli.js';
 import { ConfigError } from './config/options.js';
 
+/** What the person who started us needs to read: the problem, not a stack, when it is theirs to fix. */
+function describeFailure(error: unknown): string {
+  if (error instanceof ConfigError) return error.message;
+  const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = port === undefined ? address ?? '' : `${address ?? ''}:${port}`;
+  if (code === 'EADDRINUSE') return `${where} is already in use: stop what listens there, or choose another with --listen`;
+  if (code === 'EACCES' && where) return `no permission to listen on ${where}: choose a port above 1023 with --listen`;
+  return (error as Error).stack ?? String(error);
+}
+
 const signals = new AbortController();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => signals.abort(signal));
@@ -20,7 +30,7 @@ runCommand(process.argv.slice(2), process.env, {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`cloudterm: ${error instanceof ConfigError ? error.message : (error as Error).stack ?? error}\n`);
+    process.stderr.write(`cloudterm: ${describeFailure(error)}\n`);
     process.exitCode = error instanceof ConfigError ? 2 : 1;
   },
 );

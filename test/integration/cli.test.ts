@@ -7,6 +7,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
 import { SELF_COMMAND } from '../helpers/gateway-fixture.js';
 
 async function cloudterm(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -57,6 +59,18 @@ describe('cloudterm command', () => {
     assert.match(stderr, /--idle-timeout must be a whole number/);
     assert.match(stderr, /OIDC needs all of/);
     assert.match(stderr, /--token-key-file/);
+  });
+
+  test('a port already in use: one clear line, no stack trace', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const { port } = blocker.address() as { port: number };
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const { code, stderr } = await cloudterm(['local', '--listen', `127.0.0.1:${port}`, '--data-dir', dir]);
+    blocker.close();
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
   });
 
   test('a malformed users file stops the gateway at start, naming the line', async () => {

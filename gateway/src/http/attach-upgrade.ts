@@ -93,7 +93,11 @@ export class AttachHandler {
     });
     if (!upstream.ok) {
       this.deps.log.warn({ session: record.id, reason: upstream.reason, detail: upstream.detail }, 'Agent refused or unreachable');
-      if (upstream.detail === 'session_ended' || upstream.detail === 'ENOENT') {
+      // A unix socket that is gone, or has no listener, means a local agent that is gone for good
+      // (over TCP, a refused connection may be a pod restarting: that stays a 502).
+      const agentGone =
+        upstream.detail === 'session_ended' || upstream.detail === 'ENOENT' || ('path' in endpoint && upstream.detail === 'ECONNREFUSED');
+      if (agentGone) {
         await this.deps.sessions.ended(record.id);
         throw new HttpError('session_not_found', 'the session has ended');
       }

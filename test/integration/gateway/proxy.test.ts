@@ -4,7 +4,9 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { startGatewayFixture, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
 
@@ -96,6 +98,25 @@ describe('proxy', () => {
     process.kill(record!.pid!, 'SIGKILL');
     await terminal.waitForClose();
     assert.ok([CloseCode.UpstreamFailed.code, 1006].includes(terminal.closeCode!), `close code ${terminal.closeCode}`);
+  });
+
+  test('a local agent that died while this gateway was down (stale socket, no listener): found ended, forgotten', async () => {
+    const gw = await gateway();
+    const alice = await gw.login('alice');
+    const { body } = await alice.request('POST', '/api/sessions', {});
+    // A socket file whose listener was SIGKILLed: what a restarted gateway finds after a crash.
+    const stale = join(gw.dataDir, 'stale.sock');
+    const listener = spawn(process.execPath, ['-e', 'require("net").createServer().listen(process.argv[1])', stale]);
+    while (!existsSync(stale)) await new Promise((r) => setTimeout(r, 20));
+    listener.kill('SIGKILL');
+    await once(listener, 'exit');
+    await gw.gateway.stores.sessions.update(body.id, { endpoint: `unix:${stale}` });
+    await assert.rejects(alice.attach(body.id), (error: { status: number; body: string }) => {
+      assert.equal(error.status, 404);
+      assert.equal(JSON.parse(error.body).error.code, 'session_not_found');
+      return true;
+    });
+    assert.equal((await alice.request('GET', `/api/sessions/${body.id}`)).status, 404, 'no longer listed');
   });
 
   test('shutdown tells attached browsers 4000 (reconnect elsewhere); the agents keep running', async () => {
