@@ -36,7 +36,6 @@ export class Attachment {
   acked: number | null = null;
   private inFlight = 0;
   private closed = false;
-  bytesSent = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -109,7 +108,6 @@ export class Attachment {
       return;
     }
     this.inFlight += frame.byteLength;
-    this.bytesSent += frame.byteLength;
     this.socket.send(frame, { binary: true }, () => {
       release?.();
       this.inFlight -= frame.byteLength;
@@ -122,10 +120,6 @@ export class Attachment {
     if (this.closed) return;
     this.closed = true;
     this.socket.close(code, reason);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   markClosed(): void {

@@ -28,8 +28,4 @@ export class FramePool {
       },
     };
   }
-
-  get idle(): number {
-    return this.free.length;
-  }
 }

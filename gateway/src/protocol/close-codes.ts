@@ -39,8 +39,6 @@ export const CloseCode = define({
   UpstreamTimeout: { code: 4504, reason: 'agent did not answer in time', reconnect: true },
 });
 
-export type CloseCodeName = keyof typeof CloseCode;
-
 const byCode = new Map<number, CloseCodeInfo>(Object.values(CloseCode).map((info) => [info.code, info]));
 
 export function describeCloseCode(code: number): CloseCodeInfo | undefined {
