@@ -56,7 +56,6 @@ function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
-  const metrics = createAgentMetrics(options.processMetrics);
   const session = new PtySession({
     command: options.command,
     args: options.args,
@@ -67,8 +66,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ringBytes: options.ringBytes,
     attachTimeoutMs: options.attachTimeoutMs,
     resumeWindowMs: options.resumeWindowMs,
-    metrics,
   });
+  const metrics = createAgentMetrics(session, options.processMetrics);
   const recorder = options.recordPath
     ? new AsciicastRecorder({ path: options.recordPath, cols: options.cols, rows: options.rows, command: options.command })
     : null;
@@ -100,7 +99,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/attach') return refuseUpgrade(socket, 404, 'not_found', 'the attach route is /attach');
     if (session.exited) return refuseUpgrade(socket, 404, 'session_ended', 'the session has ended');
-    if (session.status().attachments >= options.maxAttachments) {
+    if (session.attachmentCount >= options.maxAttachments) {
       return refuseUpgrade(socket, 503, 'too_many_attachments', `at most ${options.maxAttachments} attachments`);
     }
     verifier.verify(bearerToken(req)).then(
@@ -133,7 +132,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     // Give attachments a moment to receive the remaining output and the exit status.
     const drained = once(session, 'drained');
     const timeout = new Promise((resolve) => setTimeout(resolve, options.drainTimeoutMs).unref());
-    if (session.status().attachments > 0) await Promise.race([drained, timeout]);
+    if (session.attachmentCount > 0) await Promise.race([drained, timeout]);
     session.closeAll(CloseCode.SessionEnded.code, CloseCode.SessionEnded.reason);
     for (const client of wss.clients) client.terminate();
     server.closeAllConnections();

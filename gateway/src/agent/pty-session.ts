@@ -20,7 +20,7 @@ import {
   type Role,
 } from '../protocol/messages.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { AgentMetrics } from './metrics.js';
+import type { SessionCounters } from './metrics.js';
 import type { AgentConfig } from '../config/agent-config.js';
 
 /** A read of this size from the PTY was probably cut short by the kernel: more is waiting. */
@@ -42,7 +42,6 @@ export interface PtySessionOptions
    * gateway restarts).
    */
   readonly resumeWindowMs: number;
-  readonly metrics: AgentMetrics;
   readonly now?: () => number;
 }
 
@@ -69,7 +68,7 @@ export interface PtySessionEvents {
   drained: [];
 }
 
-export class PtySession extends EventEmitter<PtySessionEvents> {
+export class PtySession extends EventEmitter<PtySessionEvents> implements SessionCounters {
   readonly ring: RingBuffer;
   private readonly pty: pty.IPty;
   private readonly attachments = new Set<Attachment>();
@@ -78,6 +77,8 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
   private lastInputAt: number | null = null;
   private lastOutputAt: number | null = null;
   private paused = false;
+  inputBytes = 0;
+  replays = 0;
   private exitStatus: ExitStatus | null = null;
   /** The furthest position of clients that detached recently, and until when it counts. */
   private resumePoint: { position: number; until: number } | null = null;
@@ -113,6 +114,15 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
     return this.pty.pid;
   }
 
+  /** Every output byte goes through the ring: its end is the total. */
+  get outputBytes(): number {
+    return this.ring.end;
+  }
+
+  get attachmentCount(): number {
+    return this.attachments.size;
+  }
+
   get exited(): ExitStatus | null {
     return this.exitStatus;
   }
@@ -125,7 +135,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
       rows: this.rows,
       offset: this.ring.end,
       oldest: this.ring.oldest,
-      attachments: this.attachments.size,
+      attachments: this.attachmentCount,
       startedAt: new Date(this.startedAt).toISOString(),
       lastInputAt: iso(this.lastInputAt),
       lastOutputAt: iso(this.lastOutputAt),
@@ -138,7 +148,6 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
   attach(socket: WebSocket, role: Role, user: string): void {
     const attachment = new Attachment(socket, role, user, this.frames, () => this.onProgress(attachment));
     this.attachments.add(attachment);
-    this.options.metrics.attachments.inc();
     attachment.sendHello(this.cols, this.rows, this.ring);
 
     const attachTimer = setTimeout(() => {
@@ -157,7 +166,6 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
       attachment.markClosed();
       this.attachments.delete(attachment);
       if (attachment.cursor !== null) this.holdResumePoint(attachment.position);
-      this.options.metrics.attachments.dec();
       this.updateFlow();
       this.checkDrained();
     });
@@ -192,7 +200,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
         }
         if (this.exitStatus) return;
         this.lastInputAt = this.now();
-        this.options.metrics.bytesIn.inc(message.data.byteLength);
+        this.inputBytes += message.data.byteLength;
         this.pty.write(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
         return;
       case 'resize':
@@ -213,7 +221,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
       );
       return;
     }
-    if (offset < this.ring.end) this.options.metrics.replays.inc();
+    if (offset < this.ring.end) this.replays += 1;
     attachment.cursor = offset;
     attachment.pump(this.ring, this.exitStatus);
     this.updateFlow();
@@ -242,7 +250,6 @@ export class PtySession extends EventEmitter<PtySessionEvents> {
   private onOutput(chunk: Buffer): void {
     this.ring.write(chunk);
     this.lastOutputAt = this.now();
-    this.options.metrics.bytesOut.inc(chunk.byteLength);
     this.emit('output', chunk);
     // The kernel hands PTY output over in reads of at most 4 KiB, and libuv makes one read per
     // event-loop turn, so a burst arrives as a stream of full 4 KiB reads. Sending each as a frame
