@@ -93,11 +93,9 @@ export class AttachHandler {
     });
     if (!upstream.ok) {
       this.deps.log.warn({ session: record.id, reason: upstream.reason, detail: upstream.detail }, 'Agent refused or unreachable');
-      // A unix socket that is gone, or has no listener, means a local agent that is gone for good
-      // (over TCP, a refused connection may be a pod restarting: that stays a 502).
-      const agentGone =
-        upstream.detail === 'session_ended' || upstream.detail === 'ENOENT' || ('path' in endpoint && upstream.detail === 'ECONNREFUSED');
-      if (agentGone) {
+      // The agent says its process ended, or the backend says the terminal is gone for good:
+      // forget the session. Otherwise it may be briefly unreachable (a pod restarting): 502/504.
+      if (upstream.detail === 'session_ended' || !(await this.deps.sessions.isRunning(record))) {
         await this.deps.sessions.ended(record.id);
         throw new HttpError('session_not_found', 'the session has ended');
       }

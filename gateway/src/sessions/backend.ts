@@ -21,6 +21,11 @@ export interface TerminalBackend {
   start(request: StartRequest): Promise<StartedTerminal>;
   /** Ends the terminal; resolves when it is gone (or was already). */
   stop(record: SessionRecord): Promise<void>;
+  /**
+   * Whether the session's terminal still exists. Asked when its agent cannot be reached, to tell
+   * a terminal that is gone for good (forget the session) from one that is briefly unreachable.
+   */
+  isRunning(record: SessionRecord): Promise<boolean>;
   /** Registers a listener for terminals that ended by themselves (the shell exited). */
   onEnded(listener: (sessionId: string) => void): void;
   /** Stops watching; running terminals keep running (they outlive a gateway restart). */

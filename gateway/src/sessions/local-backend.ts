@@ -83,14 +83,19 @@ export class LocalBackend implements TerminalBackend {
     throw new Error(`the agent did not start within the timeout (see ${join(this.logDir, `${request.id}.log`)})`);
   }
 
-  async stop(record: SessionRecord): Promise<void> {
-    if (record.pid === null) return;
-    // A pid may have been reused since (after a reboot): only signal the agent of this session.
+  /** Whether the session's agent process is alive: its pid runs an agent for this session id. */
+  async isRunning(record: SessionRecord): Promise<boolean> {
+    if (record.pid === null) return false;
+    // A pid may have been reused since (after a reboot); a dead agent's zombie has no command line.
     const cmdline = await readFile(`/proc/${record.pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.split('\0').includes(record.id)) return;
+    return cmdline.split('\0').includes(record.id);
+  }
+
+  async stop(record: SessionRecord): Promise<void> {
+    if (!(await this.isRunning(record))) return;
     try {
       // The agent ends its shell and closes its attachments with the exit status.
-      process.kill(record.pid, 'SIGTERM');
+      process.kill(record.pid!, 'SIGTERM');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }

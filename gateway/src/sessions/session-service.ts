@@ -172,6 +172,11 @@ export class SessionService {
     await this.backend.stop(record);
   }
 
+  /** Whether the session's terminal still exists (see TerminalBackend.isRunning). */
+  isRunning(record: SessionRecord): Promise<boolean> {
+    return this.backend.isRunning(record);
+  }
+
   /** A terminal ended by itself (its shell exited): forget the session. */
   async ended(id: string): Promise<void> {
     await this.store.delete(id);

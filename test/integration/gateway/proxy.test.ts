@@ -4,8 +4,9 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayFixture, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
@@ -100,23 +101,24 @@ describe('proxy', () => {
     assert.ok([CloseCode.UpstreamFailed.code, 1006].includes(terminal.closeCode!), `close code ${terminal.closeCode}`);
   });
 
-  test('a local agent that died while this gateway was down (stale socket, no listener): found ended, forgotten', async () => {
-    const gw = await gateway();
-    const alice = await gw.login('alice');
-    const { body } = await alice.request('POST', '/api/sessions', {});
-    // A socket file whose listener was SIGKILLed: what a restarted gateway finds after a crash.
-    const stale = join(gw.dataDir, 'stale.sock');
-    const listener = spawn(process.execPath, ['-e', 'require("net").createServer().listen(process.argv[1])', stale]);
-    while (!existsSync(stale)) await new Promise((r) => setTimeout(r, 20));
-    listener.kill('SIGKILL');
-    await once(listener, 'exit');
-    await gw.gateway.stores.sessions.update(body.id, { endpoint: `unix:${stale}` });
-    await assert.rejects(alice.attach(body.id), (error: { status: number; body: string }) => {
+  test('a local agent that died while the gateway was down: found ended on attach, and forgotten', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'cloudterm-gone-'));
+    const before = await gateway([], { dataDir });
+    const created = await (await before.login('alice')).request('POST', '/api/sessions', {});
+    const pid = (await before.gateway.stores.sessions.get(created.body.id))!.pid!;
+    await before.gateway.close();
+    process.kill(pid, 'SIGKILL');
+    while (processAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+    // A new gateway on the same data directory finds the session in its snapshot, agent gone.
+    const after = await gateway([], { dataDir });
+    const alice = await after.login('alice');
+    await assert.rejects(alice.attach(created.body.id), (error: { status: number; body: string }) => {
       assert.equal(error.status, 404);
       assert.equal(JSON.parse(error.body).error.code, 'session_not_found');
       return true;
     });
-    assert.equal((await alice.request('GET', `/api/sessions/${body.id}`)).status, 404, 'no longer listed');
+    assert.equal((await alice.request('GET', `/api/sessions/${created.body.id}`)).status, 404, 'no longer listed');
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   test('shutdown tells attached browsers 4000 (reconnect elsewhere); the agents keep running', async () => {
