@@ -89,7 +89,7 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       assert.deepEqual(renamed, { ...expected, name: 'renamed' });
 
       assert.deepEqual(await store.update(record.id, { pid: null }), { ...expected, name: 'renamed', pid: null });
-      assert.equal(await store.update('gone', { state: 'ended' }), null);
+      assert.equal(await store.update('gone', { state: 'running' }), null);
     });
 
     test('delete removes the session from get and from every list', async (t) => {

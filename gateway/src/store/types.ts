@@ -2,7 +2,7 @@
 // suite; the gateway depends only on these interfaces.
 import type { Role } from '../protocol/messages.js';
 
-export type SessionState = 'starting' | 'running' | 'ended';
+export type SessionState = 'starting' | 'running';
 
 export interface SessionRecord {
   readonly id: string;

@@ -11,7 +11,7 @@ export interface SessionView {
   owner: string;
   tenant: string;
   role: SessionRole;
-  state: 'starting' | 'running' | 'ended';
+  state: 'starting' | 'running';
   createdAt: string;
   expiresAt: string;
   maxExpiresAt: string;

@@ -85,7 +85,7 @@ export function showSessions(root: HTMLElement, options: SessionsOptions): { dis
 
   const row = (session: SessionView): HTMLElement => {
     const isOwner = session.role === 'owner' || session.role === 'admin';
-    const open = h('button', { type: 'button', class: 'button small primary', 'data-testid': 'session-open', disabled: session.state === 'ended' }, 'Open');
+    const open = h('button', { type: 'button', class: 'button small primary', 'data-testid': 'session-open' }, 'Open');
     open.addEventListener('click', () => options.onOpen(session));
 
     const actions = h('div', { class: 'row-actions' }, open);
@@ -143,7 +143,7 @@ export function showSessions(root: HTMLElement, options: SessionsOptions): { dis
         h('span', { class: `badge badge-${session.role}` }, session.role)),
       h('div', { class: 'session-meta', title: `Expires ${absoluteTime(session.expiresAt)}` },
         h('span', { class: 'meta-label' }, 'Expires'),
-        h('span', { 'data-testid': 'session-expiry' }, session.state === 'ended' ? 'ended' : relativeTime(session.expiresAt))),
+        h('span', { 'data-testid': 'session-expiry' }, relativeTime(session.expiresAt))),
       h('div', { class: 'session-meta' },
         h('span', { class: 'meta-label' }, 'Shared'),
         h('span', {}, shareCount === 0 ? '—' : `${shareCount} user${shareCount === 1 ? '' : 's'}`)),

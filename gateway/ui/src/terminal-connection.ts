@@ -38,7 +38,7 @@ export interface TerminalSink {
 }
 
 /** What the API says about the session, asked when a socket failed before the agent's hello. */
-export type SessionStatus = 'alive' | 'ended' | 'gone' | 'unauthorized' | 'unknown';
+export type SessionStatus = 'alive' | 'gone' | 'unauthorized' | 'unknown';
 
 export interface ConnectionOptions {
   url: string;
@@ -267,7 +267,6 @@ export class TerminalConnection {
       // The user may have left (close) while the API was asked.
       if (this.#state !== 'reconnecting') return;
       if (status === 'gone') return this.#end({ kind: 'gone' });
-      if (status === 'ended') return this.#end({ kind: 'ended' });
       if (status === 'unauthorized') return this.#end({ kind: 'unauthorized' });
     }
     this.#setState('reconnecting', null);

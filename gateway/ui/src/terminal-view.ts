@@ -132,7 +132,7 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
       const fresh = await api.getSession(session.id);
       session = fresh;
       renderExpiry();
-      return fresh.state === 'ended' ? 'ended' : 'alive';
+      return 'alive';
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) return 'gone';
       if (error instanceof ApiError && error.status === 401) return 'unauthorized';
