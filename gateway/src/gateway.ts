@@ -1,13 +1,13 @@
 // The composition root of `cloudterm gateway` and `cloudterm local`: keys, stores, auth, the
 // terminal backend, the HTTP app, the attach route, the reaper, and an orderly shutdown.
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { formatListenAddress } from './config/listen-address.js';
 import { importKeyPair, loadOrCreateKeyPair, type SigningKeyPair } from './keys/index.js';
-import { readFile } from 'node:fs/promises';
 import { createStores, type Stores } from './store/index.js';
 import { LocalBackend, SessionService, type TerminalBackend } from './sessions/index.js';
 import { signAttachToken } from './agent/attach-token.js';
@@ -100,6 +100,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     metrics,
     log,
   });
+  metrics.observeProxy(attach);
   backend.onEnded((sessionId) => {
     log.info({ session: sessionId }, 'Session ended: its process exited');
     void sessions.ended(sessionId).catch((error: unknown) => log.warn({ err: error }, 'Could not forget an ended session'));

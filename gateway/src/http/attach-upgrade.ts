@@ -14,7 +14,7 @@ import type { SessionStore } from '../store/types.js';
 import type { AttachClaims } from '../agent/attach-token.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { originAllowed, tokenFromHeaders } from './credentials.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { GatewayMetrics, ProxyCounters } from './metrics.js';
 
 export interface AttachDeps {
   readonly authenticate: (token: string | undefined) => Promise<Principal & { readonly tokenId: string }>;
@@ -39,7 +39,7 @@ function refuse(socket: Duplex, error: HttpError): void {
   endWithJsonError(socket, error.status, error.toJSON(), error.headers);
 }
 
-export class AttachHandler {
+export class AttachHandler implements ProxyCounters {
   /** Live splices and the session each serves. */
   private readonly splices = new Map<Splice, { sessionId: string; tokenId: string; lastBytes: number }>();
   private readonly activityTimer: NodeJS.Timeout;
@@ -47,6 +47,9 @@ export class AttachHandler {
   /** Sessions whose attachments ended since the last tick: their last bytes are activity too. */
   private readonly endedSince = new Set<string>();
   private accepting = true;
+  /** Bytes of attachments that have ended; live ones are summed when asked. */
+  private endedBytesUp = 0;
+  private endedBytesDown = 0;
 
   constructor(private readonly deps: AttachDeps) {
     this.activityTimer = setInterval(() => void this.recordActivity(), deps.activityIntervalMs);
@@ -57,6 +60,18 @@ export class AttachHandler {
 
   get attachments(): number {
     return this.splices.size;
+  }
+
+  get bytesUp(): number {
+    let total = this.endedBytesUp;
+    for (const splice of this.splices.keys()) total += splice.bytesUp;
+    return total;
+  }
+
+  get bytesDown(): number {
+    let total = this.endedBytesDown;
+    for (const splice of this.splices.keys()) total += splice.bytesDown;
+    return total;
   }
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -108,7 +123,6 @@ export class AttachHandler {
     socket.write(upstream.responseHead);
     const splice = new Splice(socket, upstream.socket, (ended, how) => this.onSpliceEnd(ended, how));
     this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, lastBytes: 0 });
-    this.deps.metrics.attachments.inc();
     splice.start(upstream.leftover, head);
     void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
   }
@@ -116,9 +130,8 @@ export class AttachHandler {
   private onSpliceEnd(splice: Splice, how: string): void {
     const entry = this.splices.get(splice);
     this.splices.delete(splice);
-    this.deps.metrics.attachments.dec();
-    this.deps.metrics.bytes.inc({ direction: 'up' }, splice.bytesUp);
-    this.deps.metrics.bytes.inc({ direction: 'down' }, splice.bytesDown);
+    this.endedBytesUp += splice.bytesUp;
+    this.endedBytesDown += splice.bytesDown;
     if (how === 'agent-failed') this.deps.metrics.proxyErrors.inc({ reason: 'agent_failed' });
     if (entry && splice.bytesUp + splice.bytesDown !== entry.lastBytes) this.endedSince.add(entry.sessionId);
   }

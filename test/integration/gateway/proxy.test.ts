@@ -163,6 +163,9 @@ describe('proxy', () => {
     await new Promise((r) => setTimeout(r, 500));
     const after = await alice.request('GET', `/api/sessions/${body.id}`);
     assert.ok(Date.parse(after.body.expiresAt) > before, 'activity moved the expiry');
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(metrics, /cloudterm_gateway_proxied_bytes_total\{direction="down"\} [1-9]/, 'bytes of a live attachment are counted');
+    assert.match(metrics, /cloudterm_gateway_attachments 1\b/);
     await terminal.close();
   });
 });
