@@ -35,6 +35,11 @@ export interface AttachDeps {
 
 const ATTACH_PATH = /^\/api\/sessions\/([A-Za-z0-9_-]{1,64})\/attach$/;
 
+/** Shared by every upgrade socket (not a closure per attachment: they are many and long-lived). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function refuse(socket: Duplex, error: HttpError): void {
   endWithJsonError(socket, error.status, error.toJSON(), error.headers);
 }
@@ -75,7 +80,7 @@ export class AttachHandler implements ProxyCounters {
   }
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     this.attach(req, socket, head).catch((error: unknown) => {
       const httpError = error instanceof HttpError ? error : new HttpError('internal');
       if (!(error instanceof HttpError)) this.deps.log.error({ err: error }, 'Attach failed');
@@ -121,20 +126,21 @@ export class AttachHandler implements ProxyCounters {
       return;
     }
     socket.write(upstream.responseHead);
-    const splice = new Splice(socket, upstream.socket, (ended, how) => this.onSpliceEnd(ended, how));
+    const splice = new Splice(socket, upstream.socket, this.onSpliceEnd);
     this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, lastBytes: 0 });
     splice.start(upstream.leftover, head);
     void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
   }
 
-  private onSpliceEnd(splice: Splice, how: string): void {
+  /** One function for every splice (an arrow field, so it needs no closure per attachment). */
+  private readonly onSpliceEnd = (splice: Splice, how: string): void => {
     const entry = this.splices.get(splice);
     this.splices.delete(splice);
     this.endedBytesUp += splice.bytesUp;
     this.endedBytesDown += splice.bytesDown;
     if (how === 'agent-failed') this.deps.metrics.proxyErrors.inc({ reason: 'agent_failed' });
     if (entry && splice.bytesUp + splice.bytesDown !== entry.lastBytes) this.endedSince.add(entry.sessionId);
-  }
+  };
 
   /** Traffic is activity: slide the expiry of every session whose attachments moved bytes. */
   private async recordActivity(): Promise<void> {

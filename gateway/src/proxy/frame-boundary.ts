@@ -2,18 +2,28 @@
 // reads only the 2–14 header bytes of each frame and skips the payload by counting. The splice
 // uses it to know where it may inject a close frame of its own (at shutdown, or when the agent
 // vanishes) without cutting a frame in half.
+//
+// The state is a handful of small integers, no header buffer: one tracker lives per attachment,
+// and a gateway holds tens of thousands of them.
 
 const OPCODE_CLOSE = 0x8;
 
 export class FrameBoundaryTracker {
-  private readonly header = Buffer.alloc(14);
-  private headerLength = 0;
+  /** Header bytes of the frame in progress seen so far; 0 between frames and within payloads. */
+  private headerSeen = 0;
+  /** The whole header's size, known once its second byte is seen. */
+  private headerSize = 2;
+  /** How many extended-length bytes follow the second byte (0, 2 or 8). */
+  private lengthBytes = 0;
+  private opcode = 0;
+  /** The payload length as read so far (big-endian, byte by byte). */
+  private payloadLength = 0;
   private payloadLeft = 0;
   /** True once a close frame passed: the stream has ended cleanly at the WebSocket level. */
   closeSeen = false;
 
   get atBoundary(): boolean {
-    return this.headerLength === 0 && this.payloadLeft === 0;
+    return this.headerSeen === 0 && this.payloadLeft === 0;
   }
 
   /**
@@ -28,24 +38,33 @@ export class FrameBoundaryTracker {
         this.payloadLeft -= skip;
         i += skip;
       } else {
-        this.header[this.headerLength++] = chunk[i++]!;
-        this.completeHeader();
+        this.headerByte(chunk[i++]!);
       }
       if (stopAtBoundary && this.atBoundary) return i;
     }
     return i;
   }
 
-  private completeHeader(): void {
-    if (this.headerLength < 2) return;
-    const b1 = this.header[1]!;
-    const len7 = b1 & 0x7f;
-    const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
-    if (this.headerLength < size) return;
-    if ((this.header[0]! & 0x0f) === OPCODE_CLOSE) this.closeSeen = true;
-    this.payloadLeft =
-      len7 === 126 ? this.header.readUInt16BE(2) : len7 === 127 ? Number(this.header.readBigUInt64BE(2)) : len7;
-    this.headerLength = 0;
+  private headerByte(byte: number): void {
+    const index = this.headerSeen++;
+    if (index === 0) {
+      this.opcode = byte & 0x0f;
+      return;
+    }
+    if (index === 1) {
+      const len7 = byte & 0x7f;
+      this.lengthBytes = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+      this.headerSize = 2 + this.lengthBytes + (byte & 0x80 ? 4 : 0);
+      this.payloadLength = this.lengthBytes === 0 ? len7 : 0;
+    } else if (index < 2 + this.lengthBytes) {
+      // Multiplying rather than shifting keeps 64-bit lengths exact up to 2^53.
+      this.payloadLength = this.payloadLength * 256 + byte;
+    }
+    if (this.headerSeen === this.headerSize) {
+      if (this.opcode === OPCODE_CLOSE) this.closeSeen = true;
+      this.payloadLeft = this.payloadLength;
+      this.headerSeen = 0;
+    }
   }
 }
 
