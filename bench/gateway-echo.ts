@@ -156,6 +156,8 @@ export interface EchoOptions {
   readonly throughput: boolean;
   /** Directory for a --cpu-prof of the gateway process, or null. */
   readonly profileDir: string | null;
+  /** More Node flags for the gateway process (e.g. the lean memory profile). */
+  readonly gatewayNodeFlags: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -170,7 +172,9 @@ export async function measureEcho(options: EchoOptions): Promise<EchoFigures> {
   let agent: Proc | null = null;
   const terminals: WsTerminal[] = [];
   try {
-    gateway = await startGatewayProc({ nodeFlags: options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [] });
+    gateway = await startGatewayProc({
+      nodeFlags: [...options.gatewayNodeFlags, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])],
+    });
     const sessionId = await gateway.createSession();
     const gatewayAgentPid = agentPidOf(sessionId);
 

@@ -31,6 +31,8 @@ export interface StaticOptions {
   readonly runs: number;
   /** nginx worker_processes to compare (the gateway is one thread of JavaScript). */
   readonly nginxWorkers: readonly number[];
+  /** More Node flags for the gateway process (e.g. the lean memory profile). */
+  readonly gatewayNodeFlags: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -198,8 +200,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startGatewayServer(): Promise<Server> {
-  const gateway: GatewayProc = await startGatewayProc();
+async function startGatewayServer(nodeFlags: readonly string[]): Promise<Server> {
+  const gateway: GatewayProc = await startGatewayProc({ nodeFlags });
   return { name: 'gateway', port: gateway.port, pids: () => [gateway.proc.pid], stop: () => gateway.stop() };
 }
 
@@ -229,7 +231,7 @@ export async function measureStatic(options: StaticOptions): Promise<StaticFigur
   const rows: StaticRow[] = [];
   let nginxConfigText = '';
   const starters: (() => Promise<Server>)[] = [
-    startGatewayServer,
+    () => startGatewayServer(options.gatewayNodeFlags),
     ...options.nginxWorkers.map((workers) => async () => {
       const server = await startNginx(workers);
       nginxConfigText = server.config;

@@ -265,6 +265,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       latency: wantsEcho.includes('latency'),
       throughput: wantsEcho.includes('throughput'),
       profileDir: await profileDir('echo'),
+      gatewayNodeFlags: options.gatewayNodeFlags,
       log,
     });
     results.load.echo = { before, after: loadOf() };
@@ -296,6 +297,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       threads: 2,
       runs: options.staticRuns,
       nginxWorkers: options.nginxWorkers,
+      gatewayNodeFlags: options.gatewayNodeFlags,
       log,
     });
     results.load.static = { before, after: loadOf() };
