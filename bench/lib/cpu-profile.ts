@@ -34,12 +34,11 @@ export interface RankedProfile extends ProfileSummary {
 /** Where a sample's code comes from; each benchmark groups by what it cares about. */
 export type OriginOf = (url: string, functionName: string) => string;
 
-/** The agent benchmark's origins: the agent's own code, ws, node-pty, prom-client, Node's internals. */
+/** The agent benchmark's origins: the agent's own code, ws, node-pty, Node's internals. */
 export function agentOrigin(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   if (url.includes('/node_modules/ws/')) return 'ws';
   if (url.includes('/node_modules/node-pty/')) return 'node-pty';
-  if (url.includes('/node_modules/prom-client/')) return 'prom-client';
   if (url.includes('/node_modules/')) return 'other packages';
   if (url.includes('/dist/gateway/')) return 'agent code';
   if (url.startsWith('node:')) return 'node internals';

@@ -9,6 +9,7 @@ import type { CryptoKey } from 'jose';
 import { PtySession, type PtySessionOptions } from './pty-session.js';
 import { AttachTokenError, AttachTokenVerifier } from './attach-token.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
+import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 import { AsciicastRecorder } from './recorder.js';
 import type { ExitStatus } from './attachment.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -85,10 +86,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path === '/status') return sendJson(res, 200, { sessionId: options.sessionId, ...session.status() });
     if (path === '/metrics') {
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
-      });
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
+      res.end(metrics.registry.render());
       return;
     }
     sendJson(res, 404, { error: { code: 'not_found', message: `no route ${path}` } });

@@ -1,7 +1,8 @@
 // The agent's Prometheus metrics, on a registry of its own so that tests can make many agents in
 // one process without names colliding. Byte and attachment figures are read from the session when
 // scraped, so the output path does no metrics work at all.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { MetricsRegistry, type Counter } from '../metrics/registry.js';
+import { registerProcessMetrics } from '../metrics/process-metrics.js';
 
 /** What the session counts anyway (PtySession implements it). */
 export interface SessionCounters {
@@ -12,49 +13,24 @@ export interface SessionCounters {
 }
 
 export interface AgentMetrics {
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly refusedTokens: Counter<'reason'>;
 }
 
-/** A counter whose value is read from `read()` at scrape time. */
-function derivedCounter(registry: Registry, name: string, help: string, read: () => number): void {
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(read());
-    },
-  });
-}
-
 export function createAgentMetrics(session: SessionCounters, withProcessMetrics: boolean): AgentMetrics {
-  const registry = new Registry();
-  if (withProcessMetrics) collectDefaultMetrics({ register: registry });
-  derivedCounter(registry, 'cloudterm_agent_input_bytes_total', 'Bytes typed into the PTY', () => session.inputBytes);
-  derivedCounter(registry, 'cloudterm_agent_output_bytes_total', 'Bytes the PTY produced', () => session.outputBytes);
-  derivedCounter(
-    registry,
+  const registry = new MetricsRegistry();
+  if (withProcessMetrics) registerProcessMetrics(registry);
+  registry.derived('cloudterm_agent_input_bytes_total', 'Bytes typed into the PTY', 'counter', () => session.inputBytes);
+  registry.derived('cloudterm_agent_output_bytes_total', 'Bytes the PTY produced', 'counter', () => session.outputBytes);
+  registry.derived(
     'cloudterm_agent_replays_total',
     'Attachments that resumed from an earlier offset (replayed from the ring)',
+    'counter',
     () => session.replays,
   );
-  new Gauge({
-    name: 'cloudterm_agent_attachments',
-    help: 'Clients attached now',
-    registers: [registry],
-    collect() {
-      this.set(session.attachmentCount);
-    },
-  });
+  registry.derived('cloudterm_agent_attachments', 'Clients attached now', 'gauge', () => session.attachmentCount);
   return {
     registry,
-    refusedTokens: new Counter({
-      name: 'cloudterm_agent_refused_tokens_total',
-      help: 'Upgrade requests refused for their attach token, by reason',
-      labelNames: ['reason'],
-      registers: [registry],
-    }),
+    refusedTokens: registry.counter('cloudterm_agent_refused_tokens_total', 'Upgrade requests refused for their attach token, by reason', ['reason']),
   };
 }

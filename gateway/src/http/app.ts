@@ -13,6 +13,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { SECURITY_HEADERS } from './static-assets.js';
 import { endWithJsonError } from '../net/raw-http.js';
+import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 
 /** What the HTTP layer needs from authentication (the Authenticator in gateway/src/auth). */
 export type AuthService = Pick<Authenticator, 'login' | 'authenticate' | 'renew' | 'logout'>;
@@ -172,8 +173,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
   app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    reply.header('content-type', METRICS_CONTENT_TYPE);
+    return deps.metrics.registry.render();
   });
 
   if (deps.registerStatic) await deps.registerStatic(app);

@@ -1,7 +1,8 @@
 // The gateway's Prometheus metrics, on a registry of its own (tests build many gateways in one
 // process). Attachment figures are read from the proxy when scraped: the splice does no metrics
 // work, and a terminal open for hours shows its bytes while it is open.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { MetricsRegistry, type Counter } from '../metrics/registry.js';
+import { registerProcessMetrics } from '../metrics/process-metrics.js';
 
 /** What the attach route counts anyway (AttachHandler implements it). */
 export interface ProxyCounters {
@@ -12,7 +13,7 @@ export interface ProxyCounters {
 }
 
 export interface GatewayMetrics {
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly sessionsCreated: Counter;
   readonly logins: Counter<'result'>;
   readonly proxyErrors: Counter<'reason'>;
@@ -22,40 +23,20 @@ export interface GatewayMetrics {
 }
 
 export function createGatewayMetrics(withProcessMetrics: boolean): GatewayMetrics {
-  const registry = new Registry();
-  if (withProcessMetrics) collectDefaultMetrics({ register: registry });
-  const registers = [registry];
+  const registry = new MetricsRegistry();
+  if (withProcessMetrics) registerProcessMetrics(registry);
   let proxy: ProxyCounters | null = null;
-  new Gauge({
-    name: 'cloudterm_gateway_attachments',
-    help: 'WebSocket attachments spliced now',
-    registers,
-    collect() {
-      this.set(proxy?.attachments ?? 0);
-    },
-  });
-  new Counter({
-    name: 'cloudterm_gateway_proxied_bytes_total',
-    help: 'Bytes spliced between browsers and agents',
-    labelNames: ['direction'],
-    registers,
-    collect() {
-      this.reset();
-      this.inc({ direction: 'up' }, proxy?.bytesUp ?? 0);
-      this.inc({ direction: 'down' }, proxy?.bytesDown ?? 0);
-    },
-  });
+  registry.derived('cloudterm_gateway_attachments', 'WebSocket attachments spliced now', 'gauge', () => proxy?.attachments ?? 0);
+  registry.derived('cloudterm_gateway_proxied_bytes_total', 'Bytes spliced between browsers and agents', 'counter', () => [
+    { labels: { direction: 'up' }, value: proxy?.bytesUp ?? 0 },
+    { labels: { direction: 'down' }, value: proxy?.bytesDown ?? 0 },
+  ]);
   return {
     registry,
-    sessionsCreated: new Counter({ name: 'cloudterm_gateway_sessions_created_total', help: 'Sessions created by this replica', registers }),
-    logins: new Counter({ name: 'cloudterm_gateway_logins_total', help: 'Login attempts by result', labelNames: ['result'], registers }),
-    proxyErrors: new Counter({
-      name: 'cloudterm_gateway_proxy_errors_total',
-      help: 'Attachments refused or cut, by reason',
-      labelNames: ['reason'],
-      registers,
-    }),
-    reaped: new Counter({ name: 'cloudterm_gateway_reaped_sessions_total', help: 'Expired sessions this replica ended', registers }),
+    sessionsCreated: registry.counter('cloudterm_gateway_sessions_created_total', 'Sessions created by this replica'),
+    logins: registry.counter('cloudterm_gateway_logins_total', 'Login attempts by result', ['result']),
+    proxyErrors: registry.counter('cloudterm_gateway_proxy_errors_total', 'Attachments refused or cut, by reason', ['reason']),
+    reaped: registry.counter('cloudterm_gateway_reaped_sessions_total', 'Expired sessions this replica ended'),
     observeProxy: (source) => {
       proxy = source;
     },
