@@ -8,7 +8,7 @@ export interface CommandIo {
   readonly stderr: Writable;
   /** Aborted on SIGTERM or SIGINT. */
   readonly stop: AbortSignal;
-  /** How to run this program again (local mode starts agents with it). */
+  /** How to run this program again (local mode starts agents with it): our code-loading flags, not our V8 tuning. */
   readonly selfCommand: readonly string[];
 }
 

@@ -3,6 +3,7 @@
 // that touches `process` (arguments, environment, signals, exit).
 import { runCommand } from './cli.js';
 import { ConfigError } from './config/options.js';
+import { codeLoadingFlags } from './config/node-flags.js';
 
 /** What the person who started us needs to read: the problem, not a stack, when it is theirs to fix. */
 function describeFailure(error: unknown): string {
@@ -24,7 +25,7 @@ runCommand(process.argv.slice(2), process.env, {
   stdout: process.stdout,
   stderr: process.stderr,
   stop: signals.signal,
-  selfCommand: [process.execPath, ...process.execArgv, process.argv[1]!],
+  selfCommand: [process.execPath, ...codeLoadingFlags(process.execArgv), process.argv[1]!],
 }).then(
   (code) => {
     process.exitCode = code;
