@@ -11,9 +11,9 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { SELF_COMMAND } from '../helpers/gateway-fixture.js';
 
-async function cloudterm(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cloudterm(args: string[], stdin = '', nodeFlags: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   const [command, ...prefix] = SELF_COMMAND;
-  const child = spawn(command!, [...prefix, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: tmpdir() } });
+  const child = spawn(command!, [...nodeFlags, ...prefix, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: tmpdir() } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -59,6 +59,15 @@ describe('cloudterm command', () => {
     assert.match(stderr, /--idle-timeout must be a whole number/);
     assert.match(stderr, /OIDC needs all of/);
     assert.match(stderr, /--token-key-file/);
+  });
+
+  test('OIDC in a process without WebAssembly (--lite-mode) is refused at start, not at the first token', async () => {
+    const oidc = ['--oidc-issuer', 'https://idp', '--oidc-audience', 'cloudterm', '--oidc-jwks-url', 'https://idp/jwks'];
+    const { code, stderr } = await cloudterm(['gateway', ...oidc], '', ['--lite-mode']);
+    assert.equal(code, 2);
+    assert.match(stderr, /OIDC needs WebAssembly .* without --lite-mode or --jitless/);
+    const usual = await cloudterm(['gateway', ...oidc]);
+    assert.doesNotMatch(usual.stderr, /WebAssembly/, 'a normal process has it');
   });
 
   test('a port already in use: one clear line, no stack trace', async () => {

@@ -116,7 +116,12 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   let oidc: OidcConfig | null = null;
   if (oidcParts.some(Boolean)) {
     if (!oidcParts.every(Boolean)) problems.push('OIDC needs all of --oidc-issuer, --oidc-audience and --oidc-jwks-url');
-    else
+    // Node's fetch, which loads the IdP's keys, parses HTTP with WebAssembly; V8's --lite-mode and
+    // --jitless remove it, and the first token would then crash the process instead of failing here.
+    if (!('WebAssembly' in globalThis)) {
+      problems.push('OIDC needs WebAssembly (Node\'s fetch uses it) and this process has none: start it without --lite-mode or --jitless');
+    }
+    if (oidcParts.every(Boolean))
       oidc = {
         issuer: values.oidcIssuer!,
         audience: values.oidcAudience!,
