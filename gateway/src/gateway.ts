@@ -14,7 +14,7 @@ import { signAttachToken } from './agent/attach-token.js';
 import { buildApp } from './http/app.js';
 import { AttachHandler } from './http/attach-upgrade.js';
 import { createGatewayMetrics } from './http/metrics.js';
-import { staticAssets } from './http/static-assets.js';
+import { loadStaticAssets } from './http/static-assets.js';
 import { createAuthService } from './auth-service.js';
 
 export interface GatewayRuntime {
@@ -116,7 +116,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     secureCookies: config.secureCookies,
     trustProxy: config.trustProxy,
     maxLifetimeSeconds: Math.floor(config.maxLifetimeMs / 1000),
-    registerStatic: runtime.uiRoot ? (instance) => staticAssets(instance, { root: runtime.uiRoot! }) : undefined,
+    staticAssets: runtime.uiRoot ? await loadStaticAssets(runtime.uiRoot) : null,
     onSessionDeleted: (id) => attach.closeSession(id),
     onLogout: (tokenId) => attach.closeToken(tokenId),
     isShuttingDown: () => shuttingDown,

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import fastify, { type FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { staticAssets } from '../../gateway/src/http/static-assets.js';
+import { loadStaticAssets, serveStaticFirst } from '../../gateway/src/http/static-assets.js';
 import {
   decodeClientMessage,
   encodeExit,
@@ -91,8 +91,7 @@ const agents = new Map<string, FakeAgent>([
 ]);
 
 before(async () => {
-  app = fastify();
-  await staticAssets(app, { root });
+  app = fastify({ serverFactory: serveStaticFirst(await loadStaticAssets(root)) });
   app.get('/api/me', async (_request, reply) =>
     loggedIn ? { user: 'alice', tenants: [{ tenant: 'default', admin: false }] } : reply.code(401).send({ error: { code: 'unauthenticated', message: 'log in first' } }),
   );

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import fastify, { type FastifyInstance } from 'fastify';
-import { CONTENT_SECURITY_POLICY, negotiateEncoding, staticAssets } from '../../gateway/src/http/static-assets.js';
+import { CONTENT_SECURITY_POLICY, loadStaticAssets, negotiateEncoding, serveStaticFirst } from '../../gateway/src/http/static-assets.js';
 
 const run = promisify(execFile);
 const buildScript = join(import.meta.dirname, '../../gateway/ui/build.mjs');
@@ -29,6 +30,7 @@ let work: string;
 let root: string;
 let manifest: { version: number; files: Entry[] };
 let app: FastifyInstance;
+let port: number;
 let indexHtml: Buffer;
 let appJs: Entry;
 
@@ -47,12 +49,16 @@ before(async () => {
   assert.ok(js, 'the build has a hashed app bundle');
   appJs = js;
 
-  app = fastify();
-  await staticAssets(app, { root });
-  // Stands in for the integrator's API: it must win over the plugin's catch-all.
+  // The assets in front of a stand-in API whose not-found answer has the gateway's shape: what is
+  // not a built file must go on to the API, never to the file system.
+  app = fastify({ serverFactory: serveStaticFirst(await loadStaticAssets(root)) });
   app.get('/api/me', async () => ({ user: 'alice' }));
   app.get('/api/sessions/:id', async (request) => ({ id: (request.params as { id: string }).id }));
-  await app.ready();
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: { code: 'not_found', message: 'not found' } }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  assert.ok(address && typeof address === 'object');
+  port = address.port;
 });
 
 after(async () => {
@@ -60,7 +66,34 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const get = (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers });
+interface Answer {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  /** The bytes as sent (still compressed), which fetch() would have decoded. */
+  rawPayload: Buffer;
+  body: string;
+  json(): unknown;
+}
+
+/** One request over a real connection, the path sent exactly as written. */
+function send(method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const rawPayload = Buffer.concat(chunks);
+        const body = rawPayload.toString('utf8');
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, rawPayload, body, json: () => JSON.parse(body) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const get = (url: string, headers: Record<string, string> = {}) => send('GET', url, headers);
 
 function assertSecurityHeaders(headers: Record<string, unknown>, what: string): void {
   assert.equal(headers['content-security-policy'], CONTENT_SECURITY_POLICY, `${what}: CSP`);
@@ -70,7 +103,7 @@ function assertSecurityHeaders(headers: Record<string, unknown>, what: string): 
   assert.equal(headers['cross-origin-opener-policy'], 'same-origin', `${what}: COOP`);
 }
 
-function assertNotFound(response: Awaited<ReturnType<typeof get>>, what: string): void {
+function assertNotFound(response: Answer, what: string): void {
   assert.equal(response.statusCode, 404, `${what}: status`);
   assert.match(String(response.headers['content-type']), /^application\/json/, `${what}: JSON`);
   assert.deepEqual(response.json(), { error: { code: 'not_found', message: 'not found' } }, `${what}: body`);
@@ -174,27 +207,29 @@ describe('static assets', () => {
   test('HEAD answers the GET headers without a body', async () => {
     for (const accept of ['br', 'gzip', 'identity']) {
       const got = await get(`/${appJs.path}`, { 'accept-encoding': accept });
-      const head = await app.inject({ method: 'HEAD', url: `/${appJs.path}`, headers: { 'accept-encoding': accept } });
+      const head = await send('HEAD', `/${appJs.path}`, { 'accept-encoding': accept });
       assert.equal(head.statusCode, 200);
       assert.equal(head.rawPayload.byteLength, 0);
       for (const name of ['content-type', 'content-length', 'content-encoding', 'etag', 'cache-control', 'vary', 'content-security-policy']) {
         assert.equal(head.headers[name], got.headers[name], `${accept}: ${name}`);
       }
     }
-    const unknown = await app.inject({ method: 'HEAD', url: '/nothing-here' });
+    const unknown = await send('HEAD', '/nothing-here');
     assert.equal(unknown.statusCode, 404);
     assert.equal(unknown.rawPayload.byteLength, 0);
   });
 
-  test('unknown paths answer 404 JSON with the security headers', async () => {
+  test('unknown paths are not files: they go on to the API, which answers 404', async () => {
     for (const url of ['/nothing-here', '/assets/app.js', '/assets/', '/manifest.json', `/${appJs.path}/`, `//${appJs.path}`, '/index.htm']) {
-      const response = await get(url);
-      assertNotFound(response, url);
-      assertSecurityHeaders(response.headers, url);
+      assertNotFound(await get(url), url);
     }
+    for (const method of ['POST', 'PUT', 'DELETE']) assertNotFound(await send(method, '/index.html'), `${method} /index.html`);
   });
 
-  test('the API routes win over the catch-all', async () => {
+  test('a query string does not hide a file; API paths reach the API', async () => {
+    const withQuery = await get('/index.html?v=2');
+    assert.equal(withQuery.statusCode, 200);
+    assert.ok(withQuery.rawPayload.equals(indexHtml));
     assert.deepEqual((await get('/api/me')).json(), { user: 'alice' });
     assert.deepEqual((await get('/api/sessions/s1')).json(), { id: 's1' });
     assertNotFound(await get('/api/unknown'), '/api/unknown');
@@ -265,9 +300,7 @@ describe('startup', () => {
   }
 
   async function refuses(root: string, message: RegExp): Promise<void> {
-    const instance = fastify();
-    await assert.rejects(staticAssets(instance, { root }), message);
-    await instance.close();
+    await assert.rejects(loadStaticAssets(root), message);
   }
 
   test('refuses a missing build, naming the fix', async () => {

@@ -11,7 +11,7 @@ import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth
 import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from './credentials.js';
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
-import { SECURITY_HEADERS } from './static-assets.js';
+import { SECURITY_HEADERS, serveStaticFirst, type StaticAssets } from './static-assets.js';
 import { endWithJsonError } from '../net/raw-http.js';
 import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 
@@ -28,8 +28,8 @@ export interface AppDeps {
   readonly secureCookies: boolean;
   readonly trustProxy: boolean;
   readonly maxLifetimeSeconds: number;
-  /** Registers the page's static files (gateway/src/http/static-assets.ts), if any. */
-  readonly registerStatic?: (app: FastifyInstance) => Promise<void> | void;
+  /** The page's built files (gateway/src/http/static-assets.ts), answered before fastify routes. */
+  readonly staticAssets?: StaticAssets | null;
   /** Closes a session's attachments when it is deleted. */
   readonly onSessionDeleted?: (sessionId: string) => void;
   /** Closes the attachments a token opened when it is logged out. */
@@ -78,6 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: deps.trustProxy,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
+    serverFactory: serveStaticFirst(deps.staticAssets ?? null),
     // Oversized headers and unparseable requests get the same JSON error shape as everything else.
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
       const httpError =
@@ -177,6 +178,5 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return deps.metrics.registry.render();
   });
 
-  if (deps.registerStatic) await deps.registerStatic(app);
   return app;
 }

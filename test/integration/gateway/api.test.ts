@@ -264,6 +264,11 @@ describe('operations', () => {
     assert.equal(response.headers.get('x-frame-options'), 'DENY');
     assert.match(response.headers.get('content-security-policy')!, /frame-ancestors 'none'/);
     assert.equal(response.headers.get('cache-control'), 'no-store');
+    // A path that is neither a built file nor the API: 404 JSON, with the same headers.
+    const unknownPage = await fetch(`${gw.url}/nothing-here`);
+    assert.equal(unknownPage.status, 404);
+    assert.equal(unknownPage.headers.get('x-frame-options'), 'DENY');
+    assert.equal(((await unknownPage.json()) as { error: { code: string } }).error.code, 'not_found');
   });
 
   test('healthz, readyz and metrics', async () => {
