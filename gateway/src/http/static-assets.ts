@@ -208,6 +208,29 @@ function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
+/**
+ * Browsers send a handful of distinct Accept-Encoding values, so the choice is remembered per
+ * (value, available encodings) instead of parsed on every request; the memory is bounded (cleared
+ * when full) so that clients sending endless distinct values cannot grow it.
+ */
+class EncodingChoices {
+  private readonly chosen = new Map<string, Encoding>();
+
+  constructor(private readonly capacity = 256) {}
+
+  choose(header: string | undefined, available: ReadonlySet<Encoding>, availableKey: string): Encoding {
+    if (!header) return 'identity';
+    const key = `${availableKey}\n${header}`;
+    let encoding = this.chosen.get(key);
+    if (encoding === undefined) {
+      encoding = negotiateEncoding(header, available);
+      if (this.chosen.size >= this.capacity) this.chosen.clear();
+      this.chosen.set(key, encoding);
+    }
+    return encoding;
+  }
+}
+
 export interface StaticAssets {
   /** Answers a GET or HEAD of a built file and returns true; returns false for anything else. */
   serve(request: IncomingMessage, response: ServerResponse): boolean;
@@ -217,9 +240,11 @@ export interface StaticAssets {
 export async function loadStaticAssets(root: string): Promise<StaticAssets> {
   if (typeof root !== 'string' || root === '') throw new TypeError('loadStaticAssets: root must be the directory holding manifest.json');
   const assets = await loadManifest(root);
-  const routes = new Map<string, { asset: Asset; available: ReadonlySet<Encoding> }>();
+  const routes = new Map<string, { asset: Asset; available: ReadonlySet<Encoding>; availableKey: string }>();
+  const choices = new EncodingChoices();
   for (const [path, asset] of assets) {
-    const route = { asset, available: new Set((['br', 'gzip'] as const).filter((encoding) => asset[encoding])) };
+    const available = new Set((['br', 'gzip'] as const).filter((encoding) => asset[encoding]));
+    const route = { asset, available, availableKey: [...available].join(',') };
     routes.set(path, route);
     if (path === '/index.html') routes.set('/', route);
   }
@@ -230,7 +255,7 @@ export async function loadStaticAssets(root: string): Promise<StaticAssets> {
       const query = url.indexOf('?');
       const route = routes.get(query === -1 ? url : url.slice(0, query));
       if (!route) return false;
-      const encoding = negotiateEncoding(request.headers['accept-encoding'], route.available);
+      const encoding = choices.choose(request.headers['accept-encoding'], route.available, route.availableKey);
       const chosen = route.asset[encoding] ?? route.asset.identity;
       if (matchesIfNoneMatch(request.headers['if-none-match'], chosen.etag)) {
         response.writeHead(304, chosen.notModifiedHeaders as string[]);
