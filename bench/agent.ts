@@ -34,6 +34,8 @@ interface Options {
   readonly build: boolean;
   readonly only: readonly TargetName[];
   readonly agentEntry: string;
+  /** Appended to the result file name, so that runs of one day do not overwrite each other. */
+  readonly label: string | null;
 }
 
 interface RunFigures extends ThroughputRun {
@@ -72,6 +74,7 @@ function parseOptions(argv: readonly string[]): Options {
       'no-build': { type: 'boolean', default: false },
       only: { type: 'string', default: TARGETS.join(',') },
       'agent-entry': { type: 'string', default: DEFAULT_AGENT_ENTRY },
+      label: { type: 'string' },
     },
   });
   const only = values.only.split(',').map((name) => {
@@ -87,6 +90,7 @@ function parseOptions(argv: readonly string[]): Options {
     build: !values['no-build'],
     only,
     agentEntry: values['agent-entry'],
+    label: values.label ?? null,
   };
 }
 
@@ -270,7 +274,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       for (const row of profile.summary.byFunction) process.stdout.write(`  ${f(row.share * 100)}%  ${f(row.selfMs, 0)} ms  ${row.name}\n`);
     }
 
-    const out = join(benchDir, 'results', `agent-${date}.json`);
+    const out = join(benchDir, 'results', `agent-${date}${options.label ? `-${options.label}` : ''}.json`);
     await mkdir(dirname(out), { recursive: true });
     const result = {
       date: new Date().toISOString(),
