@@ -58,6 +58,8 @@ type Encoding = 'br' | 'gzip' | 'identity';
 
 /** Below any q-value a client can write (the smallest is 0.001): the fallback, never a choice. */
 const IMPLICIT_IDENTITY_Q = 0.0001;
+/** Accept-Encoding values whose choice a file remembers. */
+const MAX_REMEMBERED_CHOICES = 256;
 
 interface ManifestVariant {
   path: string;
@@ -209,25 +211,27 @@ function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
 }
 
 /**
- * Browsers send a handful of distinct Accept-Encoding values, so the choice is remembered per
- * (value, available encodings) instead of parsed on every request; the memory is bounded (cleared
- * when full) so that clients sending endless distinct values cannot grow it.
+ * One file's encodings and the choice among them for each Accept-Encoding value. Browsers send a
+ * handful of distinct values, so a choice is parsed once and then looked up; the memory is bounded
+ * (cleared when full) so that clients sending endless distinct values cannot grow it.
  */
-class EncodingChoices {
+class Route {
+  private readonly available: ReadonlySet<Encoding>;
   private readonly chosen = new Map<string, Encoding>();
 
-  constructor(private readonly capacity = 256) {}
+  constructor(readonly asset: Asset) {
+    this.available = new Set((['br', 'gzip'] as const).filter((encoding) => asset[encoding]));
+  }
 
-  choose(header: string | undefined, available: ReadonlySet<Encoding>, availableKey: string): Encoding {
-    if (!header) return 'identity';
-    const key = `${availableKey}\n${header}`;
-    let encoding = this.chosen.get(key);
+  representation(acceptEncoding: string | undefined): Representation {
+    const header = acceptEncoding ?? '';
+    let encoding = this.chosen.get(header);
     if (encoding === undefined) {
-      encoding = negotiateEncoding(header, available);
-      if (this.chosen.size >= this.capacity) this.chosen.clear();
-      this.chosen.set(key, encoding);
+      encoding = negotiateEncoding(header, this.available);
+      if (this.chosen.size >= MAX_REMEMBERED_CHOICES) this.chosen.clear();
+      this.chosen.set(header, encoding);
     }
-    return encoding;
+    return this.asset[encoding] ?? this.asset.identity;
   }
 }
 
@@ -240,11 +244,9 @@ export interface StaticAssets {
 export async function loadStaticAssets(root: string): Promise<StaticAssets> {
   if (typeof root !== 'string' || root === '') throw new TypeError('loadStaticAssets: root must be the directory holding manifest.json');
   const assets = await loadManifest(root);
-  const routes = new Map<string, { asset: Asset; available: ReadonlySet<Encoding>; availableKey: string }>();
-  const choices = new EncodingChoices();
+  const routes = new Map<string, Route>();
   for (const [path, asset] of assets) {
-    const available = new Set((['br', 'gzip'] as const).filter((encoding) => asset[encoding]));
-    const route = { asset, available, availableKey: [...available].join(',') };
+    const route = new Route(asset);
     routes.set(path, route);
     if (path === '/index.html') routes.set('/', route);
   }
@@ -255,8 +257,7 @@ export async function loadStaticAssets(root: string): Promise<StaticAssets> {
       const query = url.indexOf('?');
       const route = routes.get(query === -1 ? url : url.slice(0, query));
       if (!route) return false;
-      const encoding = choices.choose(request.headers['accept-encoding'], route.available, route.availableKey);
-      const chosen = route.asset[encoding] ?? route.asset.identity;
+      const chosen = route.representation(request.headers['accept-encoding']);
       if (matchesIfNoneMatch(request.headers['if-none-match'], chosen.etag)) {
         response.writeHead(304, chosen.notModifiedHeaders as string[]);
         response.end();
