@@ -127,6 +127,8 @@ export class AttachHandler implements ProxyCounters {
     }
     socket.write(upstream.responseHead);
     const splice = new Splice(socket, upstream.socket, this.onSpliceEnd);
+    // The splice handles the socket's errors from here: one listener fewer on every attachment.
+    socket.off('error', destroyOnError);
     this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, lastBytes: 0 });
     splice.start(upstream.leftover, head);
     void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
