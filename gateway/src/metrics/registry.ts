@@ -8,7 +8,7 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export type MetricType = 'counter' | 'gauge';
 
-/** One line of a family: its label values (in the family's label order) and its value. */
+/** One line of a family: its labels (name → value; none for an unlabelled metric) and its value. */
 export interface Sample {
   readonly labels?: Readonly<Record<string, string>>;
   readonly value: number;
