@@ -16,6 +16,8 @@ import { freePort, startProcess, waitForPort } from './processes.js';
 import { withTimeout, type Chunk, type Target, type Terminal } from './terminal.js';
 
 const SESSION_ID = 'bench';
+/** Agents started so far: each gets a socket path of its own. */
+let started = 0;
 
 export interface AgentTargetOptions {
   readonly repoRoot: string;
@@ -27,7 +29,11 @@ export interface AgentTargetOptions {
   readonly entry: string;
   /** Extra flags for node, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[];
+  /** Where the agent listens: loopback TCP (as in a pod) or a unix socket (as in local mode). */
+  readonly transport: AgentTransport;
 }
+
+export type AgentTransport = 'tcp' | 'unix';
 
 async function connect(url: string, token: string): Promise<Terminal> {
   const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
@@ -65,7 +71,9 @@ async function connect(url: string, token: string): Promise<Terminal> {
 }
 
 export async function startAgent(options: AgentTargetOptions): Promise<Target> {
-  const port = await freePort();
+  // ws reaches a unix socket through a ws+unix: URL: the socket path, a colon, the request path.
+  const unixPath = join(options.workDir, `agent-${++started}.sock`);
+  const address = options.transport === 'unix' ? unixPath : await freePort();
   const publicKeyFile = join(options.workDir, 'attach-public.pem');
   await writeFile(publicKeyFile, options.publicKeyPem);
   const server = startProcess(
@@ -74,7 +82,7 @@ export async function startAgent(options: AgentTargetOptions): Promise<Target> {
       ...(options.nodeFlags ?? []),
       join(options.repoRoot, options.entry),
       'agent',
-      '--listen', `127.0.0.1:${port}`,
+      '--listen', typeof address === 'number' ? `127.0.0.1:${address}` : `unix:${address}`,
       '--session-id', SESSION_ID,
       '--public-key-file', publicKeyFile,
       '--cwd', options.workDir,
@@ -82,8 +90,8 @@ export async function startAgent(options: AgentTargetOptions): Promise<Target> {
     ],
     { cwd: options.workDir, env: options.env },
   );
-  await waitForPort(port, 15_000, server);
-  const url = `ws://127.0.0.1:${port}/attach`;
+  await waitForPort(address, 15_000, server);
+  const url = typeof address === 'number' ? `ws://127.0.0.1:${address}/attach` : `ws+unix://${address}:/attach`;
   return {
     name: 'cloudterm agent',
     pid: server.pid,

@@ -85,11 +85,13 @@ export async function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, proc?: ServerProcess): Promise<void> {
+/** Waits until something accepts connections on 127.0.0.1:`port`, or on the unix socket at `port` (a path). */
+export async function waitForPort(port: number | string, timeoutMs: number, proc?: ServerProcess): Promise<void> {
+  const where = typeof port === 'number' ? `127.0.0.1:${port}` : port;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
+      const socket = typeof port === 'number' ? connect(port, '127.0.0.1') : connect(port);
       socket.once('connect', () => {
         socket.destroy();
         resolve(true);
@@ -98,7 +100,7 @@ export async function waitForPort(port: number, timeoutMs: number, proc?: Server
     });
     if (ok) return;
     if (proc?.exited()) throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}): ${proc.output()}`);
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms: ${proc?.output() ?? ''}`);
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${where} after ${timeoutMs} ms: ${proc?.output() ?? ''}`);
     await sleep(50);
   }
 }
