@@ -2,7 +2,8 @@
 // Runs every *.test.ts under test/ (or under the folders given) with node:test.
 // Why a script: on Node 20 a quoted glob fails and a bare `--test` finds no .ts files, runs
 // nothing and exits 0. Here the files are listed explicitly, and a run that executed no test
-// fails.
+// fails. A test that hangs fails after TEST_TIMEOUT_MS, and a run that hangs anyway (in a hook,
+// say) is stopped after RUN_TIMEOUT_MS: CI gets a failure to read, not a stalled job.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -23,6 +24,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+/**
+ * Each test, and each test file as a whole (node:test runs a file as one test in a process of
+ * its own), fails after this. Generous: the longest file (the browser end to end) takes ~30 s.
+ */
+const TEST_TIMEOUT_MS = 180_000;
+/** A whole run takes 1–2 minutes. */
+const RUN_TIMEOUT_MS = 15 * 60_000;
+
 const tapDir = mkdtempSync(join(tmpdir(), 'cloudterm-test-'));
 const tapFile = join(tapDir, 'results.tap');
 const child = spawn(
@@ -31,19 +40,51 @@ const child = spawn(
     '--import', 'tsx',
     '--test',
     '--test-concurrency=2',
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', detached: true },
 );
 
+let timedOut = false;
+const watchdog = setTimeout(() => {
+  timedOut = true;
+  console.error(`test/run.mjs: the run took longer than ${RUN_TIMEOUT_MS / 60_000} minutes; stopping it`);
+  // The runner and every process its tests started (servers, shells, browsers) are one group.
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}, RUN_TIMEOUT_MS);
+
+// The runner has its own process group (so that the watchdog can stop everything in it): pass
+// on what would have reached it from the terminal or from CI.
+for (const name of ['SIGINT', 'SIGTERM']) {
+  process.on(name, () => {
+    try {
+      process.kill(-child.pid, name);
+    } catch {
+      // already gone
+    }
+  });
+}
+
 child.on('exit', (code, signal) => {
-  const tap = readFileSync(tapFile, 'utf8');
+  clearTimeout(watchdog);
+  let tap = '';
+  try {
+    tap = readFileSync(tapFile, 'utf8');
+  } catch {
+    // the runner died before writing anything: counted as no test run
+  }
   rmSync(tapDir, { recursive: true, force: true });
   const count = (name) => Number(tap.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
   const [tests, pass, fail, skipped, todo] = ['tests', 'pass', 'fail', 'skipped', 'todo'].map(count);
   console.log(`\n${pass} passed, ${fail} failed, ${skipped + todo} skipped`);
+  if (fail === 0 && code !== 0) console.error('test/run.mjs: a test file failed as a whole (timed out or crashed): see above');
   if (tests === 0 || pass === 0) {
     console.error('test/run.mjs: no test was executed; failing the run');
     process.exit(1);
@@ -52,5 +93,5 @@ child.on('exit', (code, signal) => {
     console.error('test/run.mjs: skipped or todo tests prove nothing; failing the run');
     process.exit(1);
   }
-  process.exit(signal ? 1 : code ?? 1);
+  process.exit(timedOut || signal ? 1 : code ?? 1);
 });

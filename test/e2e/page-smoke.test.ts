@@ -247,7 +247,9 @@ describe('page in Chromium', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual(agent.received.map((m) => m.type), ['attach']);
     assert.deepEqual(problems, []);
+    // Listening before the page closes: the socket may close before page.close() resolves.
+    const socketClosed = once(agent.current!, 'close');
     await page.close();
-    await once(agent.current!, 'close');
+    await socketClosed;
   });
 });

@@ -56,9 +56,12 @@ export async function startGatewayProcess(options: {
     child,
     url: `http://127.0.0.1:${options.port}`,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      // A process ended by a signal has no exit code, only a signal code: waiting for its
+      // 'exit' then would wait forever.
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
       child.kill('SIGTERM');
-      await once(child, 'exit');
+      await exited;
     },
   };
 }
