@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { CommandIo, Environment } from './cli.js';
 import { GATEWAY_USAGE, loadGatewayConfig, type GatewayMode } from './config/gateway-config.js';
 import { ensureFirstUser, FIRST_USER } from './local/first-run.js';
@@ -26,12 +27,20 @@ export function gatewayCommand(mode: GatewayMode) {
     const config = loadGatewayConfig(mode, argv, env);
     const firstPassword = mode === 'local' && config.usersFile ? await ensureFirstUser(config.usersFile) : null;
     const uiRoot = findUiRoot();
-    const gateway = await startGateway(config, {
-      selfCommand: io.selfCommand,
-      env,
-      uiRoot,
-      logDestination: io.stdout,
-    });
+    let gateway;
+    try {
+      gateway = await startGateway(config, {
+        selfCommand: io.selfCommand,
+        env,
+        uiRoot,
+        logDestination: io.stdout,
+      });
+    } catch (error) {
+      // The admin password of a first start is shown only once the gateway runs: a start that
+      // failed (a port in use, a bad certificate) must not keep a user whose password nobody saw.
+      if (firstPassword && config.usersFile) await rm(config.usersFile, { force: true });
+      throw error;
+    }
     if (!uiRoot) gateway.log.warn('The page is not built (run npm run build): serving the API only');
     if (mode === 'local') {
       // Said to the person at the terminal, not to the log: the password is shown this once.

@@ -4,6 +4,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
@@ -80,6 +81,9 @@ describe('cloudterm command', () => {
     assert.equal(code, 1);
     assert.match(stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
     assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    // No admin was kept whose password was never shown: the next start makes one and shows it.
+    assert.doesNotMatch(stderr, /password/);
+    assert.equal(existsSync(join(dir, 'users.htpasswd')), false);
   });
 
   test('a malformed users file stops the gateway at start, naming the line', async () => {
