@@ -15,6 +15,7 @@ import { buildApp } from './http/app.js';
 import { AttachHandler } from './http/attach-upgrade.js';
 import { createGatewayMetrics } from './http/metrics.js';
 import { loadStaticAssets } from './http/static-assets.js';
+import { loadTlsMaterial } from './http/tls.js';
 import { createAuthService } from './auth-service.js';
 
 export interface GatewayRuntime {
@@ -63,6 +64,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     },
     runtime.logDestination,
   );
+  // TLS first: a certificate problem stops the start before anything else is set up.
+  const tls = config.tls ? await loadTlsMaterial(config.tls) : null;
   const [tokenKeys, attachKeys] = await Promise.all([loadKeys(config, 'tokenKeys'), loadKeys(config, 'attachKeys')]);
   const stores = await createStores({
     redisUrl: config.redisUrl,
@@ -117,6 +120,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     trustProxy: config.trustProxy,
     maxLifetimeSeconds: Math.floor(config.maxLifetimeMs / 1000),
     staticAssets: runtime.uiRoot ? await loadStaticAssets(runtime.uiRoot) : null,
+    tls,
     onSessionDeleted: (id) => attach.closeSession(id),
     onLogout: (tokenId) => attach.closeToken(tokenId),
     isShuttingDown: () => shuttingDown,
@@ -144,7 +148,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   const url =
     'path' in listen
       ? formatListenAddress(listen)
-      : `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${typeof address === 'object' && address ? address.port : listen.port}`;
+      : `${tls ? 'https' : 'http'}://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${typeof address === 'object' && address ? address.port : listen.port}`;
   log.info({ url, mode: config.mode, store: config.redisUrl ? 'redis' : 'memory' }, 'Gateway listening');
 
   return {

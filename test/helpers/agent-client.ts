@@ -22,6 +22,8 @@ export interface ConnectOptions {
   /** Acknowledge received output as the page does (default true). */
   readonly ack?: boolean;
   readonly socketPath?: string;
+  /** Certificates to trust for wss:// (a test's own self-signed one). */
+  readonly ca?: Buffer;
 }
 
 export class TestClient {
@@ -68,6 +70,7 @@ export class TestClient {
       headers: options.headers,
       perMessageDeflate: false,
       ...(options.socketPath ? { socketPath: options.socketPath } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
     });
     const client = new TestClient(socket, options.ack ?? true);
     await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,8 @@ import { parseListenAddress, type ListenAddress } from './listen-address.js';
 export const gatewayOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
   publicUrl: { flag: 'public-url', env: 'CLOUDTERM_PUBLIC_URL', kind: 'string', help: 'the URL users open, e.g. https://term.example.com (sets the allowed Origin and Secure cookies)' },
+  tlsCert: { flag: 'tls-cert', env: 'CLOUDTERM_TLS_CERT', kind: 'string', help: 'serve HTTPS with this certificate chain (PEM); with --tls-key' },
+  tlsKey: { flag: 'tls-key', env: 'CLOUDTERM_TLS_KEY', kind: 'string', help: 'its private key (PEM)' },
   allowedOrigins: { flag: 'allowed-origins', env: 'CLOUDTERM_ALLOWED_ORIGINS', kind: 'string', help: 'extra allowed Origins, comma-separated' },
   redisUrl: { flag: 'redis-url', env: 'CLOUDTERM_REDIS_URL', kind: 'string', help: 'redis://… for shared sessions; in-process store when absent' },
   redisKeyPrefix: { flag: 'redis-key-prefix', env: 'CLOUDTERM_REDIS_KEY_PREFIX', kind: 'string', help: 'prefix of every Redis key (default cloudterm:)' },
@@ -48,9 +50,17 @@ export interface KeyFiles {
   readonly publicKeyFile: string;
 }
 
+/** A certificate chain and its key, for HTTPS served by the gateway itself. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
 export interface GatewayConfig {
   readonly mode: GatewayMode;
   readonly listen: ListenAddress;
+  /** Null: plain HTTP (TLS, if any, ends in front of the gateway: an ingress, a proxy). */
+  readonly tls: TlsFiles | null;
   readonly publicUrl: URL | null;
   readonly allowedOrigins: readonly string[];
   readonly secureCookies: boolean;
@@ -94,6 +104,10 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
       problems.push(`--public-url: "${values.publicUrl}" is not a URL`);
     }
   }
+  let tls: TlsFiles | null = null;
+  if (values.tlsCert && values.tlsKey) tls = { certFile: resolve(values.tlsCert), keyFile: resolve(values.tlsKey) };
+  else if (values.tlsCert || values.tlsKey) problems.push('HTTPS needs both --tls-cert and --tls-key');
+
   const allowedOrigins = (values.allowedOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean);
   for (const origin of allowedOrigins) {
     if (!/^https?:\/\/[^/]+$/.test(origin)) problems.push(`--allowed-origins: "${origin}" is not an origin (scheme://host[:port])`);
@@ -141,9 +155,10 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   return {
     mode,
     listen: listen as ListenAddress,
+    tls,
     publicUrl,
     allowedOrigins: [...allowedOrigins, ...(publicUrl ? [publicUrl.origin] : [])],
-    secureCookies: publicUrl?.protocol === 'https:',
+    secureCookies: tls !== null || publicUrl?.protocol === 'https:',
     redisUrl: values.redisUrl ?? null,
     redisKeyPrefix: values.redisKeyPrefix ?? 'cloudterm:',
     usersFile: values.usersFile ?? (mode === 'local' ? join(dataDir, 'users.htpasswd') : null),

@@ -12,6 +12,7 @@ import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { SECURITY_HEADERS, serveStaticFirst, type StaticAssets } from './static-assets.js';
+import type { TlsMaterial } from './tls.js';
 import { endWithJsonError } from '../net/raw-http.js';
 import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 
@@ -30,6 +31,8 @@ export interface AppDeps {
   readonly maxLifetimeSeconds: number;
   /** The page's built files (gateway/src/http/static-assets.ts), answered before fastify routes. */
   readonly staticAssets?: StaticAssets | null;
+  /** Serve HTTPS with this certificate and key; plain HTTP without. */
+  readonly tls?: TlsMaterial | null;
   /** Closes a session's attachments when it is deleted. */
   readonly onSessionDeleted?: (sessionId: string) => void;
   /** Closes the attachments a token opened when it is logged out. */
@@ -78,7 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: deps.trustProxy,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
-    serverFactory: serveStaticFirst(deps.staticAssets ?? null),
+    serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null),
     // Oversized headers and unparseable requests get the same JSON error shape as everything else.
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
       const httpError =

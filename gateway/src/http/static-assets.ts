@@ -18,7 +18,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type IncomingMessage, type RequestListener, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { FastifyServerFactory } from 'fastify';
+import type { TlsMaterial } from './tls.js';
 
 /**
  * The page loads only its own scripts and styles and talks only to its own origin (fetch and
@@ -275,11 +277,13 @@ export async function loadStaticAssets(root: string): Promise<StaticAssets> {
  * A fastify `serverFactory`: the HTTP server answers built files itself and hands every other
  * request to fastify. Configured as fastify configures its own server (header size limit,
  * keep-alive, request and connection timeouts), since fastify does not touch a server it is given.
+ * With `tls` it is an HTTPS server.
  */
-export function serveStaticFirst(assets: StaticAssets | null): FastifyServerFactory {
+export function serveStaticFirst(assets: StaticAssets | null, tls: TlsMaterial | null = null): FastifyServerFactory {
   return (handler, options) => {
     const listener: RequestListener = assets ? (request, response) => assets.serve(request, response) || handler(request, response) : handler;
-    const server = createServer((options.http ?? {}) as ServerOptions, listener);
+    const serverOptions = (options.http ?? {}) as ServerOptions;
+    const server = tls ? createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, listener) : createServer(serverOptions, listener);
     server.keepAliveTimeout = options.keepAliveTimeout as number;
     server.requestTimeout = options.requestTimeout as number;
     server.setTimeout(options.connectionTimeout as number);
