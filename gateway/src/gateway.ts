@@ -1,13 +1,13 @@
 // The composition root of `cloudterm gateway` and `cloudterm local`: keys, stores, auth, the
 // terminal backend, the HTTP app, the attach route, the reaper, and an orderly shutdown.
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config/gateway-config.js';
+import { ConfigError } from './config/options.js';
 import { formatListenAddress } from './config/listen-address.js';
-import { importKeyPair, loadOrCreateKeyPair, type SigningKeyPair } from './keys/index.js';
+import { loadKeyPairFiles, loadOrCreateKeyPair, type SigningKeyPair } from './keys/index.js';
 import { createStores, type Stores } from './store/index.js';
 import { LocalBackend, SessionService, type TerminalBackend } from './sessions/index.js';
 import { signAttachToken } from './agent/attach-token.js';
@@ -47,8 +47,19 @@ export interface RunningGateway {
 async function loadKeys(config: GatewayConfig, which: 'tokenKeys' | 'attachKeys'): Promise<SigningKeyPair> {
   const files = config[which];
   if (config.mode === 'local') return loadOrCreateKeyPair(files.privateKeyFile, files.publicKeyFile);
-  const [privatePem, publicPem] = await Promise.all([readFile(files.privateKeyFile, 'utf8'), readFile(files.publicKeyFile, 'utf8')]);
-  return importKeyPair(privatePem, publicPem);
+  const flag = which === 'tokenKeys' ? 'token' : 'attach';
+  return loadKeyPairFiles({ ...files, privateFlag: `${flag}-key-file`, publicFlag: `${flag}-public-key-file` });
+}
+
+/** Like Promise.all, but the configuration problems of every promise are reported together. */
+async function allReported<T extends readonly unknown[]>(promises: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const problems = results.flatMap((r) => (r.status === 'rejected' && r.reason instanceof ConfigError ? r.reason.problems : []));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return results.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  }) as unknown as T;
 }
 
 export async function startGateway(config: GatewayConfig, runtime: GatewayRuntime): Promise<RunningGateway> {
@@ -66,7 +77,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   );
   // TLS first: a certificate problem stops the start before anything else is set up.
   const tls = config.tls ? await loadTlsMaterial(config.tls) : null;
-  const [tokenKeys, attachKeys] = await Promise.all([loadKeys(config, 'tokenKeys'), loadKeys(config, 'attachKeys')]);
+  const [tokenKeys, attachKeys] = await allReported<[SigningKeyPair, SigningKeyPair]>([loadKeys(config, 'tokenKeys'), loadKeys(config, 'attachKeys')]);
   const stores = await createStores({
     redisUrl: config.redisUrl,
     keyPrefix: config.redisKeyPrefix,

@@ -11,6 +11,7 @@ import bcrypt from 'bcrypt';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { SELF_COMMAND } from '../helpers/gateway-fixture.js';
+import { generateSigningKeyPair } from '../../gateway/src/keys/index.js';
 
 async function cloudterm(args: string[], stdin = '', nodeFlags: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   const [command, ...prefix] = SELF_COMMAND;
@@ -60,6 +61,28 @@ describe('cloudterm command', () => {
     assert.match(stderr, /--idle-timeout must be a whole number/);
     assert.match(stderr, /OIDC needs all of/);
     assert.match(stderr, /--token-key-file/);
+  });
+
+  test('key files that are missing, not keys, or not halves of one pair: all named at once, exit 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const [a, b] = await Promise.all([generateSigningKeyPair(), generateSigningKeyPair()]);
+    const file = async (name: string, text: string) => {
+      await writeFile(join(dir, name), text);
+      return join(dir, name);
+    };
+    const usersFile = await file('users.htpasswd', `alice:${await bcrypt.hash('alice-password', 4)}\n`);
+    const { code, stderr } = await cloudterm([
+      'gateway', '--listen', '127.0.0.1:0', '--data-dir', dir, '--users-file', usersFile,
+      '--token-key-file', join(dir, 'missing.key'),
+      '--token-public-key-file', await file('garbage.pub', 'not a key\n'),
+      '--attach-key-file', await file('a.key', a.privateKeyPem),
+      '--attach-public-key-file', await file('b.pub', b.publicKeyPem),
+    ]);
+    assert.equal(code, 2, stderr);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    assert.match(stderr, /--token-key-file .*missing\.key: no such file/);
+    assert.match(stderr, /--token-public-key-file .*garbage\.pub: not an ES256 public key/);
+    assert.match(stderr, /--attach-public-key-file .*b\.pub is not the public key of --attach-key-file .*a\.key/);
   });
 
   test('OIDC in a process without WebAssembly (--lite-mode) is refused at start, not at the first token', async () => {

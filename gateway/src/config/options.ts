@@ -24,6 +24,12 @@ export class ConfigError extends Error {
   }
 }
 
+/** A configuration problem for a file named by `--flag` that could not be read. */
+export function unreadableFile(flag: string, path: string, error: NodeJS.ErrnoException): string {
+  const why = error.code === 'ENOENT' ? 'no such file' : error.code === 'EACCES' ? 'not readable by this user' : error.message;
+  return `--${flag} ${path}: ${why}`;
+}
+
 /** Every problem found in one configuration file (users, tenants), reported together. */
 export class ConfigFileError extends ConfigError {
   constructor(

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { ConfigError } from '../config/options.js';
+import { ConfigError, unreadableFile } from '../config/options.js';
 import type { TlsFiles } from '../config/gateway-config.js';
 
 /** What https.createServer takes: the certificate chain and its key, as PEM. */
@@ -18,8 +18,7 @@ async function readPem(path: string, flag: string, problems: string[]): Promise<
   try {
     return await readFile(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    problems.push(`--${flag} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'not readable by this user' : (error as Error).message}`);
+    problems.push(unreadableFile(flag, path, error as NodeJS.ErrnoException));
     return null;
   }
 }

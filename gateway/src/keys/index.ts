@@ -3,6 +3,8 @@ export {
   generateSigningKeyPair,
   importKeyPair,
   importPublicKey,
+  loadKeyPairFiles,
   loadOrCreateKeyPair,
+  type KeyPairFiles,
   type SigningKeyPair,
 } from './key-pair.js';
