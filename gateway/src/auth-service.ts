@@ -1,7 +1,8 @@
 // Builds the gateway's Authenticator from configuration: the users file, tenants, token keys,
 // the store's rate limiter and revocation list, and OIDC when configured.
-import { Authenticator, Tenants, loadHtpasswd } from './auth/index.js';
+import { Authenticator, Tenants, loadHtpasswd, type HtpasswdUsers } from './auth/index.js';
 import type { GatewayConfig } from './config/gateway-config.js';
+import { allReported } from './config/options.js';
 import type { SigningKeyPair } from './keys/index.js';
 import type { RateLimiter, RevocationList } from './store/types.js';
 
@@ -12,7 +13,7 @@ export interface AuthServiceDeps {
 }
 
 export async function createAuthService(config: GatewayConfig, deps: AuthServiceDeps): Promise<Authenticator> {
-  const [users, tenants] = await Promise.all([
+  const [users, tenants] = await allReported<[HtpasswdUsers, Tenants]>([
     config.usersFile ? loadHtpasswd(config.usersFile) : Promise.resolve(new Map<string, string>()),
     Tenants.fromConfig({ file: config.tenantsFile, defaultTenant: config.defaultTenant }),
   ]);

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config/gateway-config.js';
-import { ConfigError } from './config/options.js';
+import { allReported } from './config/options.js';
 import { formatListenAddress } from './config/listen-address.js';
 import { loadKeyPairFiles, loadOrCreateKeyPair, type SigningKeyPair } from './keys/index.js';
 import { createStores, type Stores } from './store/index.js';
@@ -49,17 +49,6 @@ async function loadKeys(config: GatewayConfig, which: 'tokenKeys' | 'attachKeys'
   if (config.mode === 'local') return loadOrCreateKeyPair(files.privateKeyFile, files.publicKeyFile);
   const flag = which === 'tokenKeys' ? 'token' : 'attach';
   return loadKeyPairFiles({ ...files, privateFlag: `${flag}-key-file`, publicFlag: `${flag}-public-key-file` });
-}
-
-/** Like Promise.all, but the configuration problems of every promise are reported together. */
-async function allReported<T extends readonly unknown[]>(promises: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(promises);
-  const problems = results.flatMap((r) => (r.status === 'rejected' && r.reason instanceof ConfigError ? r.reason.problems : []));
-  if (problems.length > 0) throw new ConfigError(problems);
-  return results.map((r) => {
-    if (r.status === 'rejected') throw r.reason;
-    return r.value;
-  }) as unknown as T;
 }
 
 export async function startGateway(config: GatewayConfig, runtime: GatewayRuntime): Promise<RunningGateway> {

@@ -85,6 +85,30 @@ describe('cloudterm command', () => {
     assert.match(stderr, /--attach-public-key-file .*b\.pub is not the public key of --attach-key-file .*a\.key/);
   });
 
+  test('missing users and tenants files: both named at once, exit 2, no stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const pair = await generateSigningKeyPair();
+    await writeFile(join(dir, 'k.key'), pair.privateKeyPem);
+    await writeFile(join(dir, 'k.pub'), pair.publicKeyPem);
+    const keys = ['--token-key-file', 'k.key', '--token-public-key-file', 'k.pub', '--attach-key-file', 'k.key', '--attach-public-key-file', 'k.pub'].map((arg) =>
+      arg.startsWith('k.') ? join(dir, arg) : arg,
+    );
+    const { code, stderr } = await cloudterm(['gateway', '--listen', '127.0.0.1:0', '--data-dir', dir, ...keys, '--users-file', join(dir, 'users'), '--tenants-file', join(dir, 'tenants.json')]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--users-file .*users: no such file/);
+    assert.match(stderr, /--tenants-file .*tenants\.json: no such file/);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test("an agent given something that is not the gateway's public key: exit 2, no stack trace", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    await writeFile(join(dir, 'not-a-key.pub'), 'garbage\n');
+    const { code, stderr } = await cloudterm(['agent', '--listen', '127.0.0.1:0', '--session-id', 's1', '--public-key-file', join(dir, 'not-a-key.pub')]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /the gateway's public key .*not an ES256 public key in PEM/);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  });
+
   test('OIDC in a process without WebAssembly (--lite-mode) is refused at start, not at the first token', async () => {
     const oidc = ['--oidc-issuer', 'https://idp', '--oidc-audience', 'cloudterm', '--oidc-jwks-url', 'https://idp/jwks'];
     const { code, stderr } = await cloudterm(['gateway', ...oidc], '', ['--lite-mode']);

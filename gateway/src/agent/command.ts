@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { CommandIo, Environment } from '../cli.js';
 import { AGENT_USAGE, loadAgentConfig } from '../config/agent-config.js';
 import { formatListenAddress } from '../config/listen-address.js';
+import { ConfigError } from '../config/options.js';
 import { importPublicKey } from '../keys/index.js';
 import { startAgent } from './agent-server.js';
 
@@ -13,9 +14,12 @@ export async function runAgentCommand(argv: readonly string[], env: Environment,
   }
   const config = loadAgentConfig(argv, env);
   const log = pino({ name: 'cloudterm-agent', base: { session: config.sessionId } }, io.stdout);
+  const publicKey = await importPublicKey(config.publicKeyPem).catch((error: Error) => {
+    throw new ConfigError([`the gateway's public key (--public-key-file or CLOUDTERM_ATTACH_PUBLIC_KEY): ${error.message}`]);
+  });
   const agent = await startAgent({
     ...config,
-    publicKey: await importPublicKey(config.publicKeyPem),
+    publicKey,
     maxMessageBytes: 1024 * 1024,
     attachTimeoutMs: 10_000,
     drainTimeoutMs: 5_000,

@@ -1,8 +1,7 @@
 // The users file: Apache htpasswd format, bcrypt only. Weaker schemes that htpasswd can also write
 // (MD5 `$apr1$`, `{SHA}`, crypt, plain text) are refused at start rather than silently accepted,
 // because a stolen file of those falls to an offline attack in minutes.
-import { ConfigFileError } from '../config/options.js';
-import { readFile } from 'node:fs/promises';
+import { ConfigFileError, readConfigFile } from '../config/options.js';
 
 /** User name → bcrypt hash, in file order. */
 export type HtpasswdUsers = ReadonlyMap<string, string>;
@@ -59,7 +58,7 @@ export function parseHtpasswd(text: string, fileName: string): HtpasswdUsers {
 
 /** Reads and parses the users file at `path`; errors name the file as given. */
 export async function loadHtpasswd(path: string): Promise<HtpasswdUsers> {
-  return parseHtpasswd(await readFile(path, 'utf8'), path);
+  return parseHtpasswd(await readConfigFile('users-file', path), path);
 }
 
 /** The cost (log2 rounds) of a hash parseHtpasswd accepted. */

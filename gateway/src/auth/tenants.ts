@@ -10,8 +10,7 @@
 //   them a member of it, and a group `<tenant>:admin` makes them an admin of it. Groups naming no
 //   configured tenant are ignored, so an IdP cannot create tenants, only grant membership in the
 //   ones the operator configured (with no file, the default tenant is the one configured tenant).
-import { ConfigFileError } from '../config/options.js';
-import { readFile } from 'node:fs/promises';
+import { ConfigFileError, readConfigFile } from '../config/options.js';
 
 export interface TenantMembership {
   readonly tenant: string;
@@ -84,7 +83,7 @@ export class Tenants {
   }
 
   static async load(path: string): Promise<Tenants> {
-    return Tenants.parse(await readFile(path, 'utf8'), path);
+    return Tenants.parse(await readConfigFile('tenants-file', path), path);
   }
 
   /** The tenants file at `file`, or one default tenant for everyone when there is none. */

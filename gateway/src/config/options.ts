@@ -1,6 +1,7 @@
 // A small declarative option parser: each option has a flag, an environment variable and a
 // default; flags win over the environment. Parsing collects every problem and reports them
 // together, so a misconfigured deployment is fixed in one go.
+import { readFile } from 'node:fs/promises';
 
 export type OptionKind = 'string' | 'integer' | 'boolean';
 
@@ -28,6 +29,26 @@ export class ConfigError extends Error {
 export function unreadableFile(flag: string, path: string, error: NodeJS.ErrnoException): string {
   const why = error.code === 'ENOENT' ? 'no such file' : error.code === 'EACCES' ? 'not readable by this user' : error.message;
   return `--${flag} ${path}: ${why}`;
+}
+
+/** Reads a file named by `--flag` as text; a file that cannot be read is a ConfigError. */
+export async function readConfigFile(flag: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([unreadableFile(flag, path, error as NodeJS.ErrnoException)]);
+  }
+}
+
+/** Like Promise.all, but the configuration problems of every promise are reported together. */
+export async function allReported<T extends readonly unknown[]>(promises: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const problems = results.flatMap((r) => (r.status === 'rejected' && r.reason instanceof ConfigError ? r.reason.problems : []));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return results.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  }) as unknown as T;
 }
 
 /** Every problem found in one configuration file (users, tenants), reported together. */

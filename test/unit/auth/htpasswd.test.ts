@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
 import { HtpasswdError, loadHtpasswd, parseHtpasswd } from '../../../gateway/src/auth/htpasswd.js';
+import { ConfigError } from '../../../gateway/src/config/options.js';
 
 const hash = bcrypt.hashSync('secret-password', 4);
 const body = hash.slice(4);
@@ -93,7 +94,8 @@ test('loadHtpasswd reads a file and names its path in errors', async () => {
     const bad = join(dir, 'bad.htpasswd');
     await writeFile(bad, 'alice:{SHA}abc\n');
     await assert.rejects(loadHtpasswd(bad), (error: unknown) => error instanceof HtpasswdError && error.problems[0]?.startsWith(`${bad}:1: `) === true);
-    await assert.rejects(loadHtpasswd(join(dir, 'missing')), { code: 'ENOENT' });
+    const missing = join(dir, 'missing');
+    await assert.rejects(loadHtpasswd(missing), (error: unknown) => error instanceof ConfigError && error.problems[0] === `--users-file ${missing}: no such file`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
