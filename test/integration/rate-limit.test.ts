@@ -55,6 +55,29 @@ function rateLimiterSuite(name: string, backend: () => Backend<RateLimiter>): vo
       await limiter.reset('never-seen');
     });
 
+    test('forgive takes back one attempt, never below zero, and keeps the window', async (t) => {
+      const limiter = await backend().open(t);
+      await limiter.forgive('login:alice'); // nothing counted: nothing to take back, nothing made
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, true);
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, true);
+      await limiter.forgive('login:alice');
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, true, 'one attempt was taken back');
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, false);
+      await limiter.forgive('login:alice');
+      await limiter.forgive('login:alice');
+      await limiter.forgive('login:alice');
+      await limiter.forgive('login:alice');
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, true);
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, true);
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, false, 'never below zero: two, not more');
+      // The window still ends when it would have: a second later a new one starts.
+      await sleep(1_100);
+      await limiter.forgive('login:alice'); // after the window: no counter is made again
+      assert.deepEqual(await limiter.hit('login:alice', 2, 1), { allowed: true, retryAfterSeconds: 0 });
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, true);
+      assert.equal((await limiter.hit('login:alice', 2, 1)).allowed, false, 'the new window counts from zero, not from -1');
+    });
+
     test('concurrent attempts cannot slip past the limit', async (t) => {
       const limiter = await backend().open(t);
       const results = await Promise.all(Array.from({ length: 50 }, () => limiter.hit('login:alice', 5, 60)));

@@ -102,10 +102,11 @@ export class Authenticator {
    */
   async login(username: string, password: string, clientAddress: string): Promise<LoginResult> {
     const userKey = `login:user:${username}`;
+    const addressKey = `login:ip:${clientAddress}`;
     const [byUser, byAddress] = await storeCall(() =>
       Promise.all([
         this.options.rateLimiter.hit(userKey, this.limits.perUser, this.limits.windowSeconds),
-        this.options.rateLimiter.hit(`login:ip:${clientAddress}`, this.limits.perAddress, this.limits.windowSeconds),
+        this.options.rateLimiter.hit(addressKey, this.limits.perAddress, this.limits.windowSeconds),
       ]),
     );
     if (!byUser.allowed || !byAddress.allowed) {
@@ -115,7 +116,9 @@ export class Authenticator {
     const hash = this.options.users.get(username);
     const matches = await verifyPassword(password, hash ?? this.dummyHash);
     if (hash === undefined || !matches) throw new HttpError('invalid_credentials');
-    await storeCall(() => this.options.rateLimiter.reset(userKey));
+    // A success clears the user's count and takes its attempt back from the address: an office
+    // behind one NAT logs in all morning, while guesses from one address still add up.
+    await storeCall(() => Promise.all([this.options.rateLimiter.reset(userKey), this.options.rateLimiter.forgive(addressKey)]));
     return this.issue(username);
   }
 

@@ -43,6 +43,11 @@ export class MemoryRateLimiter implements RateLimiter {
     this.windows.delete(key);
   }
 
+  async forgive(key: string): Promise<void> {
+    const window = this.windows.get(key);
+    if (window && window.endsAt > this.now() && window.count > 0) window.count -= 1;
+  }
+
   private sweep(now: number): void {
     if (now < this.nextSweepAt) return;
     this.nextSweepAt = now + SWEEP_INTERVAL_MS;

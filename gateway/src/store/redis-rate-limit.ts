@@ -5,6 +5,11 @@ import { checkLimits } from './memory-rate-limit.js';
 import { DEFAULT_KEY_PREFIX, redisCall } from './redis-connection.js';
 import type { RateLimiter, RateLimitResult } from './types.js';
 
+const FORGIVE = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`;
+
 export interface RedisRateLimiterOptions {
   readonly keyPrefix?: string;
 }
@@ -36,5 +41,11 @@ export class RedisRateLimiter implements RateLimiter {
 
   async reset(key: string): Promise<void> {
     await redisCall('rate limit reset', () => this.redis.del(this.prefix + key));
+  }
+
+  async forgive(key: string): Promise<void> {
+    // A script, so that a counter whose window just ended is not recreated at -1 with no expiry
+    // (DECR on a missing key would do that); DECR keeps the expiry of a live one.
+    await redisCall('rate limit forgive', () => this.redis.eval(FORGIVE, 1, this.prefix + key));
   }
 }

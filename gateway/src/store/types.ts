@@ -86,6 +86,11 @@ export interface RateLimiter {
   hit(key: string, max: number, windowSeconds: number): Promise<RateLimitResult>;
   /** Forgets `key`, e.g. after a successful login. */
   reset(key: string): Promise<void>;
+  /**
+   * Takes back one attempt counted against `key` in its current window (never below zero; the
+   * window keeps its end), e.g. a login that succeeded from an address many people share.
+   */
+  forgive(key: string): Promise<void>;
 }
 
 /** Revoked token ids, each kept until the token would have expired anyway. */

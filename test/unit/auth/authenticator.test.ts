@@ -151,6 +151,14 @@ test('one client address trying many users is limited too', async () => {
   assert.equal((await auth.login('alice', 'alice-password', '192.0.2.8')).claims.user, 'alice', 'another address is fine');
 });
 
+test('successful logins from one address do not count against it; failures from it still do', async () => {
+  const auth = await authenticator({ loginLimits: { perUser: 100, perAddress: 4 } });
+  // An office behind one NAT: many more logins than the address limit, all fine.
+  for (let i = 0; i < 12; i += 1) await auth.login(i % 2 ? 'alice' : 'bob', i % 2 ? 'alice-password' : 'bob-password', '198.51.100.9');
+  for (let i = 0; i < 4; i += 1) await refused(auth.login('carol', 'guess', '198.51.100.9'), 'invalid_credentials');
+  await refused(auth.login('alice', 'alice-password', '198.51.100.9'), 'rate_limited');
+});
+
 test("a successful login resets the user's failed attempts", async () => {
   const auth = await authenticator({ loginLimits: { perUser: 3 } });
   for (let i = 0; i < 2; i += 1) await refused(auth.login('alice', 'guess', '10.0.0.1'), 'invalid_credentials');
@@ -160,7 +168,7 @@ test("a successful login resets the user's failed attempts", async () => {
 });
 
 test('login with the rate limiter down is 503 store_unavailable', async () => {
-  const broken: RateLimiter = { hit: down, reset: down };
+  const broken: RateLimiter = { hit: down, reset: down, forgive: down };
   const error = await refused((await authenticator({ rateLimiter: broken })).login('alice', 'alice-password', '10.0.0.1'), 'store_unavailable');
   assert.equal(error.status, 503);
 });
