@@ -3,6 +3,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   agent: () => import('./agent.js'),
   'ws-floor': () => import('./ws-floor.js'),
   gateway: () => import('./gateway.js'),
+  soak: () => import('./soak.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);
