@@ -18,7 +18,22 @@ import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { AgentType, OUTPUT_HEADER_BYTES, decodeAgentMessage, encodeAttach, encodeInput } from '../gateway/src/protocol/messages.js';
 import { intOption } from './lib/options.js';
-import { REPO_ROOT, ensureBuilt, killAllStarted, machine, openFiles, rssKiB, sleep, startGatewayProc, type GatewayProc } from './gateway-support.js';
+import { Redis } from 'ioredis';
+import {
+  REPO_ROOT,
+  ensureBuilt,
+  freePort,
+  killAllStarted,
+  machine,
+  openFiles,
+  rssKiB,
+  sleep,
+  startGatewayProc,
+  startProc,
+  waitForPort,
+  type GatewayProc,
+  type Proc,
+} from './gateway-support.js';
 
 const KINDS = ['session', 'reset', 'fin', 'login'] as const;
 type Kind = (typeof KINDS)[number];
@@ -30,6 +45,8 @@ interface Checkpoint {
   readonly openFiles: number;
   readonly attachments: number | null;
   readonly agents: number;
+  /** Keys in the gateway's Redis (with --redis). */
+  readonly redisKeys: number | null;
   readonly seconds: number;
 }
 
@@ -135,7 +152,7 @@ async function oneCycle(kind: Kind, gateway: GatewayProc, longLived: string, n: 
   }
 }
 
-async function checkpoint(gateway: GatewayProc, cycle: number, startedAt: number): Promise<Checkpoint> {
+async function checkpoint(gateway: GatewayProc, cycle: number, startedAt: number, redisKeys: () => Promise<number | null>): Promise<Checkpoint> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   const heap = metric(text, 'nodejs_heap_size_used_bytes');
   return {
@@ -145,6 +162,7 @@ async function checkpoint(gateway: GatewayProc, cycle: number, startedAt: number
     openFiles: openFiles(gateway.proc.pid),
     attachments: metric(text, 'cloudterm_gateway_attachments'),
     agents: agentsOf(gateway.dataDir),
+    redisKeys: await redisKeys(),
     seconds: (performance.now() - startedAt) / 1000,
   };
 }
@@ -152,7 +170,13 @@ async function checkpoint(gateway: GatewayProc, cycle: number, startedAt: number
 export async function run(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { cycles: { type: 'string', default: '4000' }, every: { type: 'string', default: '500' }, kinds: { type: 'string', default: KINDS.join(',') }, label: { type: 'string' } },
+    options: {
+      cycles: { type: 'string', default: '4000' },
+      every: { type: 'string', default: '500' },
+      kinds: { type: 'string', default: KINDS.join(',') },
+      redis: { type: 'boolean', default: false },
+      label: { type: 'string' },
+    },
   });
   const kinds = values.kinds.split(',').map((kind) => {
     if (!KINDS.includes(kind as Kind)) throw new TypeError(`--kinds takes ${KINDS.join(', ')}; got ${kind}`);
@@ -161,14 +185,25 @@ export async function run(argv: readonly string[]): Promise<number> {
   const cycles = intOption('cycles', values.cycles, 4, 1_000_000);
   const every = intOption('every', values.every, 1, cycles);
   ensureBuilt();
-  const gateway = await startGatewayProc();
+  // With --redis the gateway keeps sessions, limits and revocations in a Redis of its own, whose
+  // keys are counted too: what a cycle leaves there must expire or be deleted.
+  let redisProc: Proc | null = null;
+  let redis: Redis | null = null;
+  if (values.redis) {
+    const redisPort = await freePort();
+    redisProc = startProc('redis-server', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    await waitForPort(redisPort, 10_000, redisProc);
+    redis = new Redis(`redis://127.0.0.1:${redisPort}`);
+  }
+  const gateway = await startGatewayProc(redis ? { redisUrl: `redis://127.0.0.1:${redis.options.port}` } : {});
+  const redisKeys = async () => (redis ? await redis.dbsize() : null);
   const checkpoints: Checkpoint[] = [];
   const errors: Record<string, number> = {};
   try {
     const longLived = await gateway.createSession();
     const startedAt = performance.now();
     await sleep(1_000);
-    checkpoints.push(await checkpoint(gateway, 0, startedAt));
+    checkpoints.push(await checkpoint(gateway, 0, startedAt, redisKeys));
     process.stdout.write(`cycle 0: ${JSON.stringify(checkpoints.at(-1))}\n`);
     for (let n = 1; n <= cycles; n++) {
       const kind = kinds[n % kinds.length]!;
@@ -179,21 +214,21 @@ export async function run(argv: readonly string[]): Promise<number> {
         errors[key] = (errors[key] ?? 0) + 1;
       }
       if (n % every === 0) {
-        checkpoints.push(await checkpoint(gateway, n, startedAt));
+        checkpoints.push(await checkpoint(gateway, n, startedAt, redisKeys));
         process.stdout.write(`cycle ${n}: ${JSON.stringify(checkpoints.at(-1))}\n`);
       }
     }
     // Ends of attachments and sessions are recorded within seconds (activity is flushed every 5 s).
     await sleep(7_000);
-    const settled = await checkpoint(gateway, cycles, startedAt);
+    const settled = await checkpoint(gateway, cycles, startedAt, redisKeys);
     const first = checkpoints[0]!;
     const lines = [
       `Soak: ${cycles} cycles (${kinds.join(', ')} in turn) against one local-mode gateway, ${machine().node}`,
-      '| cycle | RSS MiB | heap used MiB | open files | attachments | agents | s |',
-      '|---|---|---|---|---|---|---|',
+      '| cycle | RSS MiB | heap used MiB | open files | attachments | agents | Redis keys | s |',
+      '|---|---|---|---|---|---|---|---|',
       ...[...checkpoints, settled].map(
         (c, i) =>
-          `| ${i === checkpoints.length ? `${c.cycle}, settled` : c.cycle} | ${(c.rssKiB / 1024).toFixed(1)} | ${c.heapUsedMiB?.toFixed(1) ?? '—'} | ${c.openFiles} | ${c.attachments ?? '—'} | ${c.agents} | ${c.seconds.toFixed(0)} |`,
+          `| ${i === checkpoints.length ? `${c.cycle}, settled` : c.cycle} | ${(c.rssKiB / 1024).toFixed(1)} | ${c.heapUsedMiB?.toFixed(1) ?? '—'} | ${c.openFiles} | ${c.attachments ?? '—'} | ${c.agents} | ${c.redisKeys ?? '—'} | ${c.seconds.toFixed(0)} |`,
       ),
       `Errors: ${JSON.stringify(errors)}`,
       `Given back: attachments ${settled.attachments === 0 ? 'yes (0)' : `NO (${settled.attachments})`}, ` +
@@ -209,6 +244,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     return clean ? 0 : 1;
   } finally {
     await gateway.stop();
+    redis?.disconnect();
+    await redisProc?.stop();
     killAllStarted();
   }
 }
