@@ -100,6 +100,20 @@ describe('cloudterm command', () => {
     assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
   });
 
+  test('unix socket paths too long to work are refused at start, not cut short', async () => {
+    // Linux takes 107 bytes; libuv would silently cut a longer path, and two terminals' sockets
+    // could become one file.
+    const longDir = join(await mkdtemp(join(tmpdir(), 'cloudterm-cli-')), 'd'.repeat(80));
+    const local = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', longDir]);
+    assert.equal(local.code, 2, local.stderr);
+    assert.match(local.stderr, /--data-dir .* is too long for the terminals' unix sockets \(\d+ bytes each; at most 107 work\): choose one of at most \d+ bytes/);
+    assert.doesNotMatch(local.stderr, /password/, 'no admin kept from a start that failed');
+    assert.equal(existsSync(join(longDir, 'users.htpasswd')), false);
+    const agent = await cloudterm(['agent', '--listen', `unix:${join(longDir, 'agent.sock')}`, '--session-id', 's1', '--public-key-file', '/dev/null']);
+    assert.equal(agent.code, 2, agent.stderr);
+    assert.match(agent.stderr, /--listen: the unix socket path is \d+ bytes long; at most 107 work/);
+  });
+
   test("an agent given something that is not the gateway's public key: exit 2, no stack trace", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
     await writeFile(join(dir, 'not-a-key.pub'), 'garbage\n');

@@ -1,3 +1,9 @@
+/**
+ * The longest unix socket path Linux takes (`sun_path` holds 108 bytes with the terminating NUL).
+ * libuv cuts longer paths short without a word, so that two long paths can become one file.
+ */
+export const MAX_UNIX_SOCKET_PATH_BYTES = 107;
+
 /** Where a server listens: a TCP host and port, or a unix socket path. */
 export type ListenAddress = { readonly host: string; readonly port: number } | { readonly path: string };
 
@@ -8,7 +14,10 @@ export type ListenAddress = { readonly host: string; readonly port: number } | {
 export function parseListenAddress(text: string, defaultHost: string): ListenAddress | string {
   if (text.startsWith('unix:')) {
     const path = text.slice('unix:'.length);
-    return path.length > 0 ? { path } : 'a unix socket address needs a path (unix:/path/to.sock)';
+    if (path.length === 0) return 'a unix socket address needs a path (unix:/path/to.sock)';
+    const bytes = Buffer.byteLength(path);
+    if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) return `the unix socket path is ${bytes} bytes long; at most ${MAX_UNIX_SOCKET_PATH_BYTES} work`;
+    return { path };
   }
   const match = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : NaN;

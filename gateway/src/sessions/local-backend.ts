@@ -6,6 +6,9 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import type { SessionRecord } from '../store/types.js';
+import { MAX_UNIX_SOCKET_PATH_BYTES } from '../config/listen-address.js';
+import { ConfigError } from '../config/options.js';
+import { SESSION_ID_CHARS } from './session-service.js';
 import type { StartRequest, StartedTerminal, TerminalBackend } from './backend.js';
 
 export interface LocalBackendOptions {
@@ -42,13 +45,24 @@ export class LocalBackend implements TerminalBackend {
   constructor(private readonly options: LocalBackendOptions) {
     this.socketDir = join(options.dataDir, 'sockets');
     this.logDir = join(options.dataDir, 'logs');
+    const socketPathBytes = Buffer.byteLength(this.socketPath('x'.repeat(SESSION_ID_CHARS)));
+    if (socketPathBytes > MAX_UNIX_SOCKET_PATH_BYTES) {
+      const allowed = Buffer.byteLength(options.dataDir) - (socketPathBytes - MAX_UNIX_SOCKET_PATH_BYTES);
+      throw new ConfigError([
+        `--data-dir ${options.dataDir} is too long for the terminals' unix sockets (${socketPathBytes} bytes each; at most ${MAX_UNIX_SOCKET_PATH_BYTES} work): choose one of at most ${allowed} bytes`,
+      ]);
+    }
+  }
+
+  private socketPath(sessionId: string): string {
+    return join(this.socketDir, `${sessionId}.sock`);
   }
 
   async start(request: StartRequest): Promise<StartedTerminal> {
     // Only the user may open the sockets: the directory is 0700.
     await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
     await mkdir(this.logDir, { recursive: true, mode: 0o700 });
-    const socketPath = join(this.socketDir, `${request.id}.sock`);
+    const socketPath = this.socketPath(request.id);
     const log = await open(join(this.logDir, `${request.id}.log`), 'a', 0o600);
     const [command, ...prefix] = this.options.selfCommand;
     const child = spawn(

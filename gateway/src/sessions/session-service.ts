@@ -7,6 +7,9 @@ import { SessionLimitError, type SessionRecord, type SessionStore } from '../sto
 import type { Role } from '../protocol/messages.js';
 import type { TerminalBackend } from './backend.js';
 
+/** Random bytes in a session id: 96 bits, written as SESSION_ID_CHARS base64url characters. */
+const SESSION_ID_BYTES = 12;
+export const SESSION_ID_CHARS = Math.ceil((SESSION_ID_BYTES * 4) / 3);
 export interface Principal {
   readonly user: string;
   readonly tenants: readonly { readonly tenant: string; readonly admin: boolean }[];
@@ -83,7 +86,7 @@ export class SessionService {
       throw new HttpError('forbidden', request.tenant ? `you are not a member of tenant "${request.tenant}"` : 'you belong to no tenant');
     }
     const now = this.now();
-    const id = randomBytes(12).toString('base64url');
+    const id = randomBytes(SESSION_ID_BYTES).toString('base64url');
     const record: SessionRecord = {
       id,
       name: request.name ?? `terminal ${new Date(now).toISOString().slice(11, 19)}`,
