@@ -68,6 +68,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     attachTimeoutMs: options.attachTimeoutMs,
     resumeWindowMs: options.resumeWindowMs,
   });
+  // Listened for before anything is awaited: a program that cannot start (a command that does
+  // not exist) exits while the server is still binding, and its exit must not be missed.
+  const exited = once(session, 'exit').then(([status]) => status as ExitStatus);
   const metrics = createAgentMetrics(session, options.processMetrics);
   const recorder = options.recordPath
     ? new AsciicastRecorder({ path: options.recordPath, cols: options.cols, rows: options.rows, command: options.command })
@@ -126,7 +129,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       ? { path: options.listen.path }
       : { port: typeof bound === 'object' && bound ? bound.port : options.listen.port, host: options.listen.host };
 
-  const exited = once(session, 'exit').then(([status]) => status as ExitStatus);
   const done = exited.then(async (status) => {
     // Give attachments a moment to receive the remaining output and the exit status.
     const drained = once(session, 'drained');

@@ -24,14 +24,22 @@ export interface LocalBackendOptions {
 
 const SOCKET_POLL_MS = 20;
 
-/** Whether an agent answers its health check on this unix socket. */
-function agentAnswers(socketPath: string): Promise<boolean> {
+/** The agent's /status on this unix socket (what matters here of it), or null while it does not answer. */
+function agentStatus(socketPath: string): Promise<{ exit: { code: number } | null } | null> {
   return new Promise((resolve) => {
-    const request = get({ socketPath, path: '/healthz', timeout: 1_000 }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
+    const request = get({ socketPath, path: '/status', timeout: 1_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        try {
+          resolve(response.statusCode === 200 ? (JSON.parse(body) as { exit: { code: number } | null }) : null);
+        } catch {
+          resolve(null);
+        }
+      });
     });
-    request.on('error', () => resolve(false));
+    request.on('error', () => resolve(null));
     request.on('timeout', () => request.destroy());
   });
 }
@@ -89,12 +97,18 @@ export class LocalBackend implements TerminalBackend {
 
     // Ready means answering, not merely a socket file: bind() makes the file before listen().
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 10_000);
+    // A shell that does not exist, or one that fails at once, is said now, not at the attach.
+    const program = this.options.shell?.join(' ') ?? 'the login shell';
+    const logFile = join(this.logDir, `${request.id}.log`);
     while (Date.now() < deadline && !exited) {
-      if (await agentAnswers(socketPath)) return { endpoint: `unix:${socketPath}`, pid: child.pid ?? null };
+      const status = await agentStatus(socketPath);
+      if (status?.exit) throw new Error(`its program (${program}) ended as soon as it started, with exit code ${status.exit.code}`);
+      if (status) return { endpoint: `unix:${socketPath}`, pid: child.pid ?? null };
       await new Promise((r) => setTimeout(r, SOCKET_POLL_MS));
     }
-    if (!exited) child.kill('SIGKILL');
-    throw new Error(`the agent did not start within the timeout (see ${join(this.logDir, `${request.id}.log`)})`);
+    if (exited) throw new Error(`it ended as soon as it started: check its program (${program}) and ${logFile}`);
+    child.kill('SIGKILL');
+    throw new Error(`the agent did not start within the timeout (see ${logFile})`);
   }
 
   /** Whether the session's agent process is alive: its pid runs an agent for this session id. */

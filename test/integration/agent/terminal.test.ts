@@ -1,6 +1,9 @@
 // The agent with real PTYs: echo, resize, exit status, several attachments, read-only viewers.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAgentFixture, type AgentFixture } from '../../helpers/agent-fixture.js';
 import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
 
@@ -62,6 +65,20 @@ describe('agent terminal', () => {
     assert.equal(second.closeCode, 1000);
     const status = await agent.agent.done;
     assert.equal(status.code, 7);
+  });
+
+  test('a program that cannot start ends the agent at once, with its exit status', async () => {
+    // The exit comes while the agent is still preparing its unix socket (as in local mode): it
+    // must not be missed, or the agent would live on, refusing every attach as ended and
+    // ignoring SIGTERM.
+    const started = Date.now();
+    const socketPath = join(await mkdtemp(join(tmpdir(), 'cloudterm-agent-')), 'agent.sock');
+    const fixture = await startAgentFixture({ command: '/no/such/program', args: [], listen: { path: socketPath } });
+    fixtures.push(fixture);
+    const status = await Promise.race([fixture.agent.done, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5_000))]);
+    assert.ok(status, 'the agent stopped by itself');
+    assert.notEqual(status.code, 0, 'a failure, not a normal exit');
+    assert.ok(Date.now() - started < 5_000);
   });
 
   test('two viewers see the same bytes; the read-only one cannot type and is told so', async () => {

@@ -1,6 +1,7 @@
 // The gateway's HTTP API with real agents: login, sessions, sharing, limits, and bad input.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { startGatewayFixture, ApiClient, PASSWORDS, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
 import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
@@ -285,5 +286,34 @@ describe('operations', () => {
     for (const password of Object.values(PASSWORDS)) assert.ok(!logs.includes(password), 'a password leaked');
     assert.ok(!logs.includes(alice.cookie!.split('=')[1]!), 'a token leaked');
     assert.ok(!/\$2[aby]\$/.test(logs), 'a hash leaked');
+  });
+});
+
+describe('a terminal whose program cannot start', () => {
+  let broken: GatewayFixture;
+  before(async () => {
+    broken = await startGatewayFixture({ args: ['--shell', '/no/such/shell'] });
+  });
+  after(async () => {
+    await broken?.stop();
+  });
+
+  test('creating it answers 502 naming the program, and nothing is left behind', async () => {
+    const carol = await broken.login('carol');
+    const created = await carol.request('POST', '/api/sessions', {});
+    assert.equal(created.status, 502);
+    assert.equal(created.body.error.code, 'upstream_failed');
+    assert.match(created.body.error.message, /\/no\/such\/shell/);
+    assert.deepEqual((await carol.request('GET', '/api/sessions')).body.sessions, []);
+    // The agent ended by itself: no process of this gateway's is left running.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const running = (() => {
+      try {
+        return execFileSync('pgrep', ['-f', `--public-key-file ${broken.dataDir}/keys/attach.pub`], { encoding: 'utf8' }).trim();
+      } catch {
+        return '';
+      }
+    })();
+    assert.equal(running, '', 'no agent left running');
   });
 });
