@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { CommandIo, Environment } from './cli.js';
 import { GATEWAY_USAGE, loadGatewayConfig, type GatewayMode } from './config/gateway-config.js';
+import { prepareDirectory } from './config/directory.js';
 import { ensureFirstUser, FIRST_USER } from './local/first-run.js';
 import { startGateway } from './gateway.js';
 
@@ -25,6 +26,7 @@ export function gatewayCommand(mode: GatewayMode) {
       return 0;
     }
     const config = loadGatewayConfig(mode, argv, env);
+    await prepareDirectory(config.dataDir, 'data-dir');
     const firstPassword = mode === 'local' && config.usersFile ? await ensureFirstUser(config.usersFile) : null;
     const uiRoot = findUiRoot();
     let gateway;

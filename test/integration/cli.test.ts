@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +112,36 @@ describe('cloudterm command', () => {
     const agent = await cloudterm(['agent', '--listen', `unix:${join(longDir, 'agent.sock')}`, '--session-id', 's1', '--public-key-file', '/dev/null']);
     assert.equal(agent.code, 2, agent.stderr);
     assert.match(agent.stderr, /--listen: the unix socket path is \d+ bytes long; at most 107 work/);
+  });
+
+  test('a data directory that cannot be made is named at start; one under /proc does not hang the start', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    await writeFile(join(dir, 'a-file'), '');
+    const underFile = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'a-file', 'data')]);
+    assert.equal(underFile.code, 2, underFile.stderr);
+    assert.match(underFile.stderr, /--data-dir .*a-file\/data: cannot use .* \(a part of the path is a file, not a directory\)/);
+    // Node 20's recursive mkdir spins forever on such a path; the start must end, saying why.
+    const proc = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', '/proc/cloudterm-data']);
+    assert.equal(proc.code, 2, proc.stderr);
+    assert.match(proc.stderr, /--data-dir \/proc\/cloudterm-data: cannot create/);
+    assert.doesNotMatch(`${underFile.stderr}${proc.stderr}`, /\n\s+at /, 'no stack trace');
+  });
+
+  test('an agent asked to record where it cannot: exit 2 before any program runs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const pair = await generateSigningKeyPair();
+    await writeFile(join(dir, 'attach.pub'), pair.publicKeyPem);
+    await writeFile(join(dir, 'old.cast'), 'a recording kept\n');
+    const agent = (record: string) =>
+      cloudterm(['agent', '--listen', '127.0.0.1:0', '--session-id', 's1', '--public-key-file', join(dir, 'attach.pub'), '--record', record, '--', '/bin/sh', '-c', `touch ${join(dir, 'ran')}`]);
+    const missingDir = await agent(join(dir, 'no-such-dir', 'x.cast'));
+    assert.equal(missingDir.code, 2, missingDir.stderr);
+    assert.match(missingDir.stderr, /--record .*x\.cast: its directory does not exist/);
+    const existing = await agent(join(dir, 'old.cast'));
+    assert.equal(existing.code, 2, existing.stderr);
+    assert.match(existing.stderr, /--record .*old\.cast: the file exists \(a recording never overwrites one\)/);
+    assert.equal(await readFile(join(dir, 'old.cast'), 'utf8'), 'a recording kept\n');
+    assert.equal(existsSync(join(dir, 'ran')), false, 'the program never ran');
   });
 
   test("an agent given something that is not the gateway's public key: exit 2, no stack trace", async () => {

@@ -25,6 +25,8 @@ export interface AgentOptions
   /** How long attachments get to receive the exit status before the agent closes them. */
   readonly drainTimeoutMs: number;
   readonly processMetrics: boolean;
+  /** The recording failed while the session ran (it stops; the session goes on). */
+  readonly onRecordingError?: (error: Error) => void;
 }
 
 export interface RunningAgent {
@@ -57,6 +59,10 @@ function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  // Before the program starts: a recording that cannot be written stops the start.
+  const recorder = options.recordPath
+    ? new AsciicastRecorder({ path: options.recordPath, cols: options.cols, rows: options.rows, command: options.command, onError: options.onRecordingError })
+    : null;
   const session = new PtySession({
     command: options.command,
     args: options.args,
@@ -72,9 +78,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   // not exist) exits while the server is still binding, and its exit must not be missed.
   const exited = once(session, 'exit').then(([status]) => status as ExitStatus);
   const metrics = createAgentMetrics(session, options.processMetrics);
-  const recorder = options.recordPath
-    ? new AsciicastRecorder({ path: options.recordPath, cols: options.cols, rows: options.rows, command: options.command })
-    : null;
   if (recorder) {
     session.on('output', (chunk) => recorder.output(chunk));
     session.on('resize', (cols, rows) => recorder.resize(cols, rows));

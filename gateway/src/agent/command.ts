@@ -24,6 +24,7 @@ export async function runAgentCommand(argv: readonly string[], env: Environment,
     attachTimeoutMs: 10_000,
     drainTimeoutMs: 5_000,
     processMetrics: true,
+    onRecordingError: (error) => log.error({ err: error.message, path: config.recordPath }, 'Recording stopped: the session goes on unrecorded'),
   });
   log.info({ listen: formatListenAddress(config.listen), pid: agent.session.pid, command: config.command }, 'Agent listening');
   io.stop.addEventListener('abort', () => {

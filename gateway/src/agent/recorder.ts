@@ -1,8 +1,9 @@
 // Writes a session as an asciicast v2 file (the asciinema format): a JSON header line, then one
 // JSON array per event, [seconds since start, "o" | "r", data]. Output is decoded as a UTF-8
 // stream so that a character split across two PTY reads is written whole.
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { ConfigError } from '../config/options.js';
 
 export interface RecorderOptions {
   readonly path: string;
@@ -10,6 +11,21 @@ export interface RecorderOptions {
   readonly rows: number;
   readonly command: string;
   readonly now?: () => number;
+  /** A write failed later (a full disk): the recording stops there, the session goes on. */
+  readonly onError?: (error: Error) => void;
+}
+
+function whyNotWritable(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'EEXIST':
+      return 'the file exists (a recording never overwrites one)';
+    case 'ENOENT':
+      return 'its directory does not exist';
+    case 'EACCES':
+      return 'not writable by this user';
+    default:
+      return error.message;
+  }
 }
 
 export class AsciicastRecorder {
@@ -17,11 +33,23 @@ export class AsciicastRecorder {
   private readonly decoder = new TextDecoder('utf-8');
   private readonly now: () => number;
   private readonly startedAt: number;
+  private failed = false;
 
   constructor(options: RecorderOptions) {
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
-    this.stream = createWriteStream(options.path, { flags: 'wx', mode: 0o600 });
+    // Opened now, so that a path that cannot be written stops the start, before any program runs.
+    let fd: number;
+    try {
+      fd = openSync(options.path, 'wx', 0o600);
+    } catch (error) {
+      throw new ConfigError([`--record ${options.path}: ${whyNotWritable(error as NodeJS.ErrnoException)}`]);
+    }
+    this.stream = createWriteStream('', { fd });
+    this.stream.once('error', (error) => {
+      this.failed = true;
+      options.onError?.(error);
+    });
     const header = {
       version: 2,
       width: options.cols,
@@ -43,6 +71,7 @@ export class AsciicastRecorder {
   }
 
   private event(kind: 'o' | 'r', data: string): void {
+    if (this.failed) return;
     const seconds = (this.now() - this.startedAt) / 1000;
     this.stream.write(`${JSON.stringify([Number(seconds.toFixed(6)), kind, data])}\n`);
   }
@@ -50,6 +79,7 @@ export class AsciicastRecorder {
   async close(): Promise<void> {
     const rest = this.decoder.decode();
     if (rest.length > 0) this.event('o', rest);
+    if (this.failed) return;
     this.stream.end();
     await once(this.stream, 'close');
   }

@@ -2,7 +2,8 @@
 // store only its bcrypt hash (mode 0600), and hand the password back to be shown once, next to
 // the URL — the way a notebook server shows its token.
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { prepareDirectory } from '../config/directory.js';
 import { dirname } from 'node:path';
 import { hashPassword } from '../auth/passwords.js';
 
@@ -12,7 +13,7 @@ export const FIRST_USER = 'admin';
 export async function ensureFirstUser(usersFile: string): Promise<string | null> {
   const password = randomBytes(18).toString('base64url');
   const line = `${FIRST_USER}:${await hashPassword(password)}\n`;
-  await mkdir(dirname(usersFile), { recursive: true, mode: 0o700 });
+  await prepareDirectory(dirname(usersFile), 'users-file');
   try {
     await writeFile(usersFile, line, { mode: 0o600, flag: 'wx' });
   } catch (error) {
