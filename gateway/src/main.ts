@@ -3,11 +3,14 @@
 // that touches `process` (arguments, environment, signals, exit).
 import { runCommand } from './cli.js';
 import { ConfigError } from './config/options.js';
+import { StoreUnavailableError } from './store/types.js';
 import { codeLoadingFlags } from './config/node-flags.js';
 
 /** What the person who started us needs to read: the problem, not a stack, when it is theirs to fix. */
 function describeFailure(error: unknown): string {
   if (error instanceof ConfigError) return error.message;
+  // Redis unreachable at start: the message names where it looked; the stack would add nothing.
+  if (error instanceof StoreUnavailableError) return `${error.message}: is it running, and is --redis-url right?`;
   const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
   const where = port === undefined ? address ?? '' : `${address ?? ''}:${port}`;
   if (code === 'EADDRINUSE') return `${where} is already in use: stop what listens there, or choose another with --listen`;

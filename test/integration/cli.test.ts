@@ -144,6 +144,22 @@ describe('cloudterm command', () => {
     assert.equal(existsSync(join(dir, 'ran')), false, 'the program never ran');
   });
 
+  test('a Redis URL of another scheme is refused (exit 2); an unreachable Redis is one line naming where, without its password', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const scheme = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', dir, '--redis-url', 'http://127.0.0.1:6379']);
+    assert.equal(scheme.code, 2, scheme.stderr);
+    assert.match(scheme.stderr, /--redis-url must be redis:\/\//);
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const { port } = closed.address() as { port: number };
+    closed.close();
+    const down = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', dir, '--redis-url', `redis://:s3cret-pass@127.0.0.1:${port}`, '--log-level', 'error']);
+    assert.equal(down.code, 1, down.stderr);
+    assert.match(down.stderr, new RegExp(`cloudterm: cannot connect to Redis at 127\\.0\\.0\\.1:${port}: is it running`));
+    assert.doesNotMatch(`${down.stdout}${down.stderr}`, /s3cret-pass/, 'the password appears nowhere');
+    assert.doesNotMatch(down.stderr, /\n\s+at /, 'no stack trace');
+  });
+
   test("an agent given something that is not the gateway's public key: exit 2, no stack trace", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
     await writeFile(join(dir, 'not-a-key.pub'), 'garbage\n');

@@ -108,6 +108,9 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   if (values.tlsCert && values.tlsKey) tls = { certFile: resolve(values.tlsCert), keyFile: resolve(values.tlsKey) };
   else if (values.tlsCert || values.tlsKey) problems.push('HTTPS needs both --tls-cert and --tls-key');
 
+  if (values.redisUrl?.includes('://') && !/^rediss?:\/\//.test(values.redisUrl)) {
+    problems.push('--redis-url must be redis://[user:password@]host[:port][/db] or rediss://… (TLS)');
+  }
   const allowedOrigins = (values.allowedOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean);
   for (const origin of allowedOrigins) {
     if (!/^https?:\/\/[^/]+$/.test(origin)) problems.push(`--allowed-origins: "${origin}" is not an origin (scheme://host[:port])`);
