@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { RingBuffer } from './ring-buffer.js';
 import { Attachment, type ExitStatus } from './attachment.js';
 import { FramePool } from './frame-pool.js';
+import { PtyInput } from './pty-input.js';
 import {
   ACK_EVERY_BYTES,
   MAX_COLS,
@@ -31,6 +32,8 @@ const MAX_COALESCED_BYTES = 64 * 1024;
 const COALESCE_MS = 1;
 /** A flush happens at the first read that reaches MAX_COALESCED_BYTES: one read may go past it. */
 const FULL_READ_SLACK = 64 * 1024;
+/** Input waiting for a program that does not read it, above which more is refused. */
+const INPUT_BACKLOG_LIMIT = 1024 * 1024;
 
 export interface PtySessionOptions
   extends Pick<AgentConfig, 'command' | 'args' | 'cwd' | 'env' | 'cols' | 'rows' | 'ringBytes'> {
@@ -71,6 +74,7 @@ export interface PtySessionEvents {
 export class PtySession extends EventEmitter<PtySessionEvents> implements SessionCounters {
   readonly ring: RingBuffer;
   private readonly pty: pty.IPty;
+  private readonly input: PtyInput;
   private readonly attachments = new Set<Attachment>();
   private readonly now: () => number;
   private readonly startedAt: number;
@@ -106,6 +110,10 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
       // Raw bytes in and out: the agent never decodes the terminal stream.
       encoding: null,
     });
+    // node-pty's UnixTerminal has an `fd` getter its IPty interface does not declare.
+    const fd = (this.pty as unknown as { fd?: unknown }).fd;
+    if (typeof fd !== 'number') throw new Error('node-pty gave no PTY file descriptor');
+    this.input = new PtyInput(fd, INPUT_BACKLOG_LIMIT);
     this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
     this.pty.onExit(({ exitCode, signal }) => this.onExit({ code: exitCode, signal: signal ?? 0 }));
   }
@@ -199,9 +207,14 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
           return;
         }
         if (this.exitStatus) return;
+        if (!this.input.write(message.data)) {
+          attachment.send(
+            encodeNotice(NoticeCode.InputRefused, `input refused: ${this.input.backlog} bytes already wait for the program, which is not reading them`),
+          );
+          return;
+        }
         this.lastInputAt = this.now();
         this.inputBytes += message.data.byteLength;
-        this.pty.write(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
         return;
       case 'resize':
         this.onResize(attachment, message.cols, message.rows);
@@ -350,6 +363,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
   }
 
   private onExit(status: ExitStatus): void {
+    this.input.close();
     this.flushOutput();
     this.exitStatus = status;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);

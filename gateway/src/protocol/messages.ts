@@ -49,6 +49,7 @@ export const NoticeCode = {
   UnknownType: 2,
   AlreadyAttached: 3,
   BadResize: 4,
+  InputRefused: 5,
 } as const;
 export type NoticeCode = (typeof NoticeCode)[keyof typeof NoticeCode];
 
