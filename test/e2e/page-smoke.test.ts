@@ -204,6 +204,15 @@ describe('page in Chromium', () => {
     const typed = agent.received.flatMap((m) => (m.type === 'input' ? [Buffer.from(m.data).toString()] : [])).join('');
     assert.equal(typed, 'ls');
 
+    // A large paste arrives whole, as several messages each under the agent's maximum size.
+    const inputsBefore = agent.received.filter((m) => m.type === 'input').length;
+    const paste = 'p'.repeat(150_000);
+    await page.keyboard.insertText(paste);
+    const pasted = () => agent.received.filter((m) => m.type === 'input').slice(inputsBefore).flatMap((m) => (m.type === 'input' ? [m.data] : []));
+    await waitFor('the paste', () => pasted().reduce((n, d) => n + d.byteLength, 0) >= paste.length);
+    assert.ok(pasted().length >= 3 && pasted().every((d) => d.byteLength <= 64 * 1024), `sizes ${pasted().map((d) => d.byteLength)}`);
+    assert.equal(Buffer.concat(pasted()).toString(), paste);
+
     // Kill the socket; output produced meanwhile arrives after the reconnect, and frames
     // overlapping what the page has (replayed from 0) are cut, not printed again.
     const before = agent.sockets.length;

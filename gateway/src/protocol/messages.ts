@@ -117,6 +117,11 @@ export function encodeAck(offset: number): Uint8Array {
  * the unacknowledged remainder (< 16 KiB) can never keep it paused.
  */
 export const ACK_EVERY_BYTES = 16 * 1024;
+/**
+ * Clients send input in messages of at most this many bytes: far below the agent's maximum
+ * message size (1 MiB), so a large paste is several messages rather than a closed connection.
+ */
+export const MAX_INPUT_CHUNK_BYTES = 64 * 1024;
 
 /**
  * Decodes a client message. Returns null for an unknown type (the agent answers with a notice,

@@ -10,6 +10,7 @@ import {
   encodeAck,
   encodeAttach,
   encodeInput,
+  MAX_INPUT_CHUNK_BYTES,
   encodeResize,
   type AgentMessage,
   type Role,
@@ -111,7 +112,11 @@ export class TerminalConnection {
   /** Sends typed text. Refused (false) while disconnected or read-only: input is not queued, since keys typed blind into a shell are dangerous. */
   input(data: string | Uint8Array): boolean {
     if (!this.#canWrite()) return false;
-    this.#socket?.send(encodeInput(typeof data === 'string' ? utf8.encode(data) : data));
+    const bytes = typeof data === 'string' ? utf8.encode(data) : data;
+    // A large paste goes as several messages, each well under the agent's maximum message size.
+    for (let at = 0; at < bytes.byteLength; at += MAX_INPUT_CHUNK_BYTES) {
+      this.#socket?.send(encodeInput(bytes.subarray(at, at + MAX_INPUT_CHUNK_BYTES)));
+    }
     return true;
   }
 
