@@ -16,7 +16,9 @@ import {
   encodeExit,
   encodeGap,
   encodeHello,
+  encodeNotice,
   encodeOutput,
+  NoticeCode,
   type ClientMessage,
   type Role,
 } from '../../gateway/src/protocol/messages.js';
@@ -212,6 +214,13 @@ describe('page in Chromium', () => {
     await waitFor('the paste', () => pasted().reduce((n, d) => n + d.byteLength, 0) >= paste.length);
     assert.ok(pasted().length >= 3 && pasted().every((d) => d.byteLength <= 64 * 1024), `sizes ${pasted().map((d) => d.byteLength)}`);
     assert.equal(Buffer.concat(pasted()).toString(), paste);
+
+    // Input the program is not reading is refused, chunk by chunk: the page says so once.
+    for (let i = 0; i < 3; i += 1) agent.current?.send(encodeNotice(NoticeCode.InputRefused, `input refused: ${1_048_576 + i} bytes already wait`));
+    const refusedToasts = page.getByTestId('toast').filter({ hasText: 'Input not sent: the program is not reading' });
+    await waitFor('the input-refused toast', async () => (await refusedToasts.count()) === 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await refusedToasts.count(), 1, 'one toast for the burst');
 
     // Kill the socket; output produced meanwhile arrives after the reconnect, and frames
     // overlapping what the page has (replayed from 0) are cut, not printed again.

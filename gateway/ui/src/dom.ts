@@ -54,6 +54,8 @@ let toastRoot: HTMLElement | null = null;
 export function toast(message: string, kind: 'info' | 'error' = 'info'): void {
   toastRoot ??= document.getElementById('toasts');
   if (!toastRoot) return;
+  // The same message again (a burst of refused input, say) is one toast, not a pile of them.
+  for (const shown of Array.from(toastRoot.children)) if (shown.textContent === message) return;
   const item = h('div', { class: `toast toast-${kind}`, 'data-testid': 'toast' }, message);
   toastRoot.appendChild(item);
   setTimeout(() => item.remove(), kind === 'error' ? 8_000 : 4_000);

@@ -171,7 +171,9 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
         term.write(`\r\n${DIM}[process ${how}]${NORMAL}\r\n`);
       },
       notice: (code, message) => {
-        toast(code === NoticeCode.ReadOnly ? 'This terminal is read-only: input is not sent.' : message);
+        if (code === NoticeCode.ReadOnly) toast('This terminal is read-only: input is not sent.');
+        else if (code === NoticeCode.InputRefused) toast('Input not sent: the program is not reading what was already typed or pasted.', 'error');
+        else toast(message);
       },
       state: (state) => {
         connState.dataset.state = state;
