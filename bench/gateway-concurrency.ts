@@ -17,14 +17,14 @@ import {
   REPO_ROOT,
   cpuSeconds,
   effectiveFileLimit,
-  freePort,
+  metricValue,
   openFiles,
   raiseOwnFileLimit,
   rssKiB,
   sleep,
   startGatewayProc,
   startProc,
-  waitForPort,
+  startRedisProc,
   type GatewayProc,
   type Proc,
 } from './gateway-support.js';
@@ -172,14 +172,10 @@ interface GatewayMetrics {
 async function gatewayMetrics(gateway: GatewayProc): Promise<GatewayMetrics> {
   try {
     const text = await (await fetch(`${gateway.url}/metrics`)).text();
-    const read = (name: string) => {
-      const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+]+)`, 'm').exec(text);
-      return match ? Number(match[1]) : null;
-    };
     return {
-      attachments: read('cloudterm_gateway_attachments'),
-      heapUsedBytes: read('nodejs_heap_size_used_bytes'),
-      externalBytes: read('nodejs_external_memory_bytes'),
+      attachments: metricValue(text, 'cloudterm_gateway_attachments'),
+      heapUsedBytes: metricValue(text, 'nodejs_heap_size_used_bytes'),
+      externalBytes: metricValue(text, 'nodejs_external_memory_bytes'),
     };
   } catch {
     return { attachments: null, heapUsedBytes: null, externalBytes: null };
@@ -226,10 +222,9 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
   let gateway: GatewayProc | null = null;
   let redis: Redis | null = null;
   try {
-    const redisPort = await freePort();
-    redisProc = startProc('redis-server', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-    await waitForPort(redisPort, 10_000, redisProc);
-    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const started = await startRedisProc();
+    redisProc = started.proc;
+    const redisUrl = started.url;
     redis = new Redis(redisUrl);
 
     gateway = await startGatewayProc({

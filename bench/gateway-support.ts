@@ -72,25 +72,36 @@ export function killAllStarted(): void {
 /** Data directories of the gateways we started: their detached agents are found by them. */
 const gatewayDataDirs = new Set<string>();
 
-/** Terminal agents the gateway started are detached: find them by their data directory and end them. */
-export function killAgentsOf(dataDir: string): number {
-  let killed = 0;
+/** Command lines of the running processes, as argument lists, by pid. */
+function processArgs(): Array<{ pid: number; args: string[] }> {
+  const found: Array<{ pid: number; args: string[] }> = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let cmdline = '';
     try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      found.push({ pid: Number(entry), args: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0') });
     } catch {
-      continue;
+      // gone meanwhile
     }
-    const args = cmdline.split('\0');
-    if (args.includes('agent') && args.some((arg) => arg.startsWith(`${dataDir}/`))) {
-      try {
-        process.kill(Number(entry), 'SIGKILL');
-        killed += 1;
-      } catch {
-        // already gone
-      }
+  }
+  return found;
+}
+
+/** The pids of the terminal agents a gateway started: found by its data directory in their arguments. */
+export function agentPidsOf(dataDir: string): number[] {
+  return processArgs()
+    .filter(({ args }) => args.includes('agent') && args.some((arg) => arg.startsWith(`${dataDir}/`)))
+    .map(({ pid }) => pid);
+}
+
+/** Terminal agents the gateway started are detached: end them. */
+export function killAgentsOf(dataDir: string): number {
+  let killed = 0;
+  for (const pid of agentPidsOf(dataDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed += 1;
+    } catch {
+      // already gone
     }
   }
   return killed;
@@ -98,16 +109,21 @@ export function killAgentsOf(dataDir: string): number {
 
 /** The pid of the `cloudterm agent` serving `sessionId` (started by the gateway), or null. */
 export function agentPidOf(sessionId: string): number | null {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args.includes('agent') && args.includes(sessionId)) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return null;
+  return processArgs().find(({ args }) => args.includes('agent') && args.includes(sessionId))?.pid ?? null;
+}
+
+/** A redis-server of the benchmark's own on a free port (nothing saved to disk), and its URL. */
+export async function startRedisProc(): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort();
+  const proc = startProc('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await waitForPort(port, 10_000, proc);
+  return { proc, url: `redis://127.0.0.1:${port}` };
+}
+
+/** A Prometheus sample of the gateway's /metrics (the first series of that name), or null. */
+export function metricValue(text: string, name: string): number | null {
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)`, 'm').exec(text);
+  return match ? Number(match[1]) : null;
 }
 
 /** Lets this process hold as many sockets as the processes it starts (root may raise its own hard limit). */

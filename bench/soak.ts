@@ -10,7 +10,6 @@
 // end, after a pause, what should be back to where it was: attachments 0, descriptors and agents
 // as at the start; RSS and heap are printed for the reader (V8 keeps some headroom).
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -21,16 +20,16 @@ import { intOption } from './lib/options.js';
 import { Redis } from 'ioredis';
 import {
   REPO_ROOT,
+  agentPidsOf,
   ensureBuilt,
-  freePort,
   killAllStarted,
   machine,
+  metricValue,
   openFiles,
   rssKiB,
   sleep,
   startGatewayProc,
-  startProc,
-  waitForPort,
+  startRedisProc,
   type GatewayProc,
   type Proc,
 } from './gateway-support.js';
@@ -48,28 +47,6 @@ interface Checkpoint {
   /** Keys in the gateway's Redis (with --redis). */
   readonly redisKeys: number | null;
   readonly seconds: number;
-}
-
-function metric(text: string, name: string): number | null {
-  const match = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : null;
-}
-
-const readdirPids = () => readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-const readCmdline = (pid: string) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-
-function agentsOf(dataDir: string): number {
-  // The agents' command lines name the gateway's key file, inside its data directory.
-  const needle = `${dataDir}/keys/attach.pub`;
-  let count = 0;
-  for (const pid of readdirPids()) {
-    try {
-      if (readCmdline(pid).includes(needle)) count += 1;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return count;
 }
 
 /** Attaches to a session, types a line, waits for its echo; leaves the socket open for the caller to end. */
@@ -154,14 +131,14 @@ async function oneCycle(kind: Kind, gateway: GatewayProc, longLived: string, n: 
 
 async function checkpoint(gateway: GatewayProc, cycle: number, startedAt: number, redisKeys: () => Promise<number | null>): Promise<Checkpoint> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  const heap = metric(text, 'nodejs_heap_size_used_bytes');
+  const heap = metricValue(text, 'nodejs_heap_size_used_bytes');
   return {
     cycle,
     rssKiB: rssKiB(gateway.proc.pid),
     heapUsedMiB: heap === null ? null : heap / 2 ** 20,
     openFiles: openFiles(gateway.proc.pid),
-    attachments: metric(text, 'cloudterm_gateway_attachments'),
-    agents: agentsOf(gateway.dataDir),
+    attachments: metricValue(text, 'cloudterm_gateway_attachments'),
+    agents: agentPidsOf(gateway.dataDir).length,
     redisKeys: await redisKeys(),
     seconds: (performance.now() - startedAt) / 1000,
   };
@@ -189,13 +166,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   // keys are counted too: what a cycle leaves there must expire or be deleted.
   let redisProc: Proc | null = null;
   let redis: Redis | null = null;
+  let redisUrl: string | null = null;
   if (values.redis) {
-    const redisPort = await freePort();
-    redisProc = startProc('redis-server', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-    await waitForPort(redisPort, 10_000, redisProc);
-    redis = new Redis(`redis://127.0.0.1:${redisPort}`);
+    ({ proc: redisProc, url: redisUrl } = await startRedisProc());
+    redis = new Redis(redisUrl);
   }
-  const gateway = await startGatewayProc(redis ? { redisUrl: `redis://127.0.0.1:${redis.options.port}` } : {});
+  const gateway = await startGatewayProc(redisUrl ? { redisUrl } : {});
   const redisKeys = async () => (redis ? await redis.dbsize() : null);
   const checkpoints: Checkpoint[] = [];
   const errors: Record<string, number> = {};
