@@ -3,7 +3,7 @@
 // stream so that a character split across two PTY reads is written whole.
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { ConfigError } from '../config/options.js';
+import { ConfigError, fsProblem } from '../config/options.js';
 
 export interface RecorderOptions {
   readonly path: string;
@@ -13,19 +13,6 @@ export interface RecorderOptions {
   readonly now?: () => number;
   /** A write failed later (a full disk): the recording stops there, the session goes on. */
   readonly onError?: (error: Error) => void;
-}
-
-function whyNotWritable(error: NodeJS.ErrnoException): string {
-  switch (error.code) {
-    case 'EEXIST':
-      return 'the file exists (a recording never overwrites one)';
-    case 'ENOENT':
-      return 'its directory does not exist';
-    case 'EACCES':
-      return 'not writable by this user';
-    default:
-      return error.message;
-  }
 }
 
 export class AsciicastRecorder {
@@ -43,7 +30,8 @@ export class AsciicastRecorder {
     try {
       fd = openSync(options.path, 'wx', 0o600);
     } catch (error) {
-      throw new ConfigError([`--record ${options.path}: ${whyNotWritable(error as NodeJS.ErrnoException)}`]);
+      const why = (error as NodeJS.ErrnoException).code === 'EEXIST' ? 'the file exists (a recording never overwrites one)' : fsProblem(error as NodeJS.ErrnoException, 'its directory does not exist');
+      throw new ConfigError([`--record ${options.path}: ${why}`]);
     }
     this.stream = createWriteStream('', { fd });
     this.stream.once('error', (error) => {

@@ -25,19 +25,42 @@ export class ConfigError extends Error {
   }
 }
 
-/** A configuration problem for a file named by `--flag` that could not be read. */
-export function unreadableFile(flag: string, path: string, error: NodeJS.ErrnoException): string {
-  const why = error.code === 'ENOENT' ? 'no such file' : error.code === 'EACCES' ? 'not readable by this user' : error.message;
-  return `--${flag} ${path}: ${why}`;
+/**
+ * Why a file or directory a person named could not be used, in words; `ifMissing` says what a
+ * missing path means where it was needed (no such file, no such directory to write into, …).
+ */
+export function fsProblem(error: NodeJS.ErrnoException, ifMissing: string): string {
+  switch (error.code) {
+    case 'ENOENT':
+      return ifMissing;
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return error.message;
+  }
+}
+
+/** Reads a file named by `--flag`; one that cannot be read is noted in `problems` (null returned). */
+export async function readNamedFile(flag: string, path: string, problems: string[]): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    problems.push(`--${flag} ${path}: ${fsProblem(error as NodeJS.ErrnoException, 'no such file')}`);
+    return null;
+  }
 }
 
 /** Reads a file named by `--flag` as text; a file that cannot be read is a ConfigError. */
 export async function readConfigFile(flag: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([unreadableFile(flag, path, error as NodeJS.ErrnoException)]);
-  }
+  const problems: string[] = [];
+  const bytes = await readNamedFile(flag, path, problems);
+  if (bytes === null) throw new ConfigError(problems);
+  return bytes.toString('utf8');
 }
 
 /** Like Promise.all, but the configuration problems of every promise are reported together. */

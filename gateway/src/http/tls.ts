@@ -2,25 +2,15 @@
 // ingress or proxy ends TLS in front of it. The files are read and checked at start, so that a
 // wrong path, a file that is not PEM, a key that is not the certificate's or an expired
 // certificate stops the start saying which, instead of failing every browser's handshake.
-import { readFile } from 'node:fs/promises';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { ConfigError, unreadableFile } from '../config/options.js';
+import { ConfigError, readNamedFile } from '../config/options.js';
 import type { TlsFiles } from '../config/gateway-config.js';
 
 /** What https.createServer takes: the certificate chain and its key, as PEM. */
 export interface TlsMaterial {
   readonly cert: Buffer;
   readonly key: Buffer;
-}
-
-async function readPem(path: string, flag: string, problems: string[]): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    problems.push(unreadableFile(flag, path, error as NodeJS.ErrnoException));
-    return null;
-  }
 }
 
 /** The problem with a certificate chain, or null; `now` is when it must be valid. */
@@ -39,7 +29,7 @@ function certificateProblem(cert: Buffer, path: string, now: Date): string | nul
 
 export async function loadTlsMaterial(files: TlsFiles, now = new Date()): Promise<TlsMaterial> {
   const problems: string[] = [];
-  const [cert, key] = await Promise.all([readPem(files.certFile, 'tls-cert', problems), readPem(files.keyFile, 'tls-key', problems)]);
+  const [cert, key] = await Promise.all([readNamedFile('tls-cert', files.certFile, problems), readNamedFile('tls-key', files.keyFile, problems)]);
   if (cert) {
     const problem = certificateProblem(cert, files.certFile, now);
     if (problem) problems.push(problem);

@@ -4,7 +4,7 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CompactSign, compactVerify, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, importSPKI, type CryptoKey } from 'jose';
-import { ConfigError, unreadableFile } from '../config/options.js';
+import { ConfigError, readNamedFile } from '../config/options.js';
 
 /** ES256: short tokens, fast to verify, supported by every JOSE library and WebCrypto. */
 export const SIGNING_ALG = 'ES256';
@@ -87,12 +87,8 @@ async function halvesMatch(privateKey: CryptoKey, publicKey: CryptoKey): Promise
  */
 export async function loadKeyPairFiles(files: KeyPairFiles): Promise<SigningKeyPair> {
   const problems: string[] = [];
-  const read = (path: string, flag: string) =>
-    readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      problems.push(unreadableFile(flag, path, error));
-      return null;
-    });
-  const [privatePem, publicPem] = await Promise.all([read(files.privateKeyFile, files.privateFlag), read(files.publicKeyFile, files.publicFlag)]);
+  const read = async (flag: string, path: string) => (await readNamedFile(flag, path, problems))?.toString('utf8') ?? null;
+  const [privatePem, publicPem] = await Promise.all([read(files.privateFlag, files.privateKeyFile), read(files.publicFlag, files.publicKeyFile)]);
   const privateKey = privatePem === null ? null : await importPKCS8(privatePem, SIGNING_ALG).catch(() => null);
   if (privatePem !== null && !privateKey) problems.push(`--${files.privateFlag} ${files.privateKeyFile}: not an ${SIGNING_ALG} private key in PEM (PKCS#8) form`);
   const publicKey = publicPem === null ? null : await importSPKI(publicPem, SIGNING_ALG).catch(() => null);

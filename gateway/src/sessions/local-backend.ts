@@ -24,8 +24,13 @@ export interface LocalBackendOptions {
 
 const SOCKET_POLL_MS = 20;
 
-/** The agent's /status on this unix socket (what matters here of it), or null while it does not answer. */
-function agentStatus(socketPath: string): Promise<{ exit: { code: number } | null } | null> {
+/** What the start needs of an agent's /status: whether its program has already exited. */
+interface AgentStartStatus {
+  readonly exit: { readonly code: number } | null;
+}
+
+/** The agent's /status on this unix socket, or null while it does not answer. */
+function agentStatus(socketPath: string): Promise<AgentStartStatus | null> {
   return new Promise((resolve) => {
     const request = get({ socketPath, path: '/status', timeout: 1_000 }, (response) => {
       let body = '';
@@ -33,7 +38,7 @@ function agentStatus(socketPath: string): Promise<{ exit: { code: number } | nul
       response.on('data', (chunk: string) => (body += chunk));
       response.on('end', () => {
         try {
-          resolve(response.statusCode === 200 ? (JSON.parse(body) as { exit: { code: number } | null }) : null);
+          resolve(response.statusCode === 200 ? (JSON.parse(body) as AgentStartStatus) : null);
         } catch {
           resolve(null);
         }
@@ -71,7 +76,8 @@ export class LocalBackend implements TerminalBackend {
     await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
     await mkdir(this.logDir, { recursive: true, mode: 0o700 });
     const socketPath = this.socketPath(request.id);
-    const log = await open(join(this.logDir, `${request.id}.log`), 'a', 0o600);
+    const logFile = join(this.logDir, `${request.id}.log`);
+    const log = await open(logFile, 'a', 0o600);
     const [command, ...prefix] = this.options.selfCommand;
     const child = spawn(
       command!,
@@ -99,7 +105,6 @@ export class LocalBackend implements TerminalBackend {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 10_000);
     // A shell that does not exist, or one that fails at once, is said now, not at the attach.
     const program = this.options.shell?.join(' ') ?? 'the login shell';
-    const logFile = join(this.logDir, `${request.id}.log`);
     while (Date.now() < deadline && !exited) {
       const status = await agentStatus(socketPath);
       if (status?.exit) throw new Error(`its program (${program}) ended as soon as it started, with exit code ${status.exit.code}`);
