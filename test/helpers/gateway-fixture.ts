@@ -4,7 +4,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import bcrypt from 'bcrypt';
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
@@ -86,13 +86,24 @@ export interface GatewayFixtureOptions {
   readonly dataDir?: string;
 }
 
-/** Ends the detached agents of a data directory (their command line names its key file). */
+/** What the command line of every agent a gateway started names: its data directory's key file. */
+const agentPattern = (dataDir: string) => `--public-key-file ${dataDir}/keys/attach.pub`;
+
+/** Ends the detached agents of a data directory. */
 export function stopAllAgents(dataDir: string): void {
   try {
-    execFileSync('pkill', ['-f', '--', `--public-key-file ${dataDir}/keys/attach.pub`]);
+    execFileSync('pkill', ['-f', '--', agentPattern(dataDir)]);
   } catch {
     // none were running
   }
+}
+
+/** The pids of the agents of a data directory still running. */
+export function runningAgents(dataDir: string): number[] {
+  // pgrep: status 0 = found, 1 = none; anything else is a broken check, not an answer.
+  const found = spawnSync('pgrep', ['-f', '--', agentPattern(dataDir)], { encoding: 'utf8' });
+  if (found.status !== 0 && found.status !== 1) throw new Error(`pgrep failed: ${found.stderr}`);
+  return found.stdout.split('\n').filter(Boolean).map(Number);
 }
 
 export async function writeUsersFile(dir: string): Promise<string> {
