@@ -71,9 +71,7 @@ async function connect(url: string, token: string): Promise<Terminal> {
 }
 
 export async function startAgent(options: AgentTargetOptions): Promise<Target> {
-  // ws reaches a unix socket through a ws+unix: URL: the socket path, a colon, the request path.
-  const unixPath = join(options.workDir, `agent-${++started}.sock`);
-  const address = options.transport === 'unix' ? unixPath : await freePort();
+  const address = options.transport === 'unix' ? join(options.workDir, `agent-${++started}.sock`) : await freePort();
   const publicKeyFile = join(options.workDir, 'attach-public.pem');
   await writeFile(publicKeyFile, options.publicKeyPem);
   const server = startProcess(
@@ -91,6 +89,7 @@ export async function startAgent(options: AgentTargetOptions): Promise<Target> {
     { cwd: options.workDir, env: options.env },
   );
   await waitForPort(address, 15_000, server);
+  // ws reaches a unix socket through a ws+unix: URL: the socket path, a colon, the request path.
   const url = typeof address === 'number' ? `ws://127.0.0.1:${address}/attach` : `ws+unix://${address}:/attach`;
   return {
     name: 'cloudterm agent',

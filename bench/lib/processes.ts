@@ -84,8 +84,7 @@ export async function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
-/** Waits until something accepts connections on 127.0.0.1:`port`, or on the unix socket at `port` (a path). */
+/** Resolves once something accepts connections on 127.0.0.1:`port`, or on the unix socket at `port` (a path); rejects after `timeoutMs`. */
 export async function waitForPort(port: number | string, timeoutMs: number, proc?: ServerProcess): Promise<void> {
   const where = typeof port === 'number' ? `127.0.0.1:${port}` : port;
   const deadline = Date.now() + timeoutMs;
