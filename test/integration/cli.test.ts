@@ -144,6 +144,28 @@ describe('cloudterm command', () => {
     assert.equal(existsSync(join(dir, 'ran')), false, 'the program never ran');
   });
 
+  test('a program that cannot run, or a --cwd that is not a directory: exit 2 naming each, for the agent and the gateway', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const pair = await generateSigningKeyPair();
+    await writeFile(join(dir, 'attach.pub'), pair.publicKeyPem);
+    await writeFile(join(dir, 'not-executable'), '#!/bin/sh\n');
+    const agent = (cwd: string, program: string) =>
+      cloudterm(['agent', '--listen', '127.0.0.1:0', '--session-id', 's1', '--public-key-file', join(dir, 'attach.pub'), '--cwd', cwd, '--', program]);
+    const missing = await agent(join(dir, 'nowhere'), '/no/such/shell');
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /the program \/no\/such\/shell: no such file/);
+    assert.match(missing.stderr, /--cwd .*nowhere: no such directory/);
+    assert.match((await agent(dir, 'no-such-program-anywhere')).stderr, /the program no-such-program-anywhere: not found on PATH/);
+    assert.match((await agent(dir, join(dir, 'not-executable'))).stderr, /not-executable: permission denied/);
+    assert.match((await agent(dir, dir)).stderr, /: is a directory/);
+    assert.match((await agent(join(dir, 'attach.pub'), 'sh')).stderr, /--cwd .*attach\.pub: not a directory/);
+
+    const gateway = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', dir, '--shell', '/no/such/shell -l']);
+    assert.equal(gateway.code, 2, gateway.stderr);
+    assert.match(gateway.stderr, /--shell: the program \/no\/such\/shell: no such file/);
+    assert.doesNotMatch(`${missing.stderr}${gateway.stderr}`, /\n\s+at /, 'no stack trace');
+  });
+
   test('a Redis URL of another scheme is refused (exit 2); an unreachable Redis is one line naming where, without its password', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
     const scheme = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', dir, '--redis-url', 'http://127.0.0.1:6379']);

@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { MAX_COLS, MAX_ROWS } from '../protocol/messages.js';
+import { directoryProblem, programProblem } from './program.js';
 
 export const agentOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_AGENT_LISTEN', kind: 'string', help: 'port, host:port or unix:/path (default 127.0.0.1:7681)' },
@@ -71,6 +72,12 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
   const user = userInfo();
   const shell = env.SHELL || user.shell || '/bin/sh';
   const [command, ...args] = rest.length > 0 ? rest : [shell, '-l'];
+  const notRunnable = programProblem(command!, env.PATH);
+  if (notRunnable) problems.push(`the program ${command}: ${notRunnable}`);
+  // A home that does not exist (common for service users in images) starts in /, as login(1) does.
+  const cwd = values.cwd ?? (directoryProblem(user.homedir) ? '/' : user.homedir);
+  const cwdProblem = directoryProblem(cwd);
+  if (cwdProblem) problems.push(`--cwd ${cwd}: ${cwdProblem}`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -79,7 +86,7 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
     publicKeyPem,
     command: command!,
     args,
-    cwd: values.cwd ?? user.homedir,
+    cwd,
     env: childEnvironment(env),
     cols: values.cols ?? 80,
     rows: values.rows ?? 24,

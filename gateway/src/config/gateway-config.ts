@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
+import { programProblem } from './program.js';
 
 export const gatewayOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
@@ -154,6 +155,12 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   const logLevel = values.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
 
+  const shellWords = (values.shell ?? '').split(' ').filter(Boolean);
+  const shell = shellWords.length > 0 ? shellWords : null;
+  // Terminals run on this machine (the local backend), so the program is checked here.
+  const shellProblem = shell ? programProblem(shell[0]!, env.PATH) : null;
+  if (shellProblem) problems.push(`--shell: the program ${shell![0]}: ${shellProblem}`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -176,7 +183,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     oidc,
     trustProxy: values.trustProxy ?? false,
     dataDir,
-    shell: values.shell ? values.shell.split(' ').filter(Boolean) : null,
+    shell,
     logLevel,
   };
 }

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { startGatewayFixture, runningAgents, ApiClient, PASSWORDS, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
 import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let gw: GatewayFixture;
 let alice: ApiClient;
@@ -288,21 +291,26 @@ describe('operations', () => {
   });
 });
 
-describe('a terminal whose program cannot start', () => {
+describe('a terminal whose program is gone', () => {
   let broken: GatewayFixture;
+  let shell: string;
   before(async () => {
-    broken = await startGatewayFixture({ args: ['--shell', '/no/such/shell'] });
+    // The shell existed when the gateway started (it is checked then) and was removed since.
+    shell = join(await mkdtemp(join(tmpdir(), 'cloudterm-shell-')), 'removed-shell');
+    await writeFile(shell, '#!/bin/sh\nexec /bin/sh "$@"\n', { mode: 0o755 });
+    broken = await startGatewayFixture({ args: ['--shell', shell] });
+    await rm(shell);
   });
   after(async () => {
     await broken?.stop();
   });
 
-  test('creating it answers 502 naming the program, and nothing is left behind', async () => {
+  test('creating it answers 502 naming the program and why, and nothing is left behind', async () => {
     const carol = await broken.login('carol');
     const created = await carol.request('POST', '/api/sessions', {});
     assert.equal(created.status, 502);
     assert.equal(created.body.error.code, 'upstream_failed');
-    assert.match(created.body.error.message, /\/no\/such\/shell/);
+    assert.ok(created.body.error.message.includes(`${shell}: no such file`), created.body.error.message);
     assert.deepEqual((await carol.request('GET', '/api/sessions')).body.sessions, []);
     // The agent ended by itself: no process of this gateway's is left running.
     await new Promise((resolve) => setTimeout(resolve, 500));
