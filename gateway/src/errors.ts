@@ -24,6 +24,7 @@ export const ErrorCodes = {
   upstream_failed: { status: 502, message: "the session's agent could not be reached" },
   store_unavailable: { status: 503, message: 'the session store is unavailable, try again shortly' },
   shutting_down: { status: 503, message: 'the gateway is shutting down' },
+  gateway_full: { status: 503, message: 'this gateway holds as many attachments as it may: retry shortly' },
   idp_unavailable: { status: 503, message: "the identity provider's keys could not be fetched, try again shortly" },
   upstream_timeout: { status: 504, message: "the session's agent did not answer in time" },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -96,6 +96,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     store: stores.sessions,
     signAttachToken: (claims) => signAttachToken(attachKeys.privateKey, claims),
     allowedOrigins: config.allowedOrigins,
+    maxAttachments: config.maxAttachments,
     upstreamTimeoutMs: runtime.upstreamTimeoutMs ?? 5_000,
     activityIntervalMs: runtime.activityIntervalMs ?? 5_000,
     isRevoked: (tokenId) => stores.revocations.isRevoked(tokenId),

@@ -1,5 +1,6 @@
 // Configuration of `cloudterm gateway` (cluster or shared deployments) and `cloudterm local`
 // (one machine, local shells), from flags and CLOUDTERM_* environment variables.
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
@@ -30,6 +31,7 @@ export const gatewayOptionSpecs = {
   oidcJwksUrl: { flag: 'oidc-jwks-url', env: 'CLOUDTERM_OIDC_JWKS_URL', kind: 'string', help: "the issuer's JWKS URL" },
   oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_OIDC_USER_CLAIM', kind: 'string', help: 'claim naming the user (default preferred_username)' },
   oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_OIDC_GROUPS_CLAIM', kind: 'string', help: 'claim listing groups = tenants (default groups)' },
+  maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 10_000_000, help: 'attachments this gateway holds at once; more are answered 503 gateway_full (default: what the open-files limit allows)' },
   trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_TRUST_PROXY', kind: 'boolean', help: 'take the client address from X-Forwarded-For (behind an ingress)' },
   dataDir: { flag: 'data-dir', env: 'CLOUDTERM_DATA_DIR', kind: 'string', help: 'agent sockets and logs; local mode: also users, keys, sessions (default ~/.cloudterm)' },
   shell: { flag: 'shell', env: 'CLOUDTERM_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
@@ -77,6 +79,8 @@ export interface GatewayConfig {
   readonly maxLifetimeMs: number;
   readonly maxSessionsPerUser: number;
   readonly oidc: OidcConfig | null;
+  /** Attachments held at once; past it an attach is answered 503 gateway_full. */
+  readonly maxAttachments: number;
   readonly trustProxy: boolean;
   /** Agent sockets and logs; in local mode also users, keys and the session snapshot. */
   readonly dataDir: string;
@@ -85,6 +89,25 @@ export interface GatewayConfig {
 }
 
 export const GATEWAY_USAGE = usage('gateway|local', gatewayOptionSpecs);
+
+/** Descriptors kept for everything but attachments: the API, logins, Redis, logs, agents' starts. */
+const RESERVED_DESCRIPTORS = 1024;
+
+/**
+ * Each attachment holds two descriptors (the browser's socket and the agent's). Past the
+ * open-files limit accept() fails and the gateway could not even answer /healthz; a clear 503 at
+ * the limit keeps the rest working. (Node raises its soft limit to the hard one at start.)
+ */
+function attachmentsTheFileLimitAllows(): number {
+  let limit = Number.POSITIVE_INFINITY;
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (match && match[1] !== 'unlimited') limit = Number(match[1]);
+  } catch {
+    // Not Linux: no limit known, no cap.
+  }
+  return Number.isFinite(limit) ? Math.max(1, Math.floor((limit - RESERVED_DESCRIPTORS) / 2)) : Number.MAX_SAFE_INTEGER;
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -181,6 +204,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     maxLifetimeMs: maxLifetime * 1000,
     maxSessionsPerUser: values.maxSessionsPerUser ?? 10,
     oidc,
+    maxAttachments: values.maxAttachments ?? attachmentsTheFileLimitAllows(),
     trustProxy: values.trustProxy ?? false,
     dataDir,
     shell,

@@ -22,6 +22,8 @@ export interface AttachDeps {
   readonly store: SessionStore;
   readonly signAttachToken: (claims: AttachClaims) => Promise<string>;
   readonly allowedOrigins: readonly string[];
+  /** Attachments held at once, counting those still being set up; past it: 503 gateway_full. */
+  readonly maxAttachments: number;
   readonly upstreamTimeoutMs: number;
   readonly activityIntervalMs: number;
   /** Whether a token was logged out (on any replica: the list is shared). */
@@ -52,6 +54,8 @@ export class AttachHandler implements ProxyCounters {
   /** Sessions whose attachments ended since the last tick: their last bytes are activity too. */
   private readonly endedSince = new Set<string>();
   private accepting = true;
+  /** Attaches past the checks' start and not yet spliced or refused: they hold descriptors too. */
+  private settingUp = 0;
   /** Bytes of attachments that have ended; live ones are summed when asked. */
   private endedBytesUp = 0;
   private endedBytesDown = 0;
@@ -81,12 +85,23 @@ export class AttachHandler implements ProxyCounters {
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroyOnError);
-    this.attach(req, socket, head).catch((error: unknown) => {
-      const httpError = error instanceof HttpError ? error : new HttpError('internal');
-      if (!(error instanceof HttpError)) this.deps.log.error({ err: error }, 'Attach failed');
-      this.deps.metrics.proxyErrors.inc({ reason: httpError.code });
-      if (!socket.destroyed) refuse(socket, httpError);
-    });
+    // Checked before any work (token verification, a session read): a full gateway stays cheap.
+    if (this.splices.size + this.settingUp >= this.deps.maxAttachments) {
+      this.deps.metrics.proxyErrors.inc({ reason: 'gateway_full' });
+      refuse(socket, new HttpError('gateway_full', `this gateway holds its maximum of ${this.deps.maxAttachments} attachments: retry shortly`, { 'retry-after': '1' }));
+      return;
+    }
+    this.settingUp += 1;
+    this.attach(req, socket, head)
+      .catch((error: unknown) => {
+        const httpError = error instanceof HttpError ? error : new HttpError('internal');
+        if (!(error instanceof HttpError)) this.deps.log.error({ err: error }, 'Attach failed');
+        this.deps.metrics.proxyErrors.inc({ reason: httpError.code });
+        if (!socket.destroyed) refuse(socket, httpError);
+      })
+      .finally(() => {
+        this.settingUp -= 1;
+      });
   };
 
   private async attach(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

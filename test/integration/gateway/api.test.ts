@@ -291,6 +291,46 @@ describe('operations', () => {
   });
 });
 
+describe('a gateway holding its maximum of attachments', () => {
+  let full: GatewayFixture;
+  before(async () => {
+    full = await startGatewayFixture({ args: ['--max-attachments', '2'] });
+  });
+  after(async () => {
+    await full?.stop();
+  });
+
+  test('one more attach is 503 gateway_full with Retry-After; the held ones and the API go on; room comes back', async () => {
+    const carol = await full.login('carol');
+    const sessionId = (await carol.request<View>('POST', '/api/sessions', {})).body.id;
+    const first = await carol.attach(sessionId);
+    const second = await carol.attach(sessionId);
+    await assert.rejects(carol.attach(sessionId), (error: { status: number; body: string; headers: Record<string, string> }) => {
+      assert.equal(error.status, 503);
+      assert.equal(JSON.parse(error.body).error.code, 'gateway_full');
+      assert.match(JSON.parse(error.body).error.message, /maximum of 2 attachments/);
+      assert.equal(error.headers['retry-after'], '1');
+      return true;
+    });
+    // Those attached are untouched, and the rest of the gateway answers.
+    first.type('echo STILL-$((40+2))\r');
+    await second.waitForText('STILL-42');
+    assert.equal((await carol.request('GET', '/api/sessions')).status, 200);
+    assert.equal((await fetch(`${full.url}/healthz`)).status, 200);
+    assert.match(await (await fetch(`${full.url}/metrics`)).text(), /cloudterm_gateway_proxy_errors_total\{reason="gateway_full"\} 1/);
+    // An attachment that ends makes room for the next.
+    await first.close();
+    let third = null;
+    for (let tries = 0; third === null && tries < 50; tries++) {
+      third = await carol.attach(sessionId).catch(() => null);
+      if (third === null) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(third, 'an attach succeeds once one ended');
+    await third.close();
+    await second.close();
+  });
+});
+
 describe('a terminal whose program is gone', () => {
   let broken: GatewayFixture;
   let shell: string;

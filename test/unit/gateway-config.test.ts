@@ -1,0 +1,28 @@
+// Defaults of the gateway's configuration that depend on the machine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { loadGatewayConfig } from '../../gateway/src/config/gateway-config.js';
+import { ConfigError } from '../../gateway/src/config/options.js';
+
+const base = ['--data-dir', '/tmp/cloudterm-config-test'];
+
+test('attachments default to what the open-files limit allows: two descriptors each, 1024 kept for the rest', () => {
+  const limit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  assert.ok(limit, 'this test runs where the open-files limit is known');
+  assert.equal(loadGatewayConfig('local', base, {}).maxAttachments, Math.floor((Number(limit) - 1024) / 2));
+});
+
+test("--max-attachments and CLOUDTERM_GATEWAY_MAX_ATTACHMENTS set it (not the agents' variable); 0 and words are refused", () => {
+  assert.equal(loadGatewayConfig('local', [...base, '--max-attachments', '50000'], {}).maxAttachments, 50_000);
+  assert.equal(loadGatewayConfig('local', base, { CLOUDTERM_GATEWAY_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
+  // The agents' own limit (one terminal's viewers) is another setting: it does not cap the gateway.
+  assert.notEqual(loadGatewayConfig('local', base, { CLOUDTERM_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
+  for (const bad of ['0', 'many']) {
+    assert.throws(() => loadGatewayConfig('local', [...base, '--max-attachments', bad], {}), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /--max-attachments/);
+      return true;
+    });
+  }
+});
