@@ -9,6 +9,9 @@
 // several loopback source addresses (one address has only ~28K ephemeral ports), a window of
 // handshakes at a time, and counts the 101s whose Sec-WebSocket-Accept matches its key.
 import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +32,7 @@ import {
   type Proc,
 } from './gateway-support.js';
 import { newestProfile } from './gateway-echo.js';
+import { createMemoryCgroup, type MemoryCgroup, type MemoryCgroupReading } from './lib/memory-cgroup.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11D65';
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -49,6 +53,11 @@ export interface ConcurrencyOptions {
   readonly gatewayNodeFlags: readonly string[];
   /** Seconds to hold every attachment after the last checkpoint (to inspect the gateway by hand). */
   readonly holdSeconds: number;
+  /**
+   * Run the gateway in a memory cgroup with this limit, from a private copy of the node binary so
+   * that its code pages are charged to it (as in a container of its own); null: no limit.
+   */
+  readonly memoryLimitBytes: number | null;
   readonly log: (line: string) => void;
 }
 
@@ -69,6 +78,8 @@ export interface Checkpoint {
   readonly gatewayCpuShare: number;
   readonly elapsedSeconds: number;
   readonly loadGeneratorRssKiB: number;
+  /** The gateway's memory cgroup, when it runs under a limit. */
+  readonly cgroup: MemoryCgroupReading | null;
 }
 
 export interface ConcurrencyFigures {
@@ -95,6 +106,8 @@ export interface ConcurrencyFigures {
    */
   readonly fit: { readonly kibPerAttachment: number; readonly interceptKiB: number; readonly projectedRssKiB: Record<string, number> } | null;
   readonly gatewayProfile: string | null;
+  /** The limit the gateway ran under, and its cgroup's reading at the end (peak, hits, OOM kills). */
+  readonly memoryLimit: { readonly limitBytes: number; readonly final: MemoryCgroupReading } | null;
 }
 
 function fitLine(points: readonly Checkpoint[]): ConcurrencyFigures['fit'] {
@@ -221,16 +234,40 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
   let upstream: Proc | null = null;
   let gateway: GatewayProc | null = null;
   let redis: Redis | null = null;
+  let cgroup: MemoryCgroup | null = null;
+  let privateNode: string | null = null;
+  let limitedDataDir: string | null = null;
   try {
     const started = await startRedisProc();
     redisProc = started.proc;
     const redisUrl = started.url;
     redis = new Redis(redisUrl);
 
-    gateway = await startGatewayProc({
-      redisUrl,
-      nodeFlags: [...options.gatewayNodeFlags, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])],
-    });
+    const nodeFlags = [...options.gatewayNodeFlags, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])];
+    // Its default cap keeps 1024 descriptors for the rest; here the machine's limit is what is measured.
+    const args = ['--max-attachments', String(options.max)];
+    let sessionId: string;
+    if (options.memoryLimitBytes === null) {
+      gateway = await startGatewayProc({ redisUrl, nodeFlags, args });
+      sessionId = await gateway.createSession();
+    } else {
+      // The session's real agent is a child of the gateway that starts it, and a child shares its
+      // parent's cgroup: it is started by an unconfined gateway, which then restarts under the
+      // limit with the same data directory and Redis (agents outlive a gateway, like tmux).
+      limitedDataDir = await mkdtemp(join(tmpdir(), 'ctbench-gw-'));
+      const starter = await startGatewayProc({ redisUrl, dataDir: limitedDataDir });
+      sessionId = await starter.createSession();
+      await starter.proc.stop(15_000);
+      privateNode = join(limitedDataDir, 'node');
+      await copyFile(process.execPath, privateNode);
+      // The copy's pages, still cached, would stay charged to this process: written out and
+      // dropped, they are charged to the gateway when it reads them (as in a container of its own).
+      execFileSync('sync', [privateNode]);
+      await writeFile('/proc/sys/vm/drop_caches', '1');
+      cgroup = createMemoryCgroup(`cloudterm-bench-${process.pid}`, options.memoryLimitBytes);
+      gateway = await startGatewayProc({ redisUrl, nodeFlags, args, dataDir: limitedDataDir, nodeBinary: privateNode, cgroupProcsFile: cgroup.procsFile });
+      options.log(`  gateway in a memory cgroup limited to ${(cgroup.limitBytes / 1e6).toFixed(0)} MB, from a private copy of node`);
+    }
     const socketPath = join(gateway.dataDir, 'light-upstream.sock');
     upstream = startProc('light upstream', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/gateway-upstream.ts'), socketPath]);
     let upstreamOpen: number | null = null;
@@ -243,7 +280,6 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
       await sleep(50);
     }
 
-    const sessionId = await gateway.createSession();
     const key = `cloudterm:session:${sessionId}`;
     if ((await redis.hget(key, 'state')) !== 'running') throw new Error(`session ${sessionId} is not running in Redis`);
     await redis.hset(key, 'endpoint', `unix:${socketPath}`);
@@ -296,6 +332,11 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
       };
       await Promise.all(Array.from({ length: options.window }, worker));
       const fillSeconds = (performance.now() - fillStart) / 1000;
+      if (g.proc.exited()) {
+        const killedForMemory = cgroup && cgroup.read().oomKills > 0 ? ' (killed by the kernel: out of memory within the cgroup limit)' : '';
+        stoppedBecause = `the gateway exited at ${held.length} attachments${killedForMemory}: ${g.proc.output().slice(-300)}`;
+        break;
+      }
       const gatewayCpuShare = (cpuSeconds(g.proc.pid) - cpuFrom) / fillSeconds;
       const filled = held.length;
       if (stoppedBecause && held.length > RELEASE) {
@@ -322,12 +363,14 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
         gatewayCpuShare,
         elapsedSeconds: (performance.now() - startedAt) / 1000,
         loadGeneratorRssKiB: rssKiB(process.pid),
+        cgroup: cgroup?.read() ?? null,
       };
       checkpoints.push(point);
       options.log(
         `  ${point.attachments} attachments (gateway says ${point.gatewayReports}, upstream holds ${point.upstreamOpen}): ` +
           `RSS ${(point.gatewayRssKiB / 1024).toFixed(1)} MiB (heap ${((point.heapUsedBytes ?? 0) / 2 ** 20).toFixed(1)}, external ${((point.externalBytes ?? 0) / 2 ** 20).toFixed(1)}), ${point.gatewayOpenFiles} fds, ${point.attachRate.toFixed(0)}/s, ` +
-          `gateway CPU ${(point.gatewayCpuShare * 100).toFixed(0)}%, failures ${failures} ${JSON.stringify(errors)}`,
+          `gateway CPU ${(point.gatewayCpuShare * 100).toFixed(0)}%, failures ${failures} ${JSON.stringify(errors)}` +
+          (point.cgroup ? `; cgroup ${(point.cgroup.usageBytes / 1e6).toFixed(1)} MB (anonymous ${(point.cgroup.anonymousBytes / 1e6).toFixed(1)}, file ${(point.cgroup.fileBytes / 1e6).toFixed(1)}, kernel ${(point.cgroup.kernelBytes / 1e6).toFixed(1)})` : ''),
       );
       if (stoppedBecause) break;
     }
@@ -340,6 +383,7 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
     options.log(`  probe: ${probed.echoed}/${probed.sent} attachments echoed a frame through the splice in ${probed.ms.toFixed(0)} ms`);
 
     const droppedWhileHeld = dropped;
+    const memoryLimit = cgroup ? { limitBytes: cgroup.limitBytes, final: cgroup.read() } : null;
     // Shutdown as in production (SIGTERM: a 4000 close to every attachment), timed.
     await redis.quit();
     redis = null;
@@ -371,6 +415,7 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
       released,
       fit: fitLine(checkpoints),
       gatewayProfile: profile,
+      memoryLimit,
     };
   } finally {
     for (let i = 0; i < held.length; i++) {
@@ -381,5 +426,11 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
     await gateway?.stop();
     await upstream?.stop();
     await redisProc?.stop();
+    try {
+      cgroup?.remove();
+    } catch (error) {
+      options.log(`  could not remove the memory cgroup: ${(error as Error).message}`);
+    }
+    if (limitedDataDir) await rm(limitedDataDir, { recursive: true, force: true });
   }
 }

@@ -199,6 +199,12 @@ export interface GatewayOptions {
   /** Node flags before the script, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[];
   readonly dataDir?: string;
+  /** The node binary to run it with (a private copy, so that its pages are charged to the gateway alone). */
+  readonly nodeBinary?: string;
+  /** A memory cgroup's cgroup.procs: the gateway joins it before node starts, so all it uses is charged there. */
+  readonly cgroupProcsFile?: string;
+  /** More `cloudterm local` flags. */
+  readonly args?: readonly string[];
 }
 
 export function ensureBuilt(): void {
@@ -222,8 +228,13 @@ export async function startGatewayProc(options: GatewayOptions = {}): Promise<Ga
     '--shell', '/bin/sh',
     '--log-level', 'warn',
     ...(options.redisUrl ? ['--redis-url', options.redisUrl] : []),
+    ...(options.args ?? []),
   ];
-  const proc = startProc('gateway', process.execPath, args, { env: { ...SHELL_ENV, HOME: dataDir } });
+  const node = options.nodeBinary ?? process.execPath;
+  const [command, argv] = options.cgroupProcsFile
+    ? ['sh', ['-c', `echo $$ > '${options.cgroupProcsFile}' && exec "$0" "$@"`, node, ...args]]
+    : [node, args];
+  const proc = startProc('gateway', command, argv, { env: { ...SHELL_ENV, HOME: dataDir } });
   await waitForPort(port, 20_000, proc);
   const url = `http://127.0.0.1:${port}`;
   let cookie = '';

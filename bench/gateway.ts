@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { intOption } from './lib/options.js';
 import { measureEcho, type EchoFigures } from './gateway-echo.js';
 import { measureConcurrency, type ConcurrencyFigures } from './gateway-concurrency.js';
+import type { MemoryCgroupReading } from './lib/memory-cgroup.js';
 import { measureStatic, type StaticFigures } from './gateway-static.js';
 import { summarizeProfile, type ProfileSummary } from './gateway-profile.js';
 import { REPO_ROOT, ensureBuilt, fixed, killAllStarted, machine, mib, pm, table, type Machine } from './gateway-support.js';
@@ -38,6 +39,8 @@ interface Options {
   readonly nice: number;
   readonly gatewayNodeFlags: readonly string[];
   readonly holdSeconds: number;
+  /** Concurrency: run the gateway in a memory cgroup limited to this many MB (10^6 bytes). */
+  readonly memoryLimitMB: number | null;
   readonly label: string | null;
 }
 
@@ -60,6 +63,7 @@ function parseOptions(argv: readonly string[]): Options {
       nice: { type: 'string', default: '-10' },
       'gateway-node-flags': { type: 'string', default: '' },
       hold: { type: 'string', default: '0' },
+      'memory-limit': { type: 'string' },
       label: { type: 'string' },
     },
   });
@@ -84,6 +88,7 @@ function parseOptions(argv: readonly string[]): Options {
     nice: intOption('nice', values.nice, -20, 19),
     gatewayNodeFlags: values['gateway-node-flags'].split(' ').filter(Boolean),
     holdSeconds: intOption('hold', values.hold, 0, 600),
+    memoryLimitMB: values['memory-limit'] === undefined ? null : intOption('memory-limit', values['memory-limit'], 40, 100_000),
     label: values.label ?? null,
   };
 }
@@ -147,6 +152,16 @@ function echoTables(e: EchoFigures, parts: readonly Part[]): string {
   return out.join('\n');
 }
 
+function memoryLimitLine(limitBytes: number, final: MemoryCgroupReading, points: ConcurrencyFigures['checkpoints']): string {
+  const mb = (bytes: number) => fixed(bytes / 1e6, 1);
+  const rows = points.map((p) => (p.cgroup ? `${p.attachments}: ${mb(p.cgroup.usageBytes)} / ${mb(p.cgroup.anonymousBytes)} / ${mb(p.cgroup.fileBytes)} / ${mb(p.cgroup.kernelBytes)}` : '')).filter(Boolean);
+  return (
+    `Memory cgroup limit ${mb(limitBytes)} MB (the gateway from a private copy of node, in the cgroup from its start): ` +
+    `charged usage / anonymous / file pages / kernel MB at each row — ${rows.join('; ')}. Peak ${mb(final.peakBytes)} MB; ` +
+    `OOM kills ${final.oomKills}.`
+  );
+}
+
 function concurrencyTables(c: ConcurrencyFigures): string {
   return [
     `Concurrent attachments held by one gateway process (light upstream; ${c.sources} source addresses, ${c.window} handshakes in flight${c.gatewayNodeFlags.length ? `; gateway flags ${c.gatewayNodeFlags.join(' ')}` : ''})`,
@@ -174,6 +189,7 @@ function concurrencyTables(c: ConcurrencyFigures): string {
             Object.entries(c.fit.projectedRssKiB).map(([n, kib]) => `${n}: ${mib(kib)} MiB`).join(', '),
         ]
       : []),
+    ...(c.memoryLimit ? [memoryLimitLine(c.memoryLimit.limitBytes, c.memoryLimit.final, c.checkpoints)] : []),
     `Failed handshakes: ${JSON.stringify(c.errors)}; dropped while held: ${c.dropped}; probe: ${c.probe.echoed}/${c.probe.sent} echoed through the splice in ${fixed(c.probe.ms, 0)} ms.`,
     `Shutdown (SIGTERM, a 4000 close to every attachment): ${fixed(c.shutdown.seconds, 1)} s${c.shutdown.killed ? ' (did not exit within 30 s: killed)' : ''}.`,
   ].join('\n');
@@ -283,6 +299,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       profileDir: await profileDir('concurrency'),
       gatewayNodeFlags: options.gatewayNodeFlags,
       holdSeconds: options.holdSeconds,
+      memoryLimitBytes: options.memoryLimitMB === null ? null : options.memoryLimitMB * 1e6,
       log,
     });
     results.load.concurrency = { before, after: loadOf() };
