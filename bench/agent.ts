@@ -35,6 +35,8 @@ interface Options {
   readonly only: readonly TargetName[];
   readonly agentEntry: string;
   readonly transport: AgentTransport;
+  /** Node flags for the agent process (e.g. V8 tuning to compare). */
+  readonly agentNodeFlags: readonly string[];
   /** Appended to the result file name, so that runs of one day do not overwrite each other. */
   readonly label: string | null;
 }
@@ -79,6 +81,7 @@ function parseOptions(argv: readonly string[]): Options {
       only: { type: 'string', default: TARGETS.join(',') },
       'agent-entry': { type: 'string', default: DEFAULT_AGENT_ENTRY },
       transport: { type: 'string', default: 'tcp' },
+      'agent-node-flags': { type: 'string', default: '' },
       label: { type: 'string' },
     },
   });
@@ -96,6 +99,7 @@ function parseOptions(argv: readonly string[]): Options {
     only,
     agentEntry: values['agent-entry'],
     transport: transportOption(values.transport),
+    agentNodeFlags: values['agent-node-flags'].split(' ').filter(Boolean),
     label: values.label ?? null,
   };
 }
@@ -234,7 +238,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const keys = await generateSigningKeyPair();
   const starters: Record<TargetName, (nodeFlags?: readonly string[]) => Promise<Target>> = {
     ceiling: async () => startCeiling({ workDir, env }),
-    agent: (nodeFlags = []) => startAgent({ repoRoot, entry: options.agentEntry, workDir, env, privateKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, nodeFlags, transport: options.transport }),
+    agent: (nodeFlags = []) => startAgent({ repoRoot, entry: options.agentEntry, workDir, env, privateKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, nodeFlags: [...options.agentNodeFlags, ...nodeFlags], transport: options.transport }),
     wetty: () => startWetty({ benchDir, workDir, env }),
   };
 
@@ -270,7 +274,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stdout.write(`echo ${name}: cold p50 ${f(echo.p50, 3)} ms, p99 ${f(echo.p99, 3)} ms; warm p50 ${f(echoWarm.p50, 3)} ms, p99 ${f(echoWarm.p99, 3)} ms${mem ? `; RSS idle ${mem.idleKiB} KiB, +${f(mem.perViewerKiB)} KiB per viewer` : ''}\n`);
       const list = runs[name] ?? [];
       figures[name] = {
-        name: name === 'ceiling' ? 'ceiling (node-pty in-process)' : name === 'agent' ? `cloudterm agent (${options.transport}${options.agentEntry === DEFAULT_AGENT_ENTRY ? '' : `, ${options.agentEntry}`})` : 'wetty 3.2.0',
+        name: name === 'ceiling' ? 'ceiling (node-pty in-process)' : name === 'agent' ? `cloudterm agent (${[options.transport, ...(options.agentEntry === DEFAULT_AGENT_ENTRY ? [] : [options.agentEntry]), ...options.agentNodeFlags].join(', ')})` : 'wetty 3.2.0',
         throughput: summarize(list.map((r) => r.mbPerSecond)),
         runs: list,
         echo,
