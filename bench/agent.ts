@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { intOption } from './lib/options.js';
 import { generateSigningKeyPair } from '../gateway/src/keys/key-pair.js';
 import { startAgent, type AgentTransport } from './lib/agent-target.js';
+import { startRelay } from './lib/relay-target.js';
 import { startWetty } from './lib/wetty-target.js';
 import { startCeiling } from './lib/ceiling-target.js';
 import { PIPELINE, PIPELINE_BYTES, echoLatency, settle, throughput, type ThroughputRun } from './lib/measure.js';
@@ -21,8 +22,8 @@ import type { Target, Terminal } from './lib/terminal.js';
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDir, '..');
 
-type TargetName = 'ceiling' | 'agent' | 'wetty';
-const TARGETS: readonly TargetName[] = ['ceiling', 'agent', 'wetty'];
+type TargetName = 'ceiling' | 'relay' | 'agent' | 'wetty';
+const TARGETS: readonly TargetName[] = ['ceiling', 'relay', 'agent', 'wetty'];
 const DEFAULT_AGENT_ENTRY = 'dist/gateway/src/main.js';
 
 interface Options {
@@ -222,6 +223,10 @@ function table(figures: Partial<Record<TargetName, TargetFigures>>): string {
         `${name === 'ceiling' ? '–' : cpu(avg(server))} / ${cpu(avg(client))} |`,
     );
   }
+  const relay = figures.relay?.throughput.mean;
+  const agent = figures.agent?.throughput.mean;
+  // What the agent's own work costs: its throughput beside the least any relay process does.
+  if (relay && agent) lines.push('', `cloudterm agent: ${f((agent / relay) * 100, 0)}% of the reference relay's throughput.`);
   return lines.join('\n');
 }
 
@@ -239,6 +244,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const starters: Record<TargetName, (nodeFlags?: readonly string[]) => Promise<Target>> = {
     ceiling: async () => startCeiling({ workDir, env }),
     agent: (nodeFlags = []) => startAgent({ repoRoot, entry: options.agentEntry, workDir, env, privateKey: keys.privateKey, publicKeyPem: keys.publicKeyPem, nodeFlags: [...options.agentNodeFlags, ...nodeFlags], transport: options.transport }),
+    relay: () => startRelay({ benchDir, workDir, env }),
     wetty: () => startWetty({ benchDir, workDir, env }),
   };
 
@@ -274,7 +280,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stdout.write(`echo ${name}: cold p50 ${f(echo.p50, 3)} ms, p99 ${f(echo.p99, 3)} ms; warm p50 ${f(echoWarm.p50, 3)} ms, p99 ${f(echoWarm.p99, 3)} ms${mem ? `; RSS idle ${mem.idleKiB} KiB, +${f(mem.perViewerKiB)} KiB per viewer` : ''}\n`);
       const list = runs[name] ?? [];
       figures[name] = {
-        name: name === 'ceiling' ? 'ceiling (node-pty in-process)' : name === 'agent' ? `cloudterm agent (${[options.transport, ...(options.agentEntry === DEFAULT_AGENT_ENTRY ? [] : [options.agentEntry]), ...options.agentNodeFlags].join(', ')})` : 'wetty 3.2.0',
+        name: name === 'ceiling' ? 'ceiling (node-pty in-process)' : name === 'relay' ? 'reference relay (node-pty → ws.send, nothing else)' : name === 'agent' ? `cloudterm agent (${[options.transport, ...(options.agentEntry === DEFAULT_AGENT_ENTRY ? [] : [options.agentEntry]), ...options.agentNodeFlags].join(', ')})` : 'wetty 3.2.0',
         throughput: summarize(list.map((r) => r.mbPerSecond)),
         runs: list,
         echo,
