@@ -13,7 +13,7 @@ import {
   encodeInput,
 } from '../../gateway/src/protocol/messages.js';
 import { freePort, startProcess, waitForPort } from './processes.js';
-import { withTimeout, type Chunk, type Target, type Terminal } from './terminal.js';
+import { terminateWebSocket, withTimeout, type Chunk, type Target, type Terminal } from './terminal.js';
 
 const SESSION_ID = 'bench';
 /** Agents started so far: each gets a socket path of its own. */
@@ -40,12 +40,7 @@ async function connect(url: string, token: string): Promise<Terminal> {
   const terminal: Terminal = {
     type: (text) => socket.send(encodeInput(Buffer.from(text, 'latin1'))),
     sink: () => {},
-    close: async () => {
-      if (socket.readyState === WebSocket.CLOSED) return;
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      socket.terminate();
-      await closed;
-    },
+    close: () => terminateWebSocket(socket),
   };
   const attached = new Promise<void>((resolve, reject) => {
     socket.on('message', (data: RawData) => {

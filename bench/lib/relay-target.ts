@@ -3,19 +3,14 @@
 import { join } from 'node:path';
 import { WebSocket, type RawData } from 'ws';
 import { freePort, startProcess, waitForPort } from './processes.js';
-import { withTimeout, type Chunk, type Target, type Terminal } from './terminal.js';
+import { terminateWebSocket, withTimeout, type Chunk, type Target, type Terminal } from './terminal.js';
 
 async function connect(port: number): Promise<Terminal> {
   const socket = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
   const terminal: Terminal = {
     type: (text) => socket.send(Buffer.from(text, 'latin1')),
     sink: () => {},
-    close: async () => {
-      if (socket.readyState === WebSocket.CLOSED) return;
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      socket.terminate();
-      await closed;
-    },
+    close: () => terminateWebSocket(socket),
   };
   socket.on('message', (data: RawData) => terminal.sink(data as Chunk));
   await withTimeout(

@@ -1,4 +1,5 @@
 // What every measured terminal looks like to the measurements: keys go in, output chunks come out.
+import { WebSocket } from 'ws';
 
 export type Chunk = Buffer | string;
 
@@ -32,4 +33,12 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A WebSocket client's close(): cut at once (the measurement is over), resolved once closed. */
+export async function terminateWebSocket(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.terminate();
+  await closed;
 }
