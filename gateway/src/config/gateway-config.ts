@@ -90,23 +90,32 @@ export interface GatewayConfig {
 
 export const GATEWAY_USAGE = usage('gateway|local', gatewayOptionSpecs);
 
-/** Descriptors kept for everything but attachments: the API, logins, Redis, logs, agents' starts. */
+/**
+ * Descriptors kept for everything but attachments (the API, logins, Redis, logs, agents' starts):
+ * 1024, or a quarter of a small limit, so that a 1024-descriptor machine still holds attachments.
+ */
 const RESERVED_DESCRIPTORS = 1024;
 
 /**
  * Each attachment holds two descriptors (the browser's socket and the agent's). Past the
  * open-files limit accept() fails and the gateway could not even answer /healthz; a clear 503 at
- * the limit keeps the rest working. (Node raises its soft limit to the hard one at start.)
+ * the limit keeps the rest working.
  */
-function attachmentsTheFileLimitAllows(): number {
-  let limit = Number.POSITIVE_INFINITY;
+export function attachmentsForFileLimit(limit: number): number {
+  if (!Number.isFinite(limit)) return Number.MAX_SAFE_INTEGER;
+  const reserved = Math.min(RESERVED_DESCRIPTORS, Math.floor(limit / 4));
+  return Math.max(1, Math.floor((limit - reserved) / 2));
+}
+
+/** This process's open-files limit (Node raises its soft limit to the hard one at start). */
+function openFilesLimit(): number {
   try {
     const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (match && match[1] !== 'unlimited') limit = Number(match[1]);
+    if (match && match[1] !== 'unlimited') return Number(match[1]);
   } catch {
     // Not Linux: no limit known, no cap.
   }
-  return Number.isFinite(limit) ? Math.max(1, Math.floor((limit - RESERVED_DESCRIPTORS) / 2)) : Number.MAX_SAFE_INTEGER;
+  return Number.POSITIVE_INFINITY;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -204,7 +213,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     maxLifetimeMs: maxLifetime * 1000,
     maxSessionsPerUser: values.maxSessionsPerUser ?? 10,
     oidc,
-    maxAttachments: values.maxAttachments ?? attachmentsTheFileLimitAllows(),
+    maxAttachments: values.maxAttachments ?? attachmentsForFileLimit(openFilesLimit()),
     trustProxy: values.trustProxy ?? false,
     dataDir,
     shell,
