@@ -1,6 +1,6 @@
 // A person at the page, in real Chromium, against a real gateway process (local mode) with real
 // agents and shells: log in, open a terminal, type, resize, survive a gateway restart mid-output,
-// watch a read-only share, and see an idle session expire.
+// watch a read-only share, wait for room on a full gateway, and see an idle session expire.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -80,6 +80,14 @@ async function waitForState(page: Page, states: string[], timeoutMs = 15_000): P
   }
 }
 
+/** Clicks "New terminal", waits until it is connected, and returns the session's id (from the URL). */
+async function openNewTerminal(page: Page): Promise<string> {
+  await page.getByTestId('new-terminal').click();
+  await page.getByTestId('terminal').waitFor();
+  await waitForState(page, ['connected']);
+  return decodeURIComponent(/#\/s\/(.+)$/.exec(page.url())![1]!);
+}
+
 /** Types a command line as a person would: click the terminal, type, press Enter. */
 async function run(page: Page, command: string): Promise<void> {
   await page.getByTestId('terminal').click();
@@ -151,10 +159,7 @@ describe('the page, end to end', () => {
     const site = await gatewayWith();
     const gateway = await site.start();
     const alice = await logIn(site.url, 'alice');
-    await alice.getByTestId('new-terminal').click();
-    await alice.getByTestId('terminal').waitFor();
-    await waitForState(alice, ['connected']);
-    const sessionId = decodeURIComponent(/#\/s\/(.+)$/.exec(alice.url())![1]!);
+    const sessionId = await openNewTerminal(alice);
 
     const api = new ApiClient(site.url, null);
     await api.request('POST', '/api/login', { username: 'alice', password: PASSWORDS.alice });
@@ -173,6 +178,29 @@ describe('the page, end to end', () => {
     assert.ok(!(await lines(bob)).some((line) => line.includes('BOB-WAS-HERE')));
     await alice.context().close();
     await bob.context().close();
+    await gateway.stop();
+  });
+
+  test('a gateway at its maximum of attachments: the page waits, reconnecting, and connects once there is room', async () => {
+    const site = await gatewayWith(['--max-attachments', '1']);
+    const gateway = await site.start();
+    const first = await logIn(site.url, 'alice');
+    const sessionId = await openNewTerminal(first);
+
+    // A second page of the same session is refused (503 gateway_full): it keeps trying, not failing.
+    const second = await logIn(site.url, 'alice');
+    await second.locator(`[data-session-id="${sessionId}"]`).getByTestId('session-open').click();
+    await waitForState(second, ['reconnecting']);
+    await second.waitForTimeout(1_000);
+    assert.equal(await connState(second), 'reconnecting', 'still waiting for room, not failed');
+    await run(first, 'echo "FIRST-$((40+2))"');
+    await waitForLine(first, /^FIRST-42$/);
+
+    // The first page leaves: the second connects on its next try and sees the session's output.
+    await first.context().close();
+    await waitForState(second, ['connected'], 30_000);
+    await waitForLine(second, /^FIRST-42$/);
+    await second.context().close();
     await gateway.stop();
   });
 
