@@ -74,10 +74,12 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
   const [command, ...args] = rest.length > 0 ? rest : [shell, '-l'];
   const notRunnable = programProblem(command!, env.PATH);
   if (notRunnable) problems.push(`the program ${command}: ${notRunnable}`);
-  // A home that does not exist (common for service users in images) starts in /, as login(1) does.
-  const cwd = values.cwd ?? (directoryProblem(user.homedir) ? '/' : user.homedir);
+  // A home that does not exist (common for service users in images) starts in /, as login(1)
+  // does; a --cwd that does not is a mistake to report.
+  let cwd = values.cwd ?? user.homedir;
   const cwdProblem = directoryProblem(cwd);
-  if (cwdProblem) problems.push(`--cwd ${cwd}: ${cwdProblem}`);
+  if (cwdProblem && values.cwd !== undefined) problems.push(`--cwd ${cwd}: ${cwdProblem}`);
+  else if (cwdProblem) cwd = '/';
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {

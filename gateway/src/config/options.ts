@@ -18,10 +18,25 @@ export type OptionValues<S extends Record<string, OptionSpec>> = {
   [K in keyof S]: (S[K]['kind'] extends 'integer' ? number : S[K]['kind'] extends 'boolean' ? boolean : string) | undefined;
 };
 
+const CONFIG_ERROR_HEADING = 'invalid configuration:';
+const CONFIG_PROBLEM_BULLET = '  - ';
+
 export class ConfigError extends Error {
   override readonly name: string = 'ConfigError';
   constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    super([CONFIG_ERROR_HEADING, ...problems.map((problem) => `${CONFIG_PROBLEM_BULLET}${problem}`)].join('\n'));
+  }
+
+  /**
+   * The problems of the last ConfigError printed in `text` (a process's output: a local agent
+   * that refused its configuration writes it to its log); none if there is none.
+   */
+  static problemsPrintedIn(text: string): string[] {
+    const start = text.lastIndexOf(`${CONFIG_ERROR_HEADING}\n`);
+    if (start < 0) return [];
+    const lines = text.slice(start + CONFIG_ERROR_HEADING.length + 1).split('\n');
+    const end = lines.findIndex((line) => !line.startsWith(CONFIG_PROBLEM_BULLET));
+    return lines.slice(0, end < 0 ? lines.length : end).map((line) => line.slice(CONFIG_PROBLEM_BULLET.length));
   }
 }
 

@@ -1,7 +1,7 @@
-// Whether a terminal's program can be run, and in which directory, checked before a PTY is made for it. node-pty learns
-// of a failed exec only when the forked child exits, after the agent already answers as running;
-// checking first turns "no such shell" into a clear start-up error instead of a session that ends
-// as soon as it opens.
+// Whether a terminal's program can be run, and in which directory, checked before a PTY is made
+// for it. node-pty learns of a failed exec only when the forked child exits, after the agent
+// already answers as running; checking first turns "no such shell" into a clear start-up error
+// instead of a session that ends as soon as it opens.
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fsProblem } from './options.js';
@@ -9,13 +9,17 @@ import { fsProblem } from './options.js';
 /** execvp's search path when the environment has none. */
 const DEFAULT_SEARCH_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-function executableProblem(path: string): string | null {
+/** Why `path` is not what a program start needs (a file to execute, a directory to enter); null when it is. */
+function executeProblem(path: string, need: 'file' | 'directory'): string | null {
   try {
-    if (statSync(path).isDirectory()) return 'is a directory';
+    const isDirectory = statSync(path).isDirectory();
+    if (need === 'file' && isDirectory) return 'is a directory';
+    if (need === 'directory' && !isDirectory) return 'not a directory';
+    // Execute permission: to run a file, to enter a directory.
     accessSync(path, constants.X_OK);
     return null;
   } catch (error) {
-    return fsProblem(error as NodeJS.ErrnoException, 'no such file');
+    return fsProblem(error as NodeJS.ErrnoException, need === 'file' ? 'no such file' : 'no such directory');
   }
 }
 
@@ -24,19 +28,13 @@ function executableProblem(path: string): string | null {
  * bare name on `searchPath`); null when it can.
  */
 export function programProblem(command: string, searchPath: string | undefined): string | null {
-  if (command.includes('/')) return executableProblem(command);
+  if (command.includes('/')) return executeProblem(command, 'file');
   const directories = (searchPath ?? DEFAULT_SEARCH_PATH).split(delimiter).filter(Boolean);
-  if (directories.some((directory) => executableProblem(join(directory, command)) === null)) return null;
+  if (directories.some((directory) => executeProblem(join(directory, command), 'file') === null)) return null;
   return `not found on PATH (${directories.join(delimiter)})`;
 }
 
 /** Why a program cannot be started in `path`; null when it can. */
 export function directoryProblem(path: string): string | null {
-  try {
-    if (!statSync(path).isDirectory()) return 'not a directory';
-    accessSync(path, constants.X_OK);
-    return null;
-  } catch (error) {
-    return fsProblem(error as NodeJS.ErrnoException, 'no such directory');
-  }
+  return executeProblem(path, 'directory');
 }

@@ -29,18 +29,6 @@ interface AgentStartStatus {
   readonly exit: { readonly code: number } | null;
 }
 
-/**
- * The problems an agent refused its configuration for (its program gone, say), as it printed
- * them to its log: "cloudterm: invalid configuration:" then one "  - problem" per line.
- */
-async function configurationProblems(logFile: string): Promise<string[]> {
-  const log = await readFile(logFile, 'utf8').catch(() => '');
-  const start = log.lastIndexOf('invalid configuration:\n');
-  if (start < 0) return [];
-  const lines = log.slice(start).split('\n').slice(1);
-  return lines.filter((line) => line.startsWith('  - ')).map((line) => line.slice(4));
-}
-
 /** The agent's /status on this unix socket, or null while it does not answer. */
 function agentStatus(socketPath: string): Promise<AgentStartStatus | null> {
   return new Promise((resolve) => {
@@ -124,7 +112,8 @@ export class LocalBackend implements TerminalBackend {
       await new Promise((r) => setTimeout(r, SOCKET_POLL_MS));
     }
     if (exited) {
-      const reasons = await configurationProblems(logFile);
+      // An agent that refused its configuration (its program gone, say) printed why to its log.
+      const reasons = ConfigError.problemsPrintedIn(await readFile(logFile, 'utf8').catch(() => ''));
       if (reasons.length > 0) throw new Error(`it could not start: ${reasons.join('; ')}`);
       throw new Error(`it ended as soon as it started: check its program (${program}) and ${logFile}`);
     }
