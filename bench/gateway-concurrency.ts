@@ -106,7 +106,7 @@ export interface ConcurrencyFigures {
    */
   readonly fit: { readonly kibPerAttachment: number; readonly interceptKiB: number; readonly projectedRssKiB: Record<string, number> } | null;
   readonly gatewayProfile: string | null;
-  /** The limit the gateway ran under, and its cgroup's reading at the end (peak, hits, OOM kills). */
+  /** The limit the gateway ran under, and its cgroup's reading at the end (peak, OOM kills). */
   readonly memoryLimit: { readonly limitBytes: number; readonly final: MemoryCgroupReading } | null;
 }
 

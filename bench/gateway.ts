@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import { intOption } from './lib/options.js';
 import { measureEcho, type EchoFigures } from './gateway-echo.js';
 import { measureConcurrency, type ConcurrencyFigures } from './gateway-concurrency.js';
-import type { MemoryCgroupReading } from './lib/memory-cgroup.js';
 import { measureStatic, type StaticFigures } from './gateway-static.js';
 import { summarizeProfile, type ProfileSummary } from './gateway-profile.js';
 import { REPO_ROOT, ensureBuilt, fixed, killAllStarted, machine, mib, pm, table, type Machine } from './gateway-support.js';
@@ -152,9 +151,9 @@ function echoTables(e: EchoFigures, parts: readonly Part[]): string {
   return out.join('\n');
 }
 
-function memoryLimitLine(limitBytes: number, final: MemoryCgroupReading, points: ConcurrencyFigures['checkpoints']): string {
+function memoryLimitLine({ limitBytes, final }: NonNullable<ConcurrencyFigures['memoryLimit']>, points: ConcurrencyFigures['checkpoints']): string {
   const mb = (bytes: number) => fixed(bytes / 1e6, 1);
-  const rows = points.map((p) => (p.cgroup ? `${p.attachments}: ${mb(p.cgroup.usageBytes)} / ${mb(p.cgroup.anonymousBytes)} / ${mb(p.cgroup.fileBytes)} / ${mb(p.cgroup.kernelBytes)}` : '')).filter(Boolean);
+  const rows = points.flatMap((p) => (p.cgroup ? [`${p.attachments}: ${mb(p.cgroup.usageBytes)} / ${mb(p.cgroup.anonymousBytes)} / ${mb(p.cgroup.fileBytes)} / ${mb(p.cgroup.kernelBytes)}`] : []));
   return (
     `Memory cgroup limit ${mb(limitBytes)} MB (the gateway from a private copy of node, in the cgroup from its start): ` +
     `charged usage / anonymous / file pages / kernel MB at each row — ${rows.join('; ')}. Peak ${mb(final.peakBytes)} MB; ` +
@@ -189,7 +188,7 @@ function concurrencyTables(c: ConcurrencyFigures): string {
             Object.entries(c.fit.projectedRssKiB).map(([n, kib]) => `${n}: ${mib(kib)} MiB`).join(', '),
         ]
       : []),
-    ...(c.memoryLimit ? [memoryLimitLine(c.memoryLimit.limitBytes, c.memoryLimit.final, c.checkpoints)] : []),
+    ...(c.memoryLimit ? [memoryLimitLine(c.memoryLimit, c.checkpoints)] : []),
     `Failed handshakes: ${JSON.stringify(c.errors)}; dropped while held: ${c.dropped}; probe: ${c.probe.echoed}/${c.probe.sent} echoed through the splice in ${fixed(c.probe.ms, 0)} ms.`,
     `Shutdown (SIGTERM, a 4000 close to every attachment): ${fixed(c.shutdown.seconds, 1)} s${c.shutdown.killed ? ' (did not exit within 30 s: killed)' : ''}.`,
   ].join('\n');

@@ -14,8 +14,6 @@ const V1_ROOT = '/sys/fs/cgroup/memory';
 export interface MemoryCgroupReading {
   /** Everything charged: anonymous memory, page cache, kernel memory. */
   readonly usageBytes: number;
-  /** What Kubernetes calls the working set: usage less inactive file pages (evictable first). */
-  readonly workingSetBytes: number;
   readonly anonymousBytes: number;
   readonly fileBytes: number;
   /** Kernel memory for the process: its sockets, their buffers, descriptors (not in RSS). */
@@ -44,15 +42,8 @@ function statValues(text: string): Map<string, number> {
   return values;
 }
 
-/** Whether memory cgroups can be made here (root, and the v1 memory controller mounted writable). */
-export function memoryCgroupProblem(): string | null {
-  if (!existsSync(join(V1_ROOT, 'memory.limit_in_bytes'))) return `no cgroup v1 memory controller at ${V1_ROOT}`;
-  return null;
-}
-
 export function createMemoryCgroup(name: string, limitBytes: number): MemoryCgroup {
-  const problem = memoryCgroupProblem();
-  if (problem) throw new Error(`--memory-limit: ${problem}`);
+  if (!existsSync(join(V1_ROOT, 'memory.limit_in_bytes'))) throw new Error(`--memory-limit: no cgroup v1 memory controller at ${V1_ROOT}`);
   const dir = join(V1_ROOT, name);
   mkdirSync(dir);
   const file = (leaf: string) => join(dir, leaf);
@@ -65,11 +56,9 @@ export function createMemoryCgroup(name: string, limitBytes: number): MemoryCgro
     procsFile: file('cgroup.procs'),
     read() {
       const stat = statValues(readFileSync(file('memory.stat'), 'utf8'));
-      const usageBytes = number('memory.usage_in_bytes');
       const oom = statValues(readFileSync(file('memory.oom_control'), 'utf8'));
       return {
-        usageBytes,
-        workingSetBytes: Math.max(0, usageBytes - (stat.get('total_inactive_file') ?? 0)),
+        usageBytes: number('memory.usage_in_bytes'),
         anonymousBytes: stat.get('total_rss') ?? 0,
         fileBytes: stat.get('total_cache') ?? 0,
         kernelBytes: number('memory.kmem.usage_in_bytes'),

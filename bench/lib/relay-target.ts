@@ -1,5 +1,6 @@
 // The reference relay (relay-server.mjs) as its own process, and a client that hands every
 // message on as output.
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { WebSocket, type RawData } from 'ws';
 import { freePort, startProcess, waitForPort } from './processes.js';
@@ -13,14 +14,8 @@ async function connect(port: number): Promise<Terminal> {
     close: () => terminateWebSocket(socket),
   };
   socket.on('message', (data: RawData) => terminal.sink(data as Chunk));
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    }),
-    10_000,
-    'relay connection',
-  );
+  // events.once rejects on 'error': a refused connection fails here.
+  await withTimeout(once(socket, 'open'), 10_000, 'relay connection');
   return terminal;
 }
 
