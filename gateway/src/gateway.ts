@@ -98,6 +98,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     allowedOrigins: config.allowedOrigins,
     maxAttachments: config.maxAttachments,
     upstreamTimeoutMs: runtime.upstreamTimeoutMs ?? 5_000,
+    proxyCore: config.proxyCore,
     activityIntervalMs: runtime.activityIntervalMs ?? 5_000,
     isRevoked: (tokenId) => stores.revocations.isRevoked(tokenId),
     revocationCheckMs: runtime.revocationCheckMs ?? 30_000,

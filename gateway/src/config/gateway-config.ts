@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { programProblem } from './program.js';
+import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
 
 export const gatewayOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
@@ -32,6 +33,7 @@ export const gatewayOptionSpecs = {
   oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_OIDC_USER_CLAIM', kind: 'string', help: 'claim naming the user (default preferred_username)' },
   oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_OIDC_GROUPS_CLAIM', kind: 'string', help: 'claim listing groups = tenants (default groups)' },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 10_000_000, help: 'attachments this gateway holds at once; more are answered 503 gateway_full (default: what the open-files limit allows)' },
+  proxyCore: { flag: 'proxy-core', env: 'CLOUDTERM_PROXY_CORE', kind: 'string', help: 'native (default: the C splice) or js; HTTPS served by the gateway itself always uses js' },
   trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_TRUST_PROXY', kind: 'boolean', help: 'take the client address from X-Forwarded-For (behind an ingress)' },
   dataDir: { flag: 'data-dir', env: 'CLOUDTERM_DATA_DIR', kind: 'string', help: 'agent sockets and logs; local mode: also users, keys, sessions (default ~/.cloudterm)' },
   shell: { flag: 'shell', env: 'CLOUDTERM_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
@@ -81,6 +83,7 @@ export interface GatewayConfig {
   readonly oidc: OidcConfig | null;
   /** Attachments held at once; past it an attach is answered 503 gateway_full. */
   readonly maxAttachments: number;
+  readonly proxyCore: ProxyCore;
   readonly trustProxy: boolean;
   /** Agent sockets and logs; in local mode also users, keys and the session snapshot. */
   readonly dataDir: string;
@@ -193,6 +196,14 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   const shellProblem = shell ? programProblem(shell[0]!, env.PATH) : null;
   if (shellProblem) problems.push(`--shell: the program ${shell![0]}: ${shellProblem}`);
 
+  const proxyCore = values.proxyCore ?? 'native';
+  if (proxyCore !== 'native' && proxyCore !== 'js') {
+    problems.push('--proxy-core must be native or js');
+  } else if (proxyCore === 'native') {
+    const nativeProblem = loadNativeSplice();
+    if (nativeProblem) problems.push(`--proxy-core native: ${nativeProblem}; or run with --proxy-core js`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -214,6 +225,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     maxSessionsPerUser: values.maxSessionsPerUser ?? 10,
     oidc,
     maxAttachments: values.maxAttachments ?? attachmentsForFileLimit(openFilesLimit()),
+    proxyCore: proxyCore as ProxyCore,
     trustProxy: values.trustProxy ?? false,
     dataDir,
     shell,

@@ -7,7 +7,7 @@ import { endWithJsonError } from '../net/raw-http.js';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
-import { openUpstream, Splice } from '../proxy/index.js';
+import { makeSplice, openUpstream, type ProxyCore, type SpliceEnd, type Spliced } from '../proxy/index.js';
 import { parseListenAddress } from '../config/listen-address.js';
 import { attachRole, type Principal, type SessionService } from '../sessions/index.js';
 import type { SessionStore } from '../store/types.js';
@@ -25,6 +25,8 @@ export interface AttachDeps {
   /** Attachments held at once, counting those still being set up; past it: 503 gateway_full. */
   readonly maxAttachments: number;
   readonly upstreamTimeoutMs: number;
+  /** Which splice relays the bytes (native where the sockets allow). */
+  readonly proxyCore: ProxyCore;
   readonly activityIntervalMs: number;
   /** Whether a token was logged out (on any replica: the list is shared). */
   readonly isRevoked: (tokenId: string) => Promise<boolean>;
@@ -48,7 +50,7 @@ function refuse(socket: Duplex, error: HttpError): void {
 
 export class AttachHandler implements ProxyCounters {
   /** Live splices and the session each serves. */
-  private readonly splices = new Map<Splice, { sessionId: string; tokenId: string; lastBytes: number }>();
+  private readonly splices = new Map<Spliced, { sessionId: string; tokenId: string; lastBytes: number }>();
   private readonly activityTimer: NodeJS.Timeout;
   private readonly revocationTimer: NodeJS.Timeout;
   /** Sessions whose attachments ended since the last tick: their last bytes are activity too. */
@@ -140,17 +142,27 @@ export class AttachHandler implements ProxyCounters {
       upstream.socket.destroy();
       return;
     }
-    socket.write(upstream.responseHead);
-    const splice = new Splice(socket, upstream.socket, this.onSpliceEnd);
+    const splice = makeSplice(this.deps.proxyCore, socket, upstream.socket, this.onSpliceEnd);
+    // Counted before it starts: a splice may end while starting (a browser already gone).
+    this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, lastBytes: 0 });
+    try {
+      splice.start(upstream.responseHead, upstream.leftover, head);
+    } catch (error) {
+      // The native core could not copy a descriptor: the sockets are untouched, the browser is told.
+      this.splices.delete(splice);
+      upstream.socket.destroy();
+      if ((error as NodeJS.ErrnoException).code === 'EMFILE') {
+        throw new HttpError('gateway_full', 'this gateway is out of file descriptors: retry shortly', { 'retry-after': '1' });
+      }
+      throw error;
+    }
     // The splice handles the socket's errors from here: one listener fewer on every attachment.
     socket.off('error', destroyOnError);
-    this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, lastBytes: 0 });
-    splice.start(upstream.leftover, head);
     void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
   }
 
   /** One function for every splice (an arrow field, so it needs no closure per attachment). */
-  private readonly onSpliceEnd = (splice: Splice, how: string): void => {
+  private readonly onSpliceEnd = (splice: Spliced, how: SpliceEnd): void => {
     const entry = this.splices.get(splice);
     this.splices.delete(splice);
     this.endedBytesUp += splice.bytesUp;

@@ -5,11 +5,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FrameBoundaryTracker, closeFrame } from './frame-boundary.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import type { SpliceEnd, SpliceEndHandler, Spliced } from './spliced.js';
 
 /** How long a shutdown waits for the agent to finish the frame in progress. */
 const CLOSE_GRACE_MS = 2_000;
-
-export type SpliceEnd = 'browser-closed' | 'agent-closed' | 'agent-failed' | 'restart';
 
 // One gateway holds tens of thousands of splices. Their socket listeners are these module-level
 // functions, shared by all, which find their splice on the emitting socket: per attachment that
@@ -34,7 +33,7 @@ function onBrowserGone(this: SplicedSocket): void {
   this[kSplice]?.browserGone();
 }
 
-export class Splice {
+export class Splice implements Spliced {
   /** Bytes browser → agent and agent → browser; read by the activity tracker and metrics. */
   bytesUp = 0;
   bytesDown = 0;
@@ -45,7 +44,7 @@ export class Splice {
   constructor(
     private readonly browser: Duplex,
     private readonly agent: Socket,
-    private readonly onEnd: (splice: Splice, how: SpliceEnd) => void,
+    private readonly onEnd: SpliceEndHandler,
   ) {
     const browserSocket = browser as Socket;
     browserSocket.setNoDelay?.(true);
@@ -93,8 +92,8 @@ export class Splice {
     this.finish('browser-closed');
   }
 
-  /** Hands over bytes that arrived with the 101 or the upgrade request. */
-  start(fromAgent: Buffer, fromBrowser: Buffer): void {
+  start(responseHead: Buffer, fromAgent: Buffer, fromBrowser: Buffer): void {
+    this.browser.write(responseHead);
     if (fromAgent.length > 0) {
       this.bytesDown += fromAgent.length;
       this.agentFrames.feed(fromAgent);
