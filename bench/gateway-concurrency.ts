@@ -51,6 +51,7 @@ export interface ConcurrencyOptions {
   readonly profileDir: string | null;
   /** More Node flags for the gateway process (e.g. --max-semi-space-size=1). */
   readonly gatewayNodeFlags: readonly string[];
+  readonly proxyCore: 'native' | 'js';
   /** Seconds to hold every attachment after the last checkpoint (to inspect the gateway by hand). */
   readonly holdSeconds: number;
   /**
@@ -98,6 +99,7 @@ export interface ConcurrencyFigures {
   /** The open-files limit of every process here (the gateway needs 2 per attachment). */
   readonly fileLimit: number;
   readonly gatewayNodeFlags: readonly string[];
+  readonly proxyCore: 'native' | 'js';
   /** Attachments closed before the last checkpoint, so that the gateway had fds to answer /metrics. */
   readonly released: number;
   /**
@@ -245,7 +247,7 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
 
     const nodeFlags = [...options.gatewayNodeFlags, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])];
     // Its default cap keeps 1024 descriptors for the rest; here the machine's limit is what is measured.
-    const args = ['--max-attachments', String(options.max)];
+    const args = ['--max-attachments', String(options.max), '--proxy-core', options.proxyCore];
     let sessionId: string;
     if (options.memoryLimitBytes === null) {
       gateway = await startGatewayProc({ redisUrl, nodeFlags, args });
@@ -412,6 +414,7 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
       window: options.window,
       fileLimit: effectiveFileLimit(),
       gatewayNodeFlags: options.gatewayNodeFlags,
+      proxyCore: options.proxyCore,
       released,
       fit: fitLine(checkpoints),
       gatewayProfile: profile,

@@ -158,6 +158,7 @@ export interface EchoOptions {
   readonly profileDir: string | null;
   /** More Node flags for the gateway process (e.g. the lean memory profile). */
   readonly gatewayNodeFlags: readonly string[];
+  readonly proxyCore: 'native' | 'js';
   readonly log: (line: string) => void;
 }
 
@@ -174,6 +175,7 @@ export async function measureEcho(options: EchoOptions): Promise<EchoFigures> {
   try {
     gateway = await startGatewayProc({
       nodeFlags: [...options.gatewayNodeFlags, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])],
+      args: ['--proxy-core', options.proxyCore],
     });
     const sessionId = await gateway.createSession();
     const gatewayAgentPid = agentPidOf(sessionId);

@@ -37,6 +37,8 @@ interface Options {
   /** Scheduling priority of this process and so of everything it starts (they inherit it). */
   readonly nice: number;
   readonly gatewayNodeFlags: readonly string[];
+  /** The gateway's --proxy-core (native or js). */
+  readonly proxyCore: 'native' | 'js';
   readonly holdSeconds: number;
   /** Concurrency: run the gateway in a memory cgroup limited to this many MB (10^6 bytes). */
   readonly memoryLimitMB: number | null;
@@ -61,6 +63,7 @@ function parseOptions(argv: readonly string[]): Options {
       profile: { type: 'boolean', default: false },
       nice: { type: 'string', default: '-10' },
       'gateway-node-flags': { type: 'string', default: '' },
+      'proxy-core': { type: 'string', default: 'native' },
       hold: { type: 'string', default: '0' },
       'memory-limit': { type: 'string' },
       label: { type: 'string' },
@@ -69,6 +72,8 @@ function parseOptions(argv: readonly string[]): Options {
   const what = positionals[0] ?? 'all';
   if (what !== 'all' && !PARTS.includes(what as Part)) throw new TypeError(`unknown part ${what}: one of ${PARTS.join(', ')}, all`);
   const max = intOption('max', values.max, 1, 1_000_000);
+  const proxyCore = values['proxy-core'];
+  if (proxyCore !== 'native' && proxyCore !== 'js') throw new TypeError('--proxy-core is native or js');
   const sources = intOption('sources', values.sources, 1, 250);
   if (sources * 28_000 < max) throw new TypeError(`--sources ${sources} gives ~${sources * 28_000} ports: too few for --max ${max}`);
   return {
@@ -86,6 +91,7 @@ function parseOptions(argv: readonly string[]): Options {
     profile: values.profile,
     nice: intOption('nice', values.nice, -20, 19),
     gatewayNodeFlags: values['gateway-node-flags'].split(' ').filter(Boolean),
+    proxyCore,
     holdSeconds: intOption('hold', values.hold, 0, 600),
     memoryLimitMB: values['memory-limit'] === undefined ? null : intOption('memory-limit', values['memory-limit'], 40, 100_000),
     label: values.label ?? null,
@@ -163,7 +169,7 @@ function memoryLimitLine({ limitBytes, final }: NonNullable<ConcurrencyFigures['
 
 function concurrencyTables(c: ConcurrencyFigures): string {
   return [
-    `Concurrent attachments held by one gateway process (light upstream; ${c.sources} source addresses, ${c.window} handshakes in flight${c.gatewayNodeFlags.length ? `; gateway flags ${c.gatewayNodeFlags.join(' ')}` : ''})`,
+    `Concurrent attachments held by one gateway process (light upstream; ${c.sources} source addresses, ${c.window} handshakes in flight${c.gatewayNodeFlags.length ? `; gateway flags ${c.gatewayNodeFlags.join(' ')}` : ''}; proxy core ${c.proxyCore})`,
     table(
       ['attachments', 'gateway says', 'upstream holds', 'gateway RSS MiB', 'heap used MiB', 'external MiB', 'KiB/attachment', 'gateway fds', 'attach/s', 'gateway CPU', 'elapsed s'],
       c.checkpoints.map((p) => [
@@ -281,6 +287,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       throughput: wantsEcho.includes('throughput'),
       profileDir: await profileDir('echo'),
       gatewayNodeFlags: options.gatewayNodeFlags,
+      proxyCore: options.proxyCore,
       log,
     });
     results.load.echo = { before, after: loadOf() };
@@ -297,6 +304,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       deadlineMs: options.deadlineSeconds * 1000,
       profileDir: await profileDir('concurrency'),
       gatewayNodeFlags: options.gatewayNodeFlags,
+      proxyCore: options.proxyCore,
       holdSeconds: options.holdSeconds,
       memoryLimitBytes: options.memoryLimitMB === null ? null : options.memoryLimitMB * 1e6,
       log,
