@@ -270,6 +270,10 @@ static void shut_browser(splice *s) {
   s->linger->data = s;
   s->open_handles++;
   uv_timer_start(s->linger, on_linger_timeout, LINGER_MS, 0);
+  // Everything is with the kernel now: waiting for the browser's FIN must not keep a stopping
+  // gateway alive.
+  uv_unref((uv_handle_t *)s->linger);
+  uv_unref((uv_handle_t *)&s->browser.poll);
 }
 
 /** Writes what it can now; keeps the rest for when the side is writable, and stops its peer's reads meanwhile. */
