@@ -151,7 +151,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     'path' in listen
       ? formatListenAddress(listen)
       : `${tls ? 'https' : 'http'}://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${typeof address === 'object' && address ? address.port : listen.port}`;
-  log.info({ url, mode: config.mode, store: config.redisUrl ? 'redis' : 'memory' }, 'Gateway listening');
+  log.info({ url, mode: config.mode, store: config.redisUrl ? 'redis' : 'memory', proxyCore: config.tls ? 'js' : config.proxyCore }, 'Gateway listening');
 
   return {
     url,
