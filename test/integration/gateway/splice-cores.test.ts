@@ -13,12 +13,12 @@ import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
 
 const RESPONSE_HEAD = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
 
-/** An unmasked binary frame, as the agent sends. */
-function frame(payload: Buffer): Buffer {
+/** An unmasked frame, as the agent sends: binary unless told. */
+function frame(payload: Buffer, opcode = 0x2): Buffer {
   const length = payload.length;
   const lengthBytes = length < 126 ? 0 : length < 65_536 ? 2 : 8;
   const header = Buffer.alloc(2 + lengthBytes);
-  header[0] = 0x82;
+  header[0] = 0x80 | opcode;
   header[1] = lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127;
   if (lengthBytes === 2) header.writeUInt16BE(length, 2);
   if (lengthBytes === 8) header.writeBigUInt64BE(BigInt(length), 2);
@@ -70,6 +70,8 @@ async function rig(core: ProxyCore, fromAgent: Buffer = Buffer.alloc(0), fromBro
   const [[gatewayBrowserSide]] = await Promise.all([once(browserServer, 'connection'), once(browser, 'connect')]);
   const gatewayAgentSide = connect({ port: agentPort, host: '127.0.0.1', allowHalfOpen: true });
   const [[agent]] = await Promise.all([once(agentServer, 'connection'), once(gatewayAgentSide, 'connect')]);
+  // The splice may let the agent's side go while the agent still writes: a reset, as expected.
+  (agent as Socket).on('error', () => undefined);
   const ends: SpliceEnd[] = [];
   let resolveEnded: (how: SpliceEnd) => void = () => undefined;
   const ended = new Promise<SpliceEnd>((resolve) => (resolveEnded = resolve));
@@ -168,6 +170,35 @@ for (const core of ['js', 'native'] as const) {
       await atBrowser.ended;
       const want = Buffer.concat([RESPONSE_HEAD, cut, closeFrame(CloseCode.GatewayRestart.code, CloseCode.GatewayRestart.reason)]);
       assert.ok(atBrowser.bytes().equals(want), 'the whole frame, then our close frame, and not the next frame');
+    });
+
+    test('close at any point of a stream of frames of every length: the browser gets whole frames, then our close', async () => {
+      // Payloads of every length encoding (7-bit, 16-bit, 64-bit), pings among them, and bytes
+      // that look like frame headers, so that a splice that loses count would cut elsewhere.
+      const frames = [0, 1, 125, 126, 127, 300, 65_535, 65_536, 70_000].flatMap((length) => [
+        frame(Buffer.alloc(length, 0x88)),
+        frame(Buffer.from('ping'), 0x9),
+      ]);
+      const stream = Buffer.concat(frames);
+      const boundaries = new Set(frames.reduce<number[]>((ends, f) => [...ends, (ends.at(-1) ?? 0) + f.length], [0]));
+      const ourClose = closeFrame(CloseCode.GatewayRestart.code, CloseCode.GatewayRestart.reason);
+      for (let round = 0; round < 12; round += 1) {
+        const r = await rig(core);
+        const atBrowser = collect(r.browser);
+        const cut = 1 + Math.floor(Math.random() * (stream.length - 1));
+        r.agent.write(stream.subarray(0, cut));
+        while (atBrowser.bytes().length < RESPONSE_HEAD.length + cut) await sleep(2);
+        r.splice.close(CloseCode.GatewayRestart.code, CloseCode.GatewayRestart.reason);
+        r.agent.write(stream.subarray(cut));
+        assert.equal(await r.ended, 'restart');
+        await atBrowser.ended;
+        const got = atBrowser.bytes().subarray(RESPONSE_HEAD.length);
+        const frameBytes = got.length - ourClose.length;
+        assert.ok(got.subarray(frameBytes).equals(ourClose), `cut at ${cut}: our close frame comes last`);
+        assert.ok(boundaries.has(frameBytes) && frameBytes >= cut, `cut at ${cut}: the close followed a whole frame (at ${frameBytes})`);
+        assert.ok(got.subarray(0, frameBytes).equals(stream.subarray(0, frameBytes)), `cut at ${cut}: the frames before it are intact`);
+        await r.stop();
+      }
     });
 
     test('close in the middle of a frame that never ends: both sides are cut after the grace', async () => {
