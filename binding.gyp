@@ -1,9 +1,8 @@
 {
+  "target_defaults": {
+    "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+  },
   "targets": [
-    {
-      "target_name": "fd_splice",
-      "sources": ["gateway/native/fd-splice.c"],
-      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
-    }
+    { "target_name": "fd_splice", "sources": ["gateway/native/fd-splice.c"] }
   ]
 }

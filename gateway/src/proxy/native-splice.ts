@@ -3,16 +3,13 @@
 // The sockets' descriptors are copied into the C splice and the net.Socket objects are destroyed:
 // an attachment then costs one small C struct and this object, not two streams (docs/gateway.md,
 // "The proxy core"). HTTPS served by the gateway itself keeps the JavaScript splice.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { closeFrame } from './frame-boundary.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { SpliceEnd, SpliceEndHandler, Spliced } from './spliced.js';
+import { loadNativeAddon } from '../native-addon.js';
 
 /** The C side's end codes index this list (enum splice_end in fd-splice.c). */
 const SPLICE_ENDS: readonly SpliceEnd[] = ['browser-closed', 'agent-closed', 'agent-failed', 'restart'];
@@ -31,28 +28,14 @@ interface FdSpliceAddon {
 /** A socket's own descriptor; Node keeps it on the handle, and has no public way to give it. */
 type HandleOwner = { _handle?: { fd?: number } | null };
 
-/** Where node-gyp puts the addon, seen from gateway/src/proxy/ and from dist/gateway/src/proxy/. */
-function addonPath(): string | null {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const root of [join(here, '..', '..', '..'), join(here, '..', '..', '..', '..')]) {
-    const candidate = join(root, 'build', 'Release', 'fd_splice.node');
-    if (existsSync(candidate)) return candidate;
-  }
-  return null;
-}
-
 let addon: FdSpliceAddon | null = null;
 
 /** Loads the addon once; null when it loads, else why not (for the configuration's error). */
 export function loadNativeSplice(): string | null {
   if (addon) return null;
-  const path = addonPath();
-  if (!path) return 'build/Release/fd_splice.node is not built (npm ci builds it with node-gyp; needs make and a C compiler)';
-  try {
-    addon = createRequire(import.meta.url)(path) as FdSpliceAddon;
-  } catch (error) {
-    return `build/Release/fd_splice.node does not load: ${(error as Error).message}`;
-  }
+  const loaded = loadNativeAddon<FdSpliceAddon>('fd_splice');
+  if ('problem' in loaded) return loaded.problem;
+  addon = loaded.addon;
   addon.configure(dispatch, closeFrame(CloseCode.UpstreamFailed.code, CloseCode.UpstreamFailed.reason));
   return null;
 }
