@@ -14,7 +14,8 @@
 // away closes the agent; an agent that goes away gives the browser its close frame, ours at a
 // boundary, or a cut connection mid-frame. docs/gateway.md has the whole story.
 //
-// Everything here runs on the loop thread: the shared read buffer needs no lock.
+// Everything here runs on the loop thread of the Node environment (main thread or worker) that
+// made the splice: each environment has its own read buffer, which needs no lock.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -44,8 +45,6 @@ enum splice_state {
 /** A browser sent our close frame and a FIN is given this long to close its side. */
 #define LINGER_MS 10000
 #define OPCODE_CLOSE 0x8
-
-static char read_buffer[READ_CHUNK];
 
 // ---- Frame boundaries (the C twin of frame-boundary.ts: header bytes read, payloads counted) ----
 
@@ -102,6 +101,8 @@ static size_t feed(frame_tracker *t, const uint8_t *bytes, size_t length, bool s
 // ---- One splice ----
 
 typedef struct module_state {
+  /** Every splice of this Node environment (one loop thread) reads into this, one at a time. */
+  uint8_t read_buffer[READ_CHUNK];
   napi_ref dispatch;
   napi_async_context async_context;
   /** The close frame sent when the agent vanishes at a frame boundary (4502, from close-codes.ts). */
@@ -384,6 +385,8 @@ static void side_gone(splice_side *side) {
 // ---- Reading ----
 
 static void read_from(splice_side *side) {
+  splice *s = side->owner;
+  uint8_t *const read_buffer = s->module->read_buffer;
   ssize_t got = recv(side->fd, read_buffer, READ_CHUNK, 0);
   if (got < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) side_gone(side);
@@ -393,8 +396,7 @@ static void read_from(splice_side *side) {
     side_gone(side);
     return;
   }
-  splice *s = side->owner;
-  const uint8_t *bytes = (const uint8_t *)read_buffer;
+  const uint8_t *bytes = read_buffer;
   size_t length = (size_t)got;
   if (side == &s->browser) {
     // While ending, the browser's last words (its close frame) have nowhere to go.
