@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,13 @@ import { once } from 'node:events';
 import { SELF_COMMAND } from '../helpers/gateway-fixture.js';
 import { generateSigningKeyPair } from '../../gateway/src/keys/index.js';
 
-async function cloudterm(args: string[], stdin = '', nodeFlags: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [command, ...prefix] = SELF_COMMAND;
+async function cloudterm(
+  args: string[],
+  stdin = '',
+  nodeFlags: string[] = [],
+  self: readonly string[] = SELF_COMMAND,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...prefix] = self;
   const child = spawn(command!, [...nodeFlags, ...prefix, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: tmpdir() } });
   let stdout = '';
   let stderr = '';
@@ -62,6 +67,33 @@ describe('cloudterm command', () => {
     assert.match(stderr, /--idle-timeout must be a whole number/);
     assert.match(stderr, /OIDC needs all of/);
     assert.match(stderr, /--token-key-file/);
+  });
+
+  test('a gateway whose native splice was never built: exit 2 saying so and naming --proxy-core js, which starts', async () => {
+    // A copy of the sources with no build/ beside them, as after `npm ci --ignore-scripts`.
+    const root = await mkdtemp(join(tmpdir(), 'cloudterm-unbuilt-'));
+    await cp(join(process.cwd(), 'gateway', 'src'), join(root, 'gateway', 'src'), { recursive: true });
+    await symlink(join(process.cwd(), 'node_modules'), join(root, 'node_modules'));
+    const self = [process.execPath, '--import', 'tsx', join(root, 'gateway', 'src', 'main.ts')];
+    const refused = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', join(root, 'data')], '', [], self);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /--proxy-core native: build\/Release\/fd_splice\.node is not built \(npm ci builds it.*\); or run with --proxy-core js/);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+
+    const [command, ...prefix] = self;
+    const started = spawn(command!, [...prefix, 'local', '--listen', '127.0.0.1:0', '--data-dir', join(root, 'data'), '--proxy-core', 'js'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, HOME: root },
+    });
+    let log = '';
+    started.stdout.on('data', (chunk: Buffer) => (log += chunk));
+    try {
+      while (!log.includes('Gateway listening') && started.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(log, /"proxyCore":"js".*"msg":"Gateway listening"|"msg":"Gateway listening".*"proxyCore":"js"/);
+    } finally {
+      started.kill('SIGTERM');
+      await once(started, 'exit');
+    }
   });
 
   test('key files that are missing, not keys, or not halves of one pair: all named at once, exit 2', async () => {
