@@ -142,6 +142,23 @@ for (const core of ['js', 'native'] as const) {
       assert.ok(atBrowser.bytes().equals(want), 'every byte arrived, in order, once the browser read');
     });
 
+    test('an agent that does not read: the browser is no longer read, and nothing is lost once it reads', async () => {
+      const r = await rig(core);
+      r.agent.pause();
+      r.browser.on('error', () => undefined);
+      const up = randomBytes(64 << 20);
+      r.browser.write(up);
+      await sleep(500);
+      const taken = r.splice.bytesUp;
+      await sleep(300);
+      assert.ok(taken < up.length / 2, `the splice took ${taken} of ${up.length} bytes from the browser, and then stopped`);
+      assert.equal(r.splice.bytesUp, taken, 'it took nothing more while the agent did not read');
+      const atAgent = collect(r.agent);
+      r.agent.resume();
+      while (atAgent.bytes().length < up.length) await sleep(20);
+      assert.ok(atAgent.bytes().equals(up), 'every byte arrived, in order, once the agent read');
+    });
+
     test('close between frames: the browser gets our close frame, then the end; the agent is let go', async () => {
       const r = await rig(core);
       const atBrowser = collect(r.browser);
