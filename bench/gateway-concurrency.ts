@@ -24,6 +24,7 @@ import {
   openFiles,
   raiseOwnFileLimit,
   rssKiB,
+  rssPartsKiB,
   sleep,
   startGatewayProc,
   startProc,
@@ -65,6 +66,9 @@ export interface ConcurrencyOptions {
 export interface Checkpoint {
   readonly attachments: number;
   readonly gatewayRssKiB: number;
+  /** Its parts: the process's own pages, and mapped files' (the node binary's, shared). */
+  readonly gatewayRssAnonKiB: number;
+  readonly gatewayRssFileKiB: number;
   readonly gatewayOpenFiles: number;
   /** cloudterm_gateway_attachments, the gateway's own count. */
   readonly gatewayReports: number | null;
@@ -353,9 +357,12 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
         break;
       }
       const metrics = await gatewayMetrics(g);
+      const rssParts = rssPartsKiB(g.proc.pid);
       const point: Checkpoint = {
         attachments: held.length,
         gatewayRssKiB: rssKiB(g.proc.pid),
+        gatewayRssAnonKiB: rssParts.anonymous,
+        gatewayRssFileKiB: rssParts.file,
         gatewayOpenFiles: openFiles(g.proc.pid),
         gatewayReports: metrics.attachments,
         heapUsedBytes: metrics.heapUsedBytes,
@@ -370,7 +377,7 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
       checkpoints.push(point);
       options.log(
         `  ${point.attachments} attachments (gateway says ${point.gatewayReports}, upstream holds ${point.upstreamOpen}): ` +
-          `RSS ${(point.gatewayRssKiB / 1024).toFixed(1)} MiB (heap ${((point.heapUsedBytes ?? 0) / 2 ** 20).toFixed(1)}, external ${((point.externalBytes ?? 0) / 2 ** 20).toFixed(1)}), ${point.gatewayOpenFiles} fds, ${point.attachRate.toFixed(0)}/s, ` +
+          `RSS ${(point.gatewayRssKiB / 1024).toFixed(1)} MiB = ${(point.gatewayRssAnonKiB / 1024).toFixed(1)} own + ${(point.gatewayRssFileKiB / 1024).toFixed(1)} files (heap ${((point.heapUsedBytes ?? 0) / 2 ** 20).toFixed(1)}, external ${((point.externalBytes ?? 0) / 2 ** 20).toFixed(1)}), ${point.gatewayOpenFiles} fds, ${point.attachRate.toFixed(0)}/s, ` +
           `gateway CPU ${(point.gatewayCpuShare * 100).toFixed(0)}%, failures ${failures} ${JSON.stringify(errors)}` +
           (point.cgroup ? `; cgroup ${(point.cgroup.usageBytes / 1e6).toFixed(1)} MB (anonymous ${(point.cgroup.anonymousBytes / 1e6).toFixed(1)}, file ${(point.cgroup.fileBytes / 1e6).toFixed(1)}, kernel ${(point.cgroup.kernelBytes / 1e6).toFixed(1)})` : ''),
       );

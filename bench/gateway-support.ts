@@ -13,7 +13,7 @@ import { freePort, killAllStarted as killAllProcesses, sleep, startProcess, wait
 
 // Shared with the agent benchmark (bench/lib/), offered here too so the gateway-*.ts parts import
 // everything from one place.
-export { cpuSeconds, freePort, rssKiB, sleep, waitForPort } from './lib/processes.js';
+export { cpuSeconds, freePort, rssKiB, rssPartsKiB, sleep, waitForPort } from './lib/processes.js';
 export { latency, percentile, spread, type Latency, type Spread } from './lib/stats.js';
 export { withTimeout } from './lib/terminal.js';
 

@@ -171,12 +171,13 @@ function concurrencyTables(c: ConcurrencyFigures): string {
   return [
     `Concurrent attachments held by one gateway process (light upstream; ${c.sources} source addresses, ${c.window} handshakes in flight${c.gatewayNodeFlags.length ? `; gateway flags ${c.gatewayNodeFlags.join(' ')}` : ''}; proxy core ${c.proxyCore})`,
     table(
-      ['attachments', 'gateway says', 'upstream holds', 'gateway RSS MiB', 'heap used MiB', 'external MiB', 'KiB/attachment', 'gateway fds', 'attach/s', 'gateway CPU', 'elapsed s'],
+      ['attachments', 'gateway says', 'upstream holds', 'gateway RSS MiB', 'own / files MiB', 'heap used MiB', 'external MiB', 'KiB/attachment', 'gateway fds', 'attach/s', 'gateway CPU', 'elapsed s'],
       c.checkpoints.map((p) => [
         String(p.attachments),
         String(p.gatewayReports ?? '—'),
         String(p.upstreamOpen ?? '—'),
         mib(p.gatewayRssKiB),
+        `${mib(p.gatewayRssAnonKiB)} / ${mib(p.gatewayRssFileKiB)}`,
         p.heapUsedBytes === null ? '—' : fixed(p.heapUsedBytes / 2 ** 20, 1),
         p.externalBytes === null ? '—' : fixed(p.externalBytes / 2 ** 20, 1),
         fixed((p.gatewayRssKiB - c.baselineRssKiB) / Math.max(1, p.attachments), 2),

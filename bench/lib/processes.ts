@@ -104,12 +104,24 @@ export async function waitForPort(port: number | string, timeoutMs: number, proc
   }
 }
 
+function statusKiB(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
+  if (!match) throw new Error(`no ${field} for ${pid}`);
+  return Number(match[1]);
+}
+
 /** Resident set of one process (not its children), from /proc/PID/status, in KiB. */
 export function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  if (!match) throw new Error(`no VmRSS for ${pid}`);
-  return Number(match[1]);
+  return statusKiB(pid, 'VmRSS');
+}
+
+/**
+ * The two parts of it: the process's own memory, and pages of files it maps (for Node, mostly
+ * the `node` binary's ~40 MiB, shared with every other Node process on the machine).
+ */
+export function rssPartsKiB(pid: number): { anonymous: number; file: number } {
+  return { anonymous: statusKiB(pid, 'RssAnon'), file: statusKiB(pid, 'RssFile') };
 }
 
 const TICKS_PER_SECOND = 100;
