@@ -333,9 +333,9 @@ static void end_browser(splice *s) {
   if (s->browser.pending == NULL) shut_browser(s);
 }
 
-static void send_close_and_end(splice *s, enum splice_end how) {
-  close_side(&s->agent);
-  send_to(&s->browser, s->close_frame, s->close_frame_length);
+/** Our close frame to the browser, then its end; the agent's side closes with the splice. */
+static void send_close_and_end(splice *s, const uint8_t *frame, size_t frame_length, enum splice_end how) {
+  send_to(&s->browser, frame, frame_length);
   end_browser(s);
   finish(s, how, false);
 }
@@ -351,14 +351,10 @@ static void agent_gone(splice *s) {
   }
   if (s->agent_frames.close_seen) {
     // The agent closed the WebSocket itself (the session ended): its close is passed on as it is.
-    close_side(&s->agent);
     end_browser(s);
     finish(s, END_AGENT_CLOSED, false);
   } else if (at_boundary(&s->agent_frames)) {
-    s->close_frame = copy_of(s->module->agent_failed_frame, s->module->agent_failed_frame_length);
-    if (s->close_frame == NULL) return finish(s, END_AGENT_FAILED, true);
-    s->close_frame_length = s->module->agent_failed_frame_length;
-    send_close_and_end(s, END_AGENT_FAILED);
+    send_close_and_end(s, s->module->agent_failed_frame, s->module->agent_failed_frame_length, END_AGENT_FAILED);
   } else {
     // Cut mid-frame: no valid close frame can follow; the browser sees 1006 and reconnects.
     finish(s, END_AGENT_FAILED, true);
@@ -384,6 +380,27 @@ static void side_gone(splice_side *side) {
 
 // ---- Reading ----
 
+/** Bytes from the browser, read or handed over at the start: on to the agent. */
+static void from_browser(splice *s, const uint8_t *bytes, size_t length) {
+  // While ending, the browser's last words (its close frame) have nowhere to go.
+  if (s->state != STATE_OPEN) return;
+  s->bytes_up += (double)length;
+  send_to(&s->agent, bytes, length);
+}
+
+/** Bytes from the agent: on to the browser, or, while a close waits, up to the frame's end. */
+static void from_agent(splice *s, const uint8_t *bytes, size_t length) {
+  if (s->state == STATE_OPEN) {
+    s->bytes_down += (double)length;
+    feed(&s->agent_frames, bytes, length, false);
+    send_to(&s->browser, bytes, length);
+  } else if (s->state == STATE_CLOSING) {
+    size_t up_to = feed(&s->agent_frames, bytes, length, true);
+    send_to(&s->browser, bytes, up_to);
+    if (at_boundary(&s->agent_frames)) send_close_and_end(s, s->close_frame, s->close_frame_length, END_RESTART);
+  }
+}
+
 static void read_from(splice_side *side) {
   splice *s = side->owner;
   uint8_t *const read_buffer = s->module->read_buffer;
@@ -396,23 +413,10 @@ static void read_from(splice_side *side) {
     side_gone(side);
     return;
   }
-  const uint8_t *bytes = read_buffer;
-  size_t length = (size_t)got;
   if (side == &s->browser) {
-    // While ending, the browser's last words (its close frame) have nowhere to go.
-    if (s->state != STATE_OPEN) return;
-    s->bytes_up += (double)length;
-    send_to(&s->agent, bytes, length);
-    return;
-  }
-  if (s->state == STATE_OPEN) {
-    s->bytes_down += (double)length;
-    feed(&s->agent_frames, bytes, length, false);
-    send_to(&s->browser, bytes, length);
-  } else if (s->state == STATE_CLOSING) {
-    size_t up_to = feed(&s->agent_frames, bytes, length, true);
-    send_to(&s->browser, bytes, up_to);
-    if (at_boundary(&s->agent_frames)) send_close_and_end(s, END_RESTART);
+    from_browser(s, read_buffer, (size_t)got);
+  } else {
+    from_agent(s, read_buffer, (size_t)got);
   }
 }
 
@@ -569,15 +573,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   update_poll(&s->agent);
   // The 101 is HTTP, not a frame: it is neither followed nor counted.
   send_to(&s->browser, response_head, response_head_length);
-  if (to_browser_length > 0) {
-    s->bytes_down += (double)to_browser_length;
-    feed(&s->agent_frames, to_browser, to_browser_length, false);
-    send_to(&s->browser, to_browser, to_browser_length);
-  }
-  if (to_agent_length > 0) {
-    s->bytes_up += (double)to_agent_length;
-    send_to(&s->agent, to_agent, to_agent_length);
-  }
+  from_agent(s, to_browser, to_browser_length);
+  from_browser(s, to_agent, to_agent_length);
   return NULL;
 }
 
@@ -604,7 +601,11 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     return NULL;
   }
   bool ended_now = false;
-  if (s->state == STATE_OPEN) {
+  if (s->state == STATE_OPEN && at_boundary(&s->agent_frames)) {
+    send_close_and_end(s, frame, frame_length, END_RESTART);
+    ended_now = true;
+  } else if (s->state == STATE_OPEN) {
+    // Kept until the agent's frame in progress ends (read_from sends it then).
     s->close_frame = copy_of(frame, frame_length);
     if (s->close_frame == NULL) {
       finish(s, END_RESTART, true);
@@ -612,10 +613,6 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     } else {
       s->close_frame_length = frame_length;
       s->state = STATE_CLOSING;
-      if (at_boundary(&s->agent_frames)) {
-        send_close_and_end(s, END_RESTART);
-        ended_now = true;
-      }
     }
   }
   napi_value result;
