@@ -10,6 +10,10 @@ import type { SpliceEndHandler, Spliced } from './spliced.js';
 export type ProxyCore = 'native' | 'js';
 
 export function makeSplice(core: ProxyCore, browser: Duplex, agent: Socket, onEnd: SpliceEndHandler): Spliced {
+  // Socket options live on the socket, so a native splice's copies of the descriptors keep them.
+  (browser as Socket).setNoDelay?.(true);
+  (browser as Socket).setKeepAlive?.(true, 30_000);
+  agent.setKeepAlive(true, 30_000);
   if (core === 'native' && nativeSpliceable(browser, agent)) return new NativeSplice(browser, agent, onEnd);
   return new Splice(browser, agent, onEnd);
 }

@@ -3,19 +3,19 @@
 // The sockets' descriptors are copied into the C splice and the net.Socket objects are destroyed:
 // an attachment then costs one small C struct and this object, not two streams (docs/gateway.md,
 // "The proxy core"). HTTPS served by the gateway itself keeps the JavaScript splice.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { closeFrame } from './frame-boundary.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { SpliceEnd, SpliceEndHandler, Spliced } from './spliced.js';
-import { loadNativeAddon } from '../native-addon.js';
+import { CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
 
 /** The C side's end codes index this list (enum splice_end in fd-splice.c). */
 const SPLICE_ENDS: readonly SpliceEnd[] = ['browser-closed', 'agent-closed', 'agent-failed', 'restart'];
-
-/** How long a close of ours waits for the agent to finish the frame in progress (as splice.ts). */
-const CLOSE_GRACE_MS = 2_000;
 
 interface FdSpliceAddon {
   configure(dispatch: (splice: NativeSplice, end: number) => void, agentFailedFrame: Buffer): void;
@@ -30,12 +30,22 @@ type HandleOwner = { _handle?: { fd?: number } | null };
 
 let addon: FdSpliceAddon | null = null;
 
-/** Loads the addon once; null when it loads, else why not (for the configuration's error). */
+/**
+ * Loads the addon once, from build/Release (node-gyp, run by `npm ci`), found from gateway/src/
+ * and from dist/gateway/src/; null when it loads, else why not (for the configuration's error).
+ */
 export function loadNativeSplice(): string | null {
   if (addon) return null;
-  const loaded = loadNativeAddon<FdSpliceAddon>('fd_splice');
-  if ('problem' in loaded) return loaded.problem;
-  addon = loaded.addon;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const path = [join(here, '..', '..', '..'), join(here, '..', '..', '..', '..')]
+    .map((root) => join(root, 'build', 'Release', 'fd_splice.node'))
+    .find((candidate) => existsSync(candidate));
+  if (!path) return 'build/Release/fd_splice.node is not built (npm ci builds it with node-gyp; needs make and a C compiler)';
+  try {
+    addon = createRequire(import.meta.url)(path) as FdSpliceAddon;
+  } catch (error) {
+    return `build/Release/fd_splice.node does not load: ${(error as Error).message}`;
+  }
   addon.configure(dispatch, closeFrame(CloseCode.UpstreamFailed.code, CloseCode.UpstreamFailed.reason));
   return null;
 }
@@ -84,9 +94,6 @@ export class NativeSplice implements Spliced {
   start(responseHead: Buffer, fromAgent: Buffer, fromBrowser: Buffer): void {
     const { browser, agent } = this;
     if (!addon || !browser || !agent) throw new Error('the native splice is not loaded, or started twice');
-    (browser as Socket).setNoDelay?.(true);
-    (browser as Socket).setKeepAlive?.(true, 30_000);
-    agent.setKeepAlive(true, 30_000);
     const agentBytes = Buffer.concat([fromAgent, ...unread(agent)]);
     const browserBytes = Buffer.concat([fromBrowser, ...unread(browser)]);
     addon.start(this, descriptorOf(browser)!, descriptorOf(agent)!, responseHead, agentBytes, browserBytes);

@@ -5,10 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FrameBoundaryTracker, closeFrame } from './frame-boundary.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { SpliceEnd, SpliceEndHandler, Spliced } from './spliced.js';
-
-/** How long a shutdown waits for the agent to finish the frame in progress. */
-const CLOSE_GRACE_MS = 2_000;
+import { CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
 
 // One gateway holds tens of thousands of splices. Their socket listeners are these module-level
 // functions, shared by all, which find their splice on the emitting socket: per attachment that
@@ -46,10 +43,6 @@ export class Splice implements Spliced {
     private readonly agent: Socket,
     private readonly onEnd: SpliceEndHandler,
   ) {
-    const browserSocket = browser as Socket;
-    browserSocket.setNoDelay?.(true);
-    browserSocket.setKeepAlive?.(true, 30_000);
-    agent.setKeepAlive(true, 30_000);
     (browser as SplicedSocket)[kSplice] = this;
     (agent as SplicedSocket)[kSplice] = this;
 

@@ -1,6 +1,9 @@
 // What the gateway holds of an attachment once its sockets are spliced, whichever core does it:
 // the JavaScript splice (splice.ts) or the native one (native-splice.ts).
 
+/** How long a close of ours waits for the agent to finish the frame in progress. */
+export const CLOSE_GRACE_MS = 2_000;
+
 export type SpliceEnd = 'browser-closed' | 'agent-closed' | 'agent-failed' | 'restart';
 
 export interface Spliced {
