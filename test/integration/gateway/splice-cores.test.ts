@@ -58,6 +58,18 @@ interface Rig {
   readonly stop: () => Promise<void>;
 }
 
+/**
+ * Backpressure: of `total` bytes sent by one side while the other does not read, the splice takes
+ * what kernel buffers on both hops hold (some megabytes) and then nothing more; `taken` counts it.
+ */
+async function stopsTaking(taken: () => number, total: number, sender: string): Promise<void> {
+  await sleep(500);
+  const before = taken();
+  await sleep(300);
+  assert.ok(before < total / 2, `the splice took ${before} of ${total} bytes from the ${sender}, and then stopped`);
+  assert.equal(taken(), before, `it took nothing more from the ${sender} while the other side did not read`);
+}
+
 /** Rigs of the running test, stopped after it whatever its outcome. */
 const running: Rig[] = [];
 
@@ -129,12 +141,7 @@ for (const core of ['js', 'native'] as const) {
       r.browser.pause();
       const down = Buffer.concat(Array.from({ length: 64 }, () => frame(randomBytes(1 << 20))));
       r.agent.write(down);
-      // Kernel buffers on both hops hold some megabytes; the rest must wait at the agent.
-      await sleep(500);
-      const taken = r.splice.bytesDown;
-      await sleep(300);
-      assert.ok(taken < down.length / 2, `the splice took ${taken} of ${down.length} bytes from the agent, and then stopped`);
-      assert.equal(r.splice.bytesDown, taken, 'it took nothing more while the browser did not read');
+      await stopsTaking(() => r.splice.bytesDown, down.length, 'agent');
       const atBrowser = collect(r.browser);
       r.browser.resume();
       const want = Buffer.concat([RESPONSE_HEAD, down]);
@@ -148,11 +155,7 @@ for (const core of ['js', 'native'] as const) {
       r.browser.on('error', () => undefined);
       const up = randomBytes(64 << 20);
       r.browser.write(up);
-      await sleep(500);
-      const taken = r.splice.bytesUp;
-      await sleep(300);
-      assert.ok(taken < up.length / 2, `the splice took ${taken} of ${up.length} bytes from the browser, and then stopped`);
-      assert.equal(r.splice.bytesUp, taken, 'it took nothing more while the agent did not read');
+      await stopsTaking(() => r.splice.bytesUp, up.length, 'browser');
       const atAgent = collect(r.agent);
       r.agent.resume();
       while (atAgent.bytes().length < up.length) await sleep(20);
