@@ -17,6 +17,7 @@ export const ErrorCodes = {
   method_not_allowed: { status: 405, message: 'method not allowed' },
   session_limit: { status: 409, message: 'too many sessions' },
   payload_too_large: { status: 413, message: 'the body is too large' },
+  uri_too_long: { status: 414, message: 'the URL is too long' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
   header_too_large: { status: 431, message: 'the request headers are too large' },
   rate_limited: { status: 429, message: 'too many attempts, try again later' },

@@ -48,8 +48,17 @@ declare module 'fastify' {
 
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_HEADER_BYTES = 16 * 1024;
+/** fastify's default: no id or user name of ours comes near it. */
+const MAX_PARAM_CHARS = 100;
 const PUBLIC_API = new Set(['/api/login']);
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** A request's path is echoed in errors up to this length: enough to recognise, never a 16 KiB copy. */
+const ECHOED_PATH_CHARS = 120;
+
+function echoedPath(url: string): string {
+  const path = url.split('?')[0] ?? '';
+  return path.length > ECHOED_PATH_CHARS ? `${path.slice(0, ECHOED_PATH_CHARS)}…` : path;
+}
 
 function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
   return reply.code(error.status).headers(error.headers).send(error.toJSON());
@@ -69,6 +78,11 @@ function toHttpError(error: FastifyError | Error, log: Logger): HttpError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new HttpError('invalid_json');
+    // The router's own refusals, before any route or hook (fastify's frameworkErrors).
+    case 'FST_ERR_BAD_URL':
+      return new HttpError('bad_request', 'the path is not valid percent-encoding');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new HttpError('uri_too_long', `a path segment is longer than ${MAX_PARAM_CHARS} characters`);
   }
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new HttpError('invalid_json');
   log.error({ err: error }, 'Unhandled error');
@@ -89,6 +103,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (socket.writable) endWithJsonError(socket, httpError.status, httpError.toJSON());
       else socket.destroy();
     },
+    maxParamLength: MAX_PARAM_CHARS,
+    // Without it the router answers a bad path or an overlong segment in a shape of its own,
+    // echoing the whole path. These replies skip the hooks, so the headers are set here.
+    frameworkErrors: (error, _request, reply) => sendError(reply.headers(SECURITY_HEADERS), toHttpError(error, deps.log)),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   // Only JSON bodies: a text/plain body could be sent cross-site without a CORS preflight.
@@ -96,7 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('principal', null);
 
   app.setErrorHandler((error: FastifyError, _request, reply) => sendError(reply, toHttpError(error, deps.log)));
-  app.setNotFoundHandler((request, reply) => sendError(reply, new HttpError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) => sendError(reply, new HttpError('not_found', `no route ${request.method} ${echoedPath(request.url)}`)));
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '';
@@ -105,6 +123,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (deps.isShuttingDown?.()) throw new HttpError('shutting_down');
     if (UNSAFE_METHODS.has(request.method) && request.headers.origin && !originAllowed(request.headers, deps.allowedOrigins)) {
       throw new HttpError('origin_forbidden', `Origin "${request.headers.origin}" is not allowed`);
+    }
+    // The JSON parser would read compressed bytes as text and call them invalid JSON: say why.
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      throw new HttpError('unsupported_media_type', 'bodies are taken as they are: send no Content-Encoding');
     }
     if (PUBLIC_API.has(path)) return;
     const principal = await deps.auth.authenticate(tokenFromHeaders(request.headers));

@@ -219,6 +219,34 @@ describe('bad input', () => {
     assert.equal(unknown.body.error.code, 'not_found');
   });
 
+  test("the router's own refusals answer in the same JSON shape, with the security headers, and echo no long path", async () => {
+    const overlong = await alice.request('GET', `/api/sessions/${'a'.repeat(5000)}`);
+    assert.equal(overlong.status, 414);
+    assert.equal(overlong.body.error.code, 'uri_too_long');
+    assert.ok(!overlong.body.error.message.includes('aaaa'), overlong.body.error.message);
+    assert.equal(overlong.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal((await alice.request('DELETE', `/api/sessions/${'a'.repeat(101)}`)).body.error.code, 'uri_too_long');
+
+    for (const path of ['/api/sessions/%E0%A4%A', '/%']) {
+      const badEncoding = await alice.request('GET', path);
+      assert.equal(badEncoding.status, 400, path);
+      assert.equal(badEncoding.body.error.code, 'bad_request', path);
+    }
+
+    const unknown = await alice.request('GET', `/api/${'b'.repeat(5000)}`);
+    assert.equal(unknown.status, 404);
+    assert.ok(unknown.body.error.message.length < 200, `echoed ${unknown.body.error.message.length} characters`);
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+  });
+
+  test('a compressed body: 415, not a puzzling invalid_json', async () => {
+    const response = await alice.request('POST', '/api/sessions', '{}', { 'content-encoding': 'gzip' });
+    assert.equal(response.status, 415);
+    assert.equal(response.body.error.code, 'unsupported_media_type');
+    assert.match(response.body.error.message, /Content-Encoding/);
+    assert.equal((await alice.request('POST', '/api/sessions', {}, { 'content-encoding': 'identity' })).status, 201);
+  });
+
   test('a write from a foreign Origin: 403 origin_forbidden', async () => {
     const response = await alice.request('POST', '/api/sessions', {}, { origin: 'https://evil.example' });
     assert.equal(response.status, 403);
