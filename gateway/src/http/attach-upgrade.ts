@@ -44,6 +44,25 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
+/** A Sec-WebSocket-Key is 16 random bytes in base64 (RFC 6455 4.1). */
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** 13 is RFC 6455; 8, its last draft, frames the same and the agent (ws) speaks it too. */
+const WEBSOCKET_VERSIONS = new Set(['13', '8']);
+
+/**
+ * Checks the browser's half of the handshake before any token or agent work: the agent would
+ * refuse a malformed one anyway, and the browser would then be told the agent failed (502).
+ */
+function checkHandshake(req: IncomingMessage): void {
+  if (req.method !== 'GET') throw new HttpError('method_not_allowed', 'a WebSocket upgrade is a GET', { allow: 'GET' });
+  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) {
+    throw new HttpError('bad_request', 'Sec-WebSocket-Key is missing or is not 16 bytes in base64');
+  }
+  if (!WEBSOCKET_VERSIONS.has(req.headers['sec-websocket-version'] ?? '')) {
+    throw new HttpError('bad_request', 'Sec-WebSocket-Version must be 13', { 'sec-websocket-version': '13' });
+  }
+}
+
 function refuse(socket: Duplex, error: HttpError): void {
   endWithJsonError(socket, error.status, error.toJSON(), error.headers);
 }
@@ -112,6 +131,7 @@ export class AttachHandler implements ProxyCounters {
     const match = ATTACH_PATH.exec(path);
     if (!match) throw new HttpError('not_found', 'WebSocket upgrades are served at /api/sessions/<id>/attach only');
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new HttpError('bad_request', 'only WebSocket upgrades');
+    checkHandshake(req);
     if (!originAllowed(req.headers, this.deps.allowedOrigins)) {
       throw new HttpError('origin_forbidden', `Origin ${req.headers.origin ? `"${req.headers.origin}" is` : 'missing:'} not allowed`);
     }

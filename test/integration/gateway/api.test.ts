@@ -7,6 +7,7 @@ import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 
 let gw: GatewayFixture;
 let alice: ApiClient;
@@ -275,6 +276,38 @@ describe('attach upgrade checks', () => {
   test('foreign Origin: 403', () => refusedWith(alice.attach(sessionId, { origin: 'https://evil.example' }), 403, 'origin_forbidden'));
   test('no cookie: 401', () => refusedWith(new ApiClient(gw.url, null).attach(sessionId), 401, 'unauthenticated'));
   test('unknown session: 404', () => refusedWith(alice.attach('nope'), 404, 'session_not_found'));
+  /** An upgrade request as a client writes it, the headers given; resolves with the refusal. */
+  const rawUpgrade = (method: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; code: string }>((resolve, reject) => {
+      const req = httpRequest(`${gw.url}/api/sessions/${sessionId}/attach`, {
+        method,
+        headers: { connection: 'Upgrade', upgrade: 'websocket', origin: gw.url, cookie: alice.cookie!, ...headers },
+      });
+      req.on('upgrade', (_response, socket) => {
+        socket.destroy();
+        reject(new Error('the gateway upgraded a malformed handshake'));
+      });
+      req.on('response', (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, code: JSON.parse(body).error.code }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  test('a malformed handshake is refused by the gateway itself (not a 502 from the agent), and a valid one still attaches', async () => {
+    const key = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
+    assert.deepEqual(await rawUpgrade('GET', { 'sec-websocket-version': '13' }).then((r) => [r.status, r.code]), [400, 'bad_request']);
+    assert.deepEqual(await rawUpgrade('GET', { ...key, 'sec-websocket-key': 'short' }).then((r) => [r.status, r.code]), [400, 'bad_request']);
+    const version = await rawUpgrade('GET', { ...key, 'sec-websocket-version': '99' });
+    assert.deepEqual([version.status, version.code, version.headers['sec-websocket-version']], [400, 'bad_request', '13']);
+    const post = await rawUpgrade('POST', key);
+    assert.deepEqual([post.status, post.code, post.headers['allow']], [405, 'method_not_allowed', 'GET']);
+    const terminal = await alice.attach(sessionId);
+    await terminal.close();
+  });
+
   test('a path that is not the attach route: 404', async () => {
     const client = new ApiClient(gw.url, alice.cookie);
     await refusedWith(
