@@ -15,6 +15,7 @@ export const ErrorCodes = {
   not_found: { status: 404, message: 'not found' },
   session_not_found: { status: 404, message: 'no such session' },
   method_not_allowed: { status: 405, message: 'method not allowed' },
+  request_timeout: { status: 408, message: 'the request did not arrive in time' },
   session_limit: { status: 409, message: 'too many sessions' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   uri_too_long: { status: 414, message: 'the URL is too long' },

@@ -13,7 +13,7 @@ import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 import { AsciicastRecorder } from './recorder.js';
 import type { ExitStatus } from './attachment.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { endWithJsonError } from '../net/raw-http.js';
+import { answerClientError, endWithJsonError } from '../net/raw-http.js';
 import type { AgentConfig } from '../config/agent-config.js';
 
 /** The agent's configuration (config/agent-config.ts) with the key imported, plus limits. */
@@ -119,6 +119,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       },
     );
   });
+  server.on('clientError', answerClientError);
   // Slowloris-style clients must not hold sockets forever.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -2,7 +2,6 @@
 // tests can `inject()` requests. The WebSocket attach route lives on the raw server's upgrade
 // event (attach-upgrade.ts); startGateway() wires both to a listening server.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
-import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
 import { StoreUnavailableError, type SessionStore } from '../store/index.js';
@@ -13,7 +12,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { SECURITY_HEADERS, serveStaticFirst, type StaticAssets } from './static-assets.js';
 import type { TlsMaterial } from './tls.js';
-import { endWithJsonError } from '../net/raw-http.js';
+import { answerClientError } from '../net/raw-http.js';
 import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 
 /** What the HTTP layer needs from authentication (the Authenticator in gateway/src/auth). */
@@ -97,12 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null),
     // Oversized headers and unparseable requests get the same JSON error shape as everything else.
-    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
-      const httpError =
-        error.code === 'HPE_HEADER_OVERFLOW' ? new HttpError('header_too_large') : new HttpError('bad_request', 'the request could not be parsed');
-      if (socket.writable) endWithJsonError(socket, httpError.status, httpError.toJSON());
-      else socket.destroy();
-    },
+    clientErrorHandler: answerClientError,
     maxParamLength: MAX_PARAM_CHARS,
     // Without it the router answers a bad path or an overlong segment in a shape of its own,
     // echoing the whole path. These replies skip the hooks, so the headers are set here.

@@ -2,6 +2,7 @@
 // exists: refused WebSocket upgrades (agent and gateway) and requests Node could not parse.
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { HttpError } from '../errors.js';
 
 export function endWithJsonError(
   socket: Duplex,
@@ -17,4 +18,23 @@ export function endWithJsonError(
       `Content-Length: ${Buffer.byteLength(text)}\r\n` +
       `${extra}Connection: close\r\n\r\n${text}`,
   );
+}
+
+/**
+ * Answers a request Node's HTTP parser gave up on (the server's 'clientError'): headers over the
+ * limit are 431, a request that did not arrive in time 408, anything unparseable 400 — each in the
+ * JSON error shape, where Node's own answer has no body. A connection already gone is destroyed.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const answer =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new HttpError('header_too_large')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new HttpError('request_timeout')
+        : new HttpError('bad_request', 'the request could not be parsed');
+  endWithJsonError(socket, answer.status, answer.toJSON());
 }

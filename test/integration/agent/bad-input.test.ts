@@ -4,6 +4,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { startAgentFixture, type AgentFixture } from '../../helpers/agent-fixture.js';
 import type { TestClient } from '../../helpers/agent-client.js';
 import { NoticeCode, encodeAttach, encodeResize } from '../../../gateway/src/protocol/messages.js';
@@ -147,6 +148,22 @@ describe('agent bad input', () => {
     const client = await agent.connect('rw', { attachAt: null });
     await client.waitForClose(3000);
     assert.equal(client.closeCode, CloseCode.AttachTimeout.code);
+  });
+
+  test('requests its HTTP parser refuses get a JSON error, not a bare status', async () => {
+    const httpUrl = agent.url.replace('ws://', 'http://');
+    const big = await fetch(httpUrl.replace('/attach', '/status'), { headers: { 'x-big': 'a'.repeat(20_000) } });
+    assert.equal(big.status, 431);
+    assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'header_too_large');
+
+    const { host, port } = new URL(httpUrl);
+    const socket = connect(Number(port), host.replace(/:\d+$/, ''));
+    socket.end('NOT HTTP AT ALL\r\n\r\n');
+    let answer = '';
+    for await (const chunk of socket) answer += (chunk as Buffer).toString();
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.equal(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code, 'bad_request');
+    await bystanderUnaffected();
   });
 
   test('thousands of attachments opened and dropped leave the agent serving, with none left over', async () => {
