@@ -41,12 +41,17 @@ describe('cloudterm command', () => {
     assert.ok(!(await bcrypt.compare('another password', hash!)));
   });
 
-  test('hash-password refuses a short password and a bad user name', async () => {
+  test('hash-password refuses a short password, one longer than bcrypt reads, and a bad user name', async () => {
     const short = await cloudterm(['hash-password'], 'short\n');
     assert.equal(short.code, 2);
     assert.match(short.stderr, /at least 8 characters/);
     const badUser = await cloudterm(['hash-password', '--user', 'no spaces:please'], 'long enough password\n');
     assert.equal(badUser.code, 2);
+    // 73 bytes in 37 characters: the limit is bcrypt's, in bytes.
+    const long = await cloudterm(['hash-password'], `${'é'.repeat(36)}a\n`);
+    assert.equal(long.code, 2);
+    assert.match(long.stderr, /at most 72 bytes/);
+    assert.equal((await cloudterm(['hash-password'], `${'é'.repeat(36)}\n`)).code, 0, '72 bytes are fine');
   });
 
   test('an unknown command or flag: exit 2 with usage, not a stack trace', async () => {

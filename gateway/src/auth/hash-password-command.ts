@@ -4,6 +4,9 @@ import { text } from 'node:stream/consumers';
 import type { CommandIo, Environment } from '../cli.js';
 import { hashPassword } from './passwords.js';
 
+/** bcrypt's input limit: bytes past it take no part in the hash. */
+const BCRYPT_MAX_PASSWORD_BYTES = 72;
+
 export async function runHashPasswordCommand(argv: readonly string[], _env: Environment, io: CommandIo): Promise<number> {
   const userFlag = argv.indexOf('--user');
   const user = userFlag === -1 ? undefined : argv[userFlag + 1];
@@ -18,6 +21,12 @@ export async function runHashPasswordCommand(argv: readonly string[], _env: Envi
   const password = (await text(io.stdin)).replace(/\r?\n$/, '');
   if (password.length < 8) {
     io.stderr.write('cloudterm hash-password: the password must be at least 8 characters\n');
+    return 2;
+  }
+  // bcrypt reads the first 72 bytes only: a longer password would be matched by any password
+  // that shares those 72 bytes, so it is refused rather than silently shortened.
+  if (Buffer.byteLength(password) > BCRYPT_MAX_PASSWORD_BYTES) {
+    io.stderr.write(`cloudterm hash-password: the password must be at most ${BCRYPT_MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest)\n`);
     return 2;
   }
   const hash = await hashPassword(password);
