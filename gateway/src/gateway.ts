@@ -87,7 +87,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     idleTimeoutMs: config.idleTimeoutMs,
     maxLifetimeMs: config.maxLifetimeMs,
     maxSessionsPerUser: config.maxSessionsPerUser,
-  });
+  }, (user, tenant) => auth.mayBeMemberOf(user, tenant));
 
   let shuttingDown = false;
   const attach = new AttachHandler({

@@ -169,6 +169,16 @@ export class Authenticator {
     await storeCall(() => this.options.revocations.revoke(principal.tokenId, principal.expiresAt));
   }
 
+  /**
+   * Whether `user` can be a member of `tenant`, for sharing a session with them. With passwords
+   * only, the users file and the tenants file say it all; an identity provider's users are known
+   * only when they log in (their groups may make them members), so then any name may be.
+   */
+  mayBeMemberOf(user: string, tenant: string): boolean {
+    if (this.options.oidc) return true;
+    return this.options.users.has(user) && this.options.tenants.tenantsOf(user).some((membership) => membership.tenant === tenant);
+  }
+
   private async issue(user: string): Promise<LoginResult> {
     const { token, claims } = await this.userTokens.issue(user);
     return { token, claims: { ...claims, tenants: this.options.tenants.tenantsOf(user), source: 'password' } };

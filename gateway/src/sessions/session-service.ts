@@ -45,8 +45,11 @@ export interface CreateRequest {
 
 export function accessOf(principal: Principal, record: SessionRecord): AccessRole | null {
   if (record.owner === principal.user) return 'owner';
-  if (principal.tenants.some((t) => t.tenant === record.tenant && t.admin)) return 'admin';
-  return record.shares[principal.user] ?? null;
+  const membership = principal.tenants.find((t) => t.tenant === record.tenant);
+  if (membership?.admin) return 'admin';
+  // A share holds within the session's tenant only: a terminal runs in its tenant's namespace, and
+  // a share must not carry it across that boundary (nor survive its holder leaving the tenant).
+  return membership ? (record.shares[principal.user] ?? null) : null;
 }
 
 /** The role an attachment gets: owners and admins type, shares as granted. */
@@ -75,6 +78,8 @@ export class SessionService {
     private readonly store: SessionStore,
     private readonly backend: TerminalBackend,
     private readonly limits: SessionLimits,
+    /** Whether a user can be a member of a tenant (Authenticator.mayBeMemberOf): who may get a share. */
+    private readonly mayBeMemberOf: (user: string, tenant: string) => boolean,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -161,9 +166,12 @@ export class SessionService {
   }
 
   async share(principal: Principal, id: string, user: string, role: Role | null): Promise<SessionView> {
-    const { access } = await this.find(principal, id);
+    const { record, access } = await this.find(principal, id);
     if (access !== 'owner' && access !== 'admin') throw new HttpError('forbidden', 'only the owner or a tenant admin may share a session');
     if (user === principal.user) throw new HttpError('validation_failed', 'you cannot share a session with yourself');
+    if (role !== null && !this.mayBeMemberOf(user, record.tenant)) {
+      throw new HttpError('validation_failed', `no user "${user}" in tenant "${record.tenant}": sessions are shared within their tenant`);
+    }
     const updated = await this.store.share(id, user, role);
     if (!updated) throw new HttpError('session_not_found', `no session "${id}"`);
     return toView(updated, access);

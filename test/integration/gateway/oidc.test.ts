@@ -96,4 +96,25 @@ describe('OIDC bearer tokens through the gateway', () => {
     assert.equal(after.status, 401);
     assert.equal(after.body.error.code, 'token_revoked');
   });
+
+  test('a share holds only while its holder is in the session’s tenant (groups decide, token by token)', async () => {
+    const bearer = async (user: string, groups: string[]) => ({ authorization: `Bearer ${await idpToken({ sub: `id-${user}`, preferred_username: user, groups })}` });
+    const api = new ApiClient(gw.url, null);
+    const owner = await bearer('frank', ['team-a']);
+    const created = await api.request('POST', '/api/sessions', { tenant: 'team-a' }, owner);
+    assert.equal(created.status, 201);
+    // Users of an identity provider are known only when they log in: any name may get a share.
+    const shared = await api.request('PUT', `/api/sessions/${created.body.id}/shares/gina`, { role: 'ro' }, owner);
+    assert.equal(shared.status, 200);
+
+    const ginaInTeamB = await bearer('gina', ['team-b']);
+    assert.equal((await api.request('GET', `/api/sessions/${created.body.id}`, undefined, ginaInTeamB)).status, 404);
+    assert.deepEqual((await api.request('GET', '/api/sessions', undefined, ginaInTeamB)).body.sessions, []);
+
+    const ginaInTeamA = await bearer('gina', ['team-a']);
+    const seen = await api.request('GET', `/api/sessions/${created.body.id}`, undefined, ginaInTeamA);
+    assert.equal(seen.status, 200);
+    assert.equal(seen.body.role, 'ro');
+    await api.request('DELETE', `/api/sessions/${created.body.id}`, undefined, owner);
+  });
 });
