@@ -124,6 +124,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     staticAssets: runtime.uiRoot ? await loadStaticAssets(runtime.uiRoot) : null,
     tls,
     onSessionDeleted: (id) => attach.closeSession(id),
+    onShareChanged: (id, user, role) => attach.closeChangedShare(id, user, role),
     onLogout: (tokenId) => attach.closeToken(tokenId),
     isShuttingDown: () => shuttingDown,
   });

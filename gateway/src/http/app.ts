@@ -14,6 +14,7 @@ import { SECURITY_HEADERS, serveStaticFirst, type StaticAssets } from './static-
 import type { TlsMaterial } from './tls.js';
 import { answerClientError } from '../net/raw-http.js';
 import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
+import type { Role } from '../protocol/messages.js';
 
 /** What the HTTP layer needs from authentication (the Authenticator in gateway/src/auth). */
 export type AuthService = Pick<Authenticator, 'login' | 'authenticate' | 'renew' | 'logout'>;
@@ -34,6 +35,8 @@ export interface AppDeps {
   readonly tls?: TlsMaterial | null;
   /** Closes a session's attachments when it is deleted. */
   readonly onSessionDeleted?: (sessionId: string) => void;
+  /** Closes the attachments a share granted when it is taken back or changed. */
+  readonly onShareChanged?: (sessionId: string, user: string, role: Role | null) => void;
   /** Closes the attachments a token opened when it is logged out. */
   readonly onLogout?: (tokenId: string) => void;
   readonly isShuttingDown?: () => boolean;
@@ -181,6 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxLifetimeSeconds: deps.maxLifetimeSeconds,
     metrics: deps.metrics,
     onSessionDeleted: deps.onSessionDeleted,
+    onShareChanged: deps.onShareChanged,
   });
 
   app.get('/healthz', async () => ({ ok: true }));

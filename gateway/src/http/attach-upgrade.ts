@@ -13,6 +13,7 @@ import { attachRole, type Principal, type SessionService } from '../sessions/ind
 import type { SessionStore } from '../store/types.js';
 import type { AttachClaims } from '../agent/attach-token.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import type { Role } from '../protocol/messages.js';
 import { originAllowed, tokenFromHeaders } from './credentials.js';
 import type { GatewayMetrics, ProxyCounters } from './metrics.js';
 
@@ -35,6 +36,16 @@ export interface AttachDeps {
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly now?: () => number;
+}
+
+/** What the gateway remembers of each attachment it splices. */
+interface AttachmentEntry {
+  readonly sessionId: string;
+  readonly tokenId: string;
+  readonly user: string;
+  /** The share the attachment was granted through; null for the owner and tenant admins. */
+  readonly shareRole: Role | null;
+  lastBytes: number;
 }
 
 const ATTACH_PATH = /^\/api\/sessions\/([A-Za-z0-9_-]{1,64})\/attach$/;
@@ -69,7 +80,7 @@ function refuse(socket: Duplex, error: HttpError): void {
 
 export class AttachHandler implements ProxyCounters {
   /** Live splices and the session each serves. */
-  private readonly splices = new Map<Spliced, { sessionId: string; tokenId: string; lastBytes: number }>();
+  private readonly splices = new Map<Spliced, AttachmentEntry>();
   private readonly activityTimer: NodeJS.Timeout;
   private readonly revocationTimer: NodeJS.Timeout;
   /** Sessions whose attachments ended since the last tick: their last bytes are activity too. */
@@ -84,7 +95,7 @@ export class AttachHandler implements ProxyCounters {
   constructor(private readonly deps: AttachDeps) {
     this.activityTimer = setInterval(() => void this.recordActivity(), deps.activityIntervalMs);
     this.activityTimer.unref();
-    this.revocationTimer = setInterval(() => void this.closeRevoked(), deps.revocationCheckMs);
+    this.revocationTimer = setInterval(() => void this.closeRevoked().then(() => this.closeWithdrawnShares()), deps.revocationCheckMs);
     this.revocationTimer.unref();
   }
 
@@ -164,7 +175,8 @@ export class AttachHandler implements ProxyCounters {
     }
     const splice = makeSplice(this.deps.proxyCore, socket, upstream.socket, this.onSpliceEnd);
     // Counted before it starts: a splice may end while starting (a browser already gone).
-    this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, lastBytes: 0 });
+    const shareRole = access === 'rw' || access === 'ro' ? access : null;
+    this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, user: principal.user, shareRole, lastBytes: 0 });
     try {
       splice.start(upstream.responseHead, upstream.leftover, head);
     } catch (error) {
@@ -222,6 +234,34 @@ export class AttachHandler implements ProxyCounters {
   closeToken(tokenId: string): void {
     for (const [splice, entry] of this.splices) {
       if (entry.tokenId === tokenId) splice.close(CloseCode.Unauthorized.code, CloseCode.Unauthorized.reason);
+    }
+  }
+
+  /**
+   * A share was taken back (role null) or changed on this replica: the user's attachments that
+   * came through the old share reconnect (4403), to no session or with the new role.
+   */
+  closeChangedShare(sessionId: string, user: string, role: Role | null): void {
+    for (const [splice, entry] of this.splices) {
+      if (entry.sessionId === sessionId && entry.user === user && entry.shareRole !== null && entry.shareRole !== role) {
+        splice.close(CloseCode.AccessChanged.code, CloseCode.AccessChanged.reason);
+      }
+    }
+  }
+
+  /**
+   * Shares changed on another replica: each session with share-based attachments here is read
+   * once per check. A store outage skips the check; a session gone is closed by its own end.
+   */
+  private async closeWithdrawnShares(): Promise<void> {
+    const sessions = new Set<string>();
+    for (const entry of this.splices.values()) if (entry.shareRole !== null) sessions.add(entry.sessionId);
+    for (const sessionId of sessions) {
+      const record = await this.deps.store.get(sessionId).catch(() => null);
+      if (!record) continue;
+      for (const entry of this.splices.values()) {
+        if (entry.sessionId === sessionId && entry.shareRole !== null) this.closeChangedShare(sessionId, entry.user, record.shares[entry.user] ?? null);
+      }
     }
   }
 

@@ -3,12 +3,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { SessionService } from '../sessions/index.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { Role } from '../protocol/messages.js';
 
 export interface SessionRouteDeps {
   readonly sessions: SessionService;
   readonly maxLifetimeSeconds: number;
   readonly metrics: GatewayMetrics;
   readonly onSessionDeleted?: (sessionId: string) => void;
+  /** Closes a user's attachments that a share now taken back or changed had granted. */
+  readonly onShareChanged?: (sessionId: string, user: string, role: Role | null) => void;
 }
 
 const idParam = {
@@ -82,12 +85,20 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
         body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role: { enum: ['rw', 'ro'] } } },
       },
     },
-    async (request) => deps.sessions.share(request.principal!, request.params.id, request.params.user, request.body.role),
+    async (request) => {
+      const view = await deps.sessions.share(request.principal!, request.params.id, request.params.user, request.body.role);
+      deps.onShareChanged?.(request.params.id, request.params.user, request.body.role);
+      return view;
+    },
   );
 
   app.delete<{ Params: { id: string; user: string } }>(
     '/api/sessions/:id/shares/:user',
     { schema: { params: shareParams } },
-    async (request) => deps.sessions.share(request.principal!, request.params.id, request.params.user, null),
+    async (request) => {
+      const view = await deps.sessions.share(request.principal!, request.params.id, request.params.user, null);
+      deps.onShareChanged?.(request.params.id, request.params.user, null);
+      return view;
+    },
   );
 }

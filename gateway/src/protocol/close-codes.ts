@@ -31,6 +31,8 @@ export const CloseCode = define({
   Malformed: { code: 4004, reason: 'malformed message', reconnect: false },
   /** The user's credentials expired or were revoked while attached. */
   Unauthorized: { code: 4401, reason: 'credentials expired or revoked', reconnect: false },
+  /** The user's share of the session was taken back or changed: reconnect to learn the new role (or 404). */
+  AccessChanged: { code: 4403, reason: 'access to this session changed', reconnect: true },
   /** The session was deleted or reaped. */
   SessionGone: { code: 4404, reason: 'session gone', reconnect: false },
   /** The gateway could not reach the session's agent (refused, reset, or bad answer). */

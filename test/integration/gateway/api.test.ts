@@ -147,6 +147,33 @@ describe('sessions', () => {
     await alice.request('DELETE', `/api/sessions/${body.id}`);
   });
 
+  test('changing or taking back a share closes what it granted (4403); the owner stays attached', async () => {
+    const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'rw' });
+    const owner = await alice.attach(body.id);
+    const writer = await bob.attach(body.id);
+    assert.equal(writer.hello!.role, 'rw');
+
+    // Down to read-only: bob's typing attachment is closed, and a new one is read-only.
+    await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'ro' });
+    await writer.waitForClose(5000);
+    assert.equal(writer.closeCode, CloseCode.AccessChanged.code);
+    const viewer = await bob.attach(body.id);
+    assert.equal(viewer.hello!.role, 'ro');
+
+    // Taken back: the viewer is closed too, and bob cannot come back.
+    await alice.request('DELETE', `/api/sessions/${body.id}/shares/bob`);
+    await viewer.waitForClose(5000);
+    assert.equal(viewer.closeCode, CloseCode.AccessChanged.code);
+    await assert.rejects(bob.attach(body.id), (error: { status: number }) => error.status === 404);
+
+    owner.type('echo still-""here\r');
+    await owner.waitForText('still-here');
+    assert.equal(owner.closeCode, null);
+    await owner.close();
+    await alice.request('DELETE', `/api/sessions/${body.id}`);
+  });
+
   test('deleting a session closes its attachments with 4404 and ends the shell', async () => {
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
     const terminal = await alice.attach(body.id);

@@ -55,6 +55,18 @@ describe('gateway replicas on Redis', () => {
     await (await first.login('bob')).request('DELETE', `/api/sessions/${body.id}`);
   });
 
+  test('a share taken back on one replica closes the attachment it granted on the other (4403)', async () => {
+    const owner = await first.login('alice');
+    const { body } = await owner.request('POST', '/api/sessions', {});
+    await owner.request('PUT', `/api/sessions/${body.id}/shares/carol`, { role: 'ro' });
+    const viewer = await (await second.login('carol')).attach(body.id);
+    assert.equal(viewer.hello!.role, 'ro');
+    await owner.request('DELETE', `/api/sessions/${body.id}/shares/carol`);
+    await viewer.waitForClose(5000);
+    assert.equal(viewer.closeCode, CloseCode.AccessChanged.code);
+    await owner.request('DELETE', `/api/sessions/${body.id}`);
+  });
+
   test('an expired session is reaped by exactly one replica', async () => {
     const alice = await first.login('alice');
     const { body } = await alice.request('POST', '/api/sessions', {});
