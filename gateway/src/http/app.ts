@@ -108,6 +108,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // Only JSON bodies: a text/plain body could be sent cross-site without a CORS preflight.
   app.removeContentTypeParser('text/plain');
+  // An empty body is no body, whatever its Content-Type: scripts send `Content-Type:
+  // application/json` with every request, a DELETE or a logout included. Anything else goes to
+  // fastify's own parser (with its prototype-poisoning checks).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
   app.decorateRequest('principal', null);
 
   app.setErrorHandler((error: FastifyError, _request, reply) => sendError(reply, toHttpError(error, deps.log)));

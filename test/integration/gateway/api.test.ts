@@ -221,6 +221,18 @@ describe('bad input', () => {
     assert.equal(extend.status, 400);
   });
 
+  test('an empty body is no body, even labelled JSON; JSON that is not an object is still refused', async () => {
+    const json = { 'content-type': 'application/json' };
+    const created = await alice.request<View>('POST', '/api/sessions', '', json);
+    assert.equal(created.status, 201);
+    assert.equal((await alice.request('DELETE', `/api/sessions/${created.body.id}`, '', json)).status, 204);
+    const login = await new ApiClient(gw.url, null).request('POST', '/api/login', '', json);
+    assert.equal(login.status, 400);
+    assert.equal(login.body.error.code, 'validation_failed');
+    assert.equal((await alice.request('POST', '/api/sessions', '{"__proto__": {"admin": true}}')).body.error.code, 'invalid_json');
+    assert.equal((await alice.request('POST', '/api/sessions', ' ')).body.error.code, 'invalid_json');
+  });
+
   test('an oversized body: 413 payload_too_large', async () => {
     const response = await alice.request('POST', '/api/sessions', { name: 'x'.repeat(64 * 1024) });
     assert.equal(response.status, 413);
