@@ -36,7 +36,8 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
           type: ['object', 'null'],
           additionalProperties: false,
           properties: {
-            name: { type: 'string', minLength: 1, maxLength: 64 },
+            // Shown in lists and titles: no control characters (newlines, escapes, bidi overrides).
+            name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+$' },
             tenant: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
             cols: { type: 'integer', minimum: 1, maximum: 1000 },
             rows: { type: 'integer', minimum: 1, maximum: 1000 },

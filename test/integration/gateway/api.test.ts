@@ -212,11 +212,16 @@ describe('bad input', () => {
   });
 
   test('a body that breaks the schema: 400 validation_failed', async () => {
-    for (const body of [{ cols: 0 }, { cols: 'wide' }, { name: 'x'.repeat(65) }, { surprise: true }, { tenant: '../etc' }]) {
+    const controls = [{ name: 'two\nlines' }, { name: 'bell\u0007' }, { name: 'esc\u001b[31m' }, { name: 'gnp.exe\u202etxt' }];
+    for (const body of [{ cols: 0 }, { cols: 'wide' }, { name: 'x'.repeat(65) }, { surprise: true }, { tenant: '../etc' }, ...controls]) {
       const response = await alice.request('POST', '/api/sessions', body);
       assert.equal(response.status, 400, JSON.stringify(body));
       assert.equal(response.body.error.code, 'validation_failed');
     }
+    const unicode = await alice.request<View & { name: string }>('POST', '/api/sessions', { name: 'ünïcode ✓ 終端' });
+    assert.equal(unicode.status, 201, 'printable Unicode is a fine name');
+    assert.equal(unicode.body.name, 'ünïcode ✓ 終端');
+    await alice.request('DELETE', `/api/sessions/${unicode.body.id}`);
     const extend = await alice.request('POST', '/api/sessions/abc/extend', { seconds: -5 });
     assert.equal(extend.status, 400);
   });
