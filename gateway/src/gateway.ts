@@ -31,6 +31,8 @@ export interface GatewayRuntime {
   readonly activityIntervalMs?: number;
   readonly upstreamTimeoutMs?: number;
   readonly revocationCheckMs?: number;
+  /** How long a request's headers and body may take to arrive (default 30 s). */
+  readonly requestTimeoutMs?: number;
   readonly processMetrics?: boolean;
 }
 
@@ -118,6 +120,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     metrics,
     log,
     allowedOrigins: config.allowedOrigins,
+    requestTimeoutMs: runtime.requestTimeoutMs ?? 30_000,
     secureCookies: config.secureCookies,
     trustProxy: config.trustProxy,
     maxLifetimeSeconds: Math.floor(config.maxLifetimeMs / 1000),

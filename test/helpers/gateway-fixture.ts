@@ -83,6 +83,7 @@ export interface GatewayFixtureOptions {
   readonly activityIntervalMs?: number;
   readonly upstreamTimeoutMs?: number;
   readonly revocationCheckMs?: number;
+  readonly requestTimeoutMs?: number;
   readonly dataDir?: string;
 }
 
@@ -145,6 +146,7 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
     activityIntervalMs: options.activityIntervalMs ?? 200,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
     revocationCheckMs: options.revocationCheckMs ?? 300,
+    requestTimeoutMs: options.requestTimeoutMs,
     processMetrics: false,
   });
   return {

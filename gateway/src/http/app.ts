@@ -26,6 +26,11 @@ export interface AppDeps {
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   readonly allowedOrigins: readonly string[];
+  /**
+   * How long a request may take to arrive, headers and body: the API's bodies are at most 16 KiB,
+   * so only a stalled or deliberately slow client needs longer, and each holds a descriptor.
+   */
+  readonly requestTimeoutMs: number;
   readonly secureCookies: boolean;
   readonly trustProxy: boolean;
   readonly maxLifetimeSeconds: number;
@@ -50,6 +55,9 @@ declare module 'fastify' {
 
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_HEADER_BYTES = 16 * 1024;
+/** Browsers send their headers at once; this is for clients that never finish them. */
+const HEADERS_TIMEOUT_MS = 15_000;
+const TIMEOUT_CHECK_MS = 5_000;
 /** fastify's default: no id or user name of ours comes near it. */
 const MAX_PARAM_CHARS = 100;
 const PUBLIC_API = new Set(['/api/login']);
@@ -96,7 +104,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: deps.trustProxy,
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // Node's own default would be no limit at all (fastify sets requestTimeout 0); its timer checks
+    // connections every 30 s unless told otherwise.
+    requestTimeout: deps.requestTimeoutMs,
+    http: {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, deps.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, deps.requestTimeoutMs / 4),
+    },
     serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null),
     // Oversized headers and unparseable requests get the same JSON error shape as everything else.
     clientErrorHandler: answerClientError,

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 
 let gw: GatewayFixture;
 let alice: ApiClient;
@@ -393,6 +394,53 @@ describe('operations', () => {
     for (const password of Object.values(PASSWORDS)) assert.ok(!logs.includes(password), 'a password leaked');
     assert.ok(!logs.includes(alice.cookie!.split('=')[1]!), 'a token leaked');
     assert.ok(!/\$2[aby]\$/.test(logs), 'a hash leaked');
+  });
+});
+
+describe('clients that never finish a request', () => {
+  let slow: GatewayFixture;
+  before(async () => {
+    slow = await startGatewayFixture({ requestTimeoutMs: 1_000 });
+  });
+  after(async () => {
+    await slow?.stop();
+  });
+
+  /** Writes `text` and waits for the gateway's answer and close; the time it took. */
+  const stall = async (text: string) => {
+    const { port } = new URL(slow.url);
+    const started = Date.now();
+    const socket = connect(Number(port), '127.0.0.1');
+    // Without a timeout at the gateway this would wait forever: fail the test instead.
+    socket.setTimeout(8_000, () => socket.destroy());
+    socket.write(text);
+    let answer = '';
+    for await (const chunk of socket) answer += (chunk as Buffer).toString();
+    return { answer, ms: Date.now() - started };
+  };
+
+  test('a body that trickles in, or headers never finished, get 408 request_timeout and the connection closed', async () => {
+    for (const text of [
+      'POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ',
+    ]) {
+      const { answer, ms } = await stall(text);
+      assert.match(answer, /^HTTP\/1\.1 408 /, answer);
+      assert.equal(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code, 'request_timeout');
+      assert.ok(ms < 5_000, `took ${ms} ms`);
+    }
+  });
+
+  test('an attached terminal is not a request: it outlives the timeout', async () => {
+    const carol = await slow.login('carol');
+    const { body } = await carol.request<View>('POST', '/api/sessions', {});
+    const terminal = await carol.attach(body.id);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    terminal.type('echo still-""attached\r');
+    await terminal.waitForText('still-attached');
+    assert.equal(terminal.closeCode, null);
+    await terminal.close();
+    await carol.request('DELETE', `/api/sessions/${body.id}`);
   });
 });
 
