@@ -251,7 +251,8 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
 
     const nodeFlags = [...options.gatewayNodeFlags, ...(options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [])];
     // Its default cap keeps 1024 descriptors for the rest; here the machine's limit is what is measured.
-    const args = ['--max-attachments', String(options.max), '--proxy-core', options.proxyCore];
+    // One bench user holds every attachment: the per-user cap must not be what is measured.
+    const args = ['--max-attachments', String(options.max), '--max-attachments-per-user', String(options.max), '--proxy-core', options.proxyCore];
     let sessionId: string;
     if (options.memoryLimitBytes === null) {
       gateway = await startGatewayProc({ redisUrl, nodeFlags, args });

@@ -17,6 +17,7 @@ export const ErrorCodes = {
   method_not_allowed: { status: 405, message: 'method not allowed' },
   request_timeout: { status: 408, message: 'the request did not arrive in time' },
   session_limit: { status: 409, message: 'too many sessions' },
+  attachment_limit: { status: 409, message: 'too many attachments' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   uri_too_long: { status: 414, message: 'the URL is too long' },
   unsupported_media_type: { status: 415, message: 'send application/json' },

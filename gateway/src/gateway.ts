@@ -99,6 +99,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     signAttachToken: (claims) => signAttachToken(attachKeys.privateKey, claims),
     allowedOrigins: config.allowedOrigins,
     maxAttachments: config.maxAttachments,
+    maxAttachmentsPerUser: config.maxAttachmentsPerUser,
     upstreamTimeoutMs: runtime.upstreamTimeoutMs ?? 5_000,
     proxyCore: config.proxyCore,
     activityIntervalMs: runtime.activityIntervalMs ?? 5_000,

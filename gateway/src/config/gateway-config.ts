@@ -32,6 +32,7 @@ export const gatewayOptionSpecs = {
   oidcJwksUrl: { flag: 'oidc-jwks-url', env: 'CLOUDTERM_OIDC_JWKS_URL', kind: 'string', help: "the issuer's JWKS URL" },
   oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_OIDC_USER_CLAIM', kind: 'string', help: 'claim naming the user (default preferred_username)' },
   oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_OIDC_GROUPS_CLAIM', kind: 'string', help: 'claim listing groups = tenants (default groups)' },
+  maxAttachmentsPerUser: { flag: 'max-attachments-per-user', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS_PER_USER', kind: 'integer', min: 1, max: 10_000_000, help: "attachments one user holds at once on this gateway, so that nobody takes everyone's room (default 64)" },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 10_000_000, help: 'attachments this gateway holds at once; more are answered 503 gateway_full (default: what the open-files limit allows)' },
   proxyCore: { flag: 'proxy-core', env: 'CLOUDTERM_PROXY_CORE', kind: 'string', help: 'native (default: the C splice) or js; HTTPS served by the gateway itself always uses js' },
   trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_TRUST_PROXY', kind: 'boolean', help: 'take the client address from X-Forwarded-For (behind an ingress)' },
@@ -83,6 +84,7 @@ export interface GatewayConfig {
   readonly oidc: OidcConfig | null;
   /** Attachments held at once; past it an attach is answered 503 gateway_full. */
   readonly maxAttachments: number;
+  readonly maxAttachmentsPerUser: number;
   readonly proxyCore: ProxyCore;
   readonly trustProxy: boolean;
   /** Agent sockets and logs; in local mode also users, keys and the session snapshot. */
@@ -225,6 +227,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     maxSessionsPerUser: values.maxSessionsPerUser ?? 10,
     oidc,
     maxAttachments: values.maxAttachments ?? attachmentsForFileLimit(openFilesLimit()),
+    maxAttachmentsPerUser: values.maxAttachmentsPerUser ?? 64,
     proxyCore: proxyCore as ProxyCore,
     trustProxy: values.trustProxy ?? false,
     dataDir,

@@ -25,6 +25,8 @@ export interface AttachDeps {
   readonly allowedOrigins: readonly string[];
   /** Attachments held at once, counting those still being set up; past it: 503 gateway_full. */
   readonly maxAttachments: number;
+  /** Attachments one user holds at once, set-up ones included; past it: 409 attachment_limit. */
+  readonly maxAttachmentsPerUser: number;
   readonly upstreamTimeoutMs: number;
   /** Which splice relays the bytes (native where the sockets allow). */
   readonly proxyCore: ProxyCore;
@@ -86,6 +88,8 @@ export class AttachHandler implements ProxyCounters {
   /** Sessions whose attachments ended since the last tick: their last bytes are activity too. */
   private readonly endedSince = new Set<string>();
   private accepting = true;
+  /** Attachments per user, those being set up included: what maxAttachmentsPerUser bounds. */
+  private readonly perUser = new Map<string, number>();
   /** Attaches past the checks' start and not yet spliced or refused: they hold descriptors too. */
   private settingUp = 0;
   /** Bytes of attachments that have ended; live ones are summed when asked. */
@@ -147,7 +151,29 @@ export class AttachHandler implements ProxyCounters {
       throw new HttpError('origin_forbidden', `Origin ${req.headers.origin ? `"${req.headers.origin}" is` : 'missing:'} not allowed`);
     }
     const principal = await this.deps.authenticate(tokenFromHeaders(req.headers));
-    const { record, access } = await this.deps.sessions.find(principal, match[1]!);
+    const held = this.perUser.get(principal.user) ?? 0;
+    if (held >= this.deps.maxAttachmentsPerUser) {
+      throw new HttpError('attachment_limit', `you have ${held} terminals attached through this gateway, its most for one user: close one first`);
+    }
+    this.perUser.set(principal.user, held + 1);
+    // Until a splice holds it (and gives it back when it ends), the place is the attach's to give back.
+    let spliced = false;
+    try {
+      spliced = await this.splice(req, socket, head, principal, match[1]!);
+    } finally {
+      if (!spliced) this.releaseUser(principal.user);
+    }
+  }
+
+  private releaseUser(user: string): void {
+    const held = (this.perUser.get(user) ?? 1) - 1;
+    if (held > 0) this.perUser.set(user, held);
+    else this.perUser.delete(user);
+  }
+
+  /** Opens the agent's end and splices it to the browser's; false when the browser left meanwhile. */
+  private async splice(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal & { readonly tokenId: string }, sessionId: string): Promise<boolean> {
+    const { record, access } = await this.deps.sessions.find(principal, sessionId);
     const endpoint = parseListenAddress(record.endpoint, '127.0.0.1');
     if (record.state !== 'running' || typeof endpoint === 'string') {
       throw new HttpError('upstream_failed', 'the session is not running yet');
@@ -171,7 +197,7 @@ export class AttachHandler implements ProxyCounters {
     }
     if (socket.destroyed || !this.accepting) {
       upstream.socket.destroy();
-      return;
+      return false;
     }
     const splice = makeSplice(this.deps.proxyCore, socket, upstream.socket, this.onSpliceEnd);
     // Counted before it starts: a splice may end while starting (a browser already gone).
@@ -191,12 +217,14 @@ export class AttachHandler implements ProxyCounters {
     // The splice handles the socket's errors from here: one listener fewer on every attachment.
     socket.off('error', destroyOnError);
     void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
+    return true;
   }
 
   /** One function for every splice (an arrow field, so it needs no closure per attachment). */
   private readonly onSpliceEnd = (splice: Spliced, how: SpliceEnd): void => {
     const entry = this.splices.get(splice);
     this.splices.delete(splice);
+    if (entry) this.releaseUser(entry.user);
     this.endedBytesUp += splice.bytesUp;
     this.endedBytesDown += splice.bytesDown;
     if (how === 'agent-failed') this.deps.metrics.proxyErrors.inc({ reason: 'agent_failed' });

@@ -444,6 +444,16 @@ describe('clients that never finish a request', () => {
   });
 });
 
+/** Room comes back when an attachment's end reaches the gateway: try for up to 2.5 s. */
+async function attachOnceThereIsRoom(client: ApiClient, sessionId: string) {
+  for (let tries = 0; tries < 50; tries++) {
+    const terminal = await client.attach(sessionId).catch(() => null);
+    if (terminal) return terminal;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return null;
+}
+
 describe('a gateway holding its maximum of attachments', () => {
   let full: GatewayFixture;
   before(async () => {
@@ -473,14 +483,45 @@ describe('a gateway holding its maximum of attachments', () => {
     assert.match(await (await fetch(`${full.url}/metrics`)).text(), /cloudterm_gateway_proxy_errors_total\{reason="gateway_full"\} 1/);
     // An attachment that ends makes room for the next.
     await first.close();
-    let third = null;
-    for (let tries = 0; third === null && tries < 50; tries++) {
-      third = await carol.attach(sessionId).catch(() => null);
-      if (third === null) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const third = await attachOnceThereIsRoom(carol, sessionId);
     assert.ok(third, 'an attach succeeds once one ended');
     await third.close();
     await second.close();
+  });
+});
+
+describe('one user holding their maximum of attachments', () => {
+  let capped: GatewayFixture;
+  before(async () => {
+    capped = await startGatewayFixture({ args: ['--max-attachments-per-user', '2'] });
+  });
+  after(async () => {
+    await capped?.stop();
+  });
+
+  test("one more of that user's is 409 attachment_limit; other users still attach; closing one makes room", async () => {
+    const carol = await capped.login('carol');
+    const sessionId = (await carol.request<View>('POST', '/api/sessions', {})).body.id;
+    await carol.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'ro' });
+    // Attaches that fail give their place back.
+    for (let i = 0; i < 3; i++) await assert.rejects(carol.attach('no-such-session'), (error: { status: number }) => error.status === 404);
+    const first = await carol.attach(sessionId);
+    const second = await carol.attach(sessionId);
+    await assert.rejects(carol.attach(sessionId), (error: { status: number; body: string }) => {
+      assert.equal(error.status, 409);
+      assert.equal(JSON.parse(error.body).error.code, 'attachment_limit');
+      return true;
+    });
+    // A refused attach gave its place back: still exactly two held, and bob has his own room.
+    const watcher = await (await capped.login('bob')).attach(sessionId);
+    first.type('echo ROOM-$((40+2))\r');
+    await watcher.waitForText('ROOM-42');
+    await first.close();
+    const third = await attachOnceThereIsRoom(carol, sessionId);
+    assert.ok(third, 'carol attaches again once one of hers ended');
+    await assert.rejects(carol.attach(sessionId), (error: { status: number }) => error.status === 409);
+    for (const terminal of [second, third, watcher]) await terminal.close();
+    await carol.request('DELETE', `/api/sessions/${sessionId}`);
   });
 });
 
