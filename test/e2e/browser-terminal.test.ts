@@ -1,6 +1,6 @@
 // A person at the page, in real Chromium, against a real gateway process (local mode) with real
 // agents and shells: log in, open a terminal, type, resize, survive a gateway restart mid-output,
-// watch a read-only share, wait for room on a full gateway, and see an idle session expire.
+// watch a read-only share, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -176,6 +176,39 @@ describe('the page, end to end', () => {
     await bob.waitForTimeout(300);
     assert.ok(!(await lines(alice)).some((line) => line.includes('BOB-WAS-HERE')), "bob's keys never reached the shell");
     assert.ok(!(await lines(bob)).some((line) => line.includes('BOB-WAS-HERE')));
+    await alice.context().close();
+    await bob.context().close();
+    await gateway.stop();
+  });
+
+  test('a share changed while bob watches: his page follows — writer, then read-only, then gone', async () => {
+    const site = await gatewayWith();
+    const gateway = await site.start();
+    const alice = await logIn(site.url, 'alice');
+    const sessionId = await openNewTerminal(alice);
+    const api = new ApiClient(site.url, null);
+    await api.request('POST', '/api/login', { username: 'alice', password: PASSWORDS.alice });
+    await api.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'rw' });
+
+    const bob = await logIn(site.url, 'bob');
+    await bob.locator(`[data-session-id="${sessionId}"]`).getByTestId('session-open').click();
+    await waitForState(bob, ['connected']);
+    await run(bob, 'echo "BOB-$((40+2))"');
+    await waitForLine(alice, /^BOB-42$/);
+
+    // Down to read-only: the page reconnects by itself and shows it.
+    await api.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'ro' });
+    await bob.getByTestId('readonly-badge').waitFor({ state: 'visible' });
+    await waitForState(bob, ['connected']);
+    await run(bob, 'echo BOB-AFTER-DOWNGRADE');
+    await run(alice, 'echo "ALICE-$((20+22))"');
+    await waitForLine(bob, /^ALICE-42$/);
+    assert.ok(!(await lines(alice)).some((line) => line.includes('BOB-AFTER-DOWNGRADE')), 'a read-only page cannot type');
+
+    // Taken back: the page ends, saying the session is gone for bob.
+    await api.request('DELETE', `/api/sessions/${sessionId}/shares/bob`);
+    await waitForState(bob, ['ended']);
+    assert.equal(await bob.getByTestId('conn-state').textContent(), 'session gone');
     await alice.context().close();
     await bob.context().close();
     await gateway.stop();
