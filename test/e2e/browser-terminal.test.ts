@@ -95,6 +95,21 @@ async function run(page: Page, command: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
+/** Alice opens a terminal and shares it with bob (through the API, as alice), whose page opens it. */
+async function aliceSharesWithBob(role: 'rw' | 'ro') {
+  const site = await gatewayWith();
+  const gateway = await site.start();
+  const alice = await logIn(site.url, 'alice');
+  const sessionId = await openNewTerminal(alice);
+  const api = new ApiClient(site.url, null);
+  await api.request('POST', '/api/login', { username: 'alice', password: PASSWORDS.alice });
+  assert.equal((await api.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role })).status, 200);
+  const bob = await logIn(site.url, 'bob');
+  await bob.locator(`[data-session-id="${sessionId}"]`).getByTestId('session-open').click();
+  await waitForState(bob, ['connected']);
+  return { gateway, alice, bob, sessionId, api };
+}
+
 describe('the page, end to end', () => {
   test('log in, open a terminal, type, resize, and survive a gateway restart mid-output', async () => {
     const site = await gatewayWith();
@@ -156,18 +171,7 @@ describe('the page, end to end', () => {
   });
 
   test('a read-only share: bob watches alice type, cannot type himself', async () => {
-    const site = await gatewayWith();
-    const gateway = await site.start();
-    const alice = await logIn(site.url, 'alice');
-    const sessionId = await openNewTerminal(alice);
-
-    const api = new ApiClient(site.url, null);
-    await api.request('POST', '/api/login', { username: 'alice', password: PASSWORDS.alice });
-    assert.equal((await api.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'ro' })).status, 200);
-
-    const bob = await logIn(site.url, 'bob');
-    await bob.locator(`[data-session-id="${sessionId}"]`).getByTestId('session-open').click();
-    await waitForState(bob, ['connected']);
+    const { gateway, alice, bob } = await aliceSharesWithBob('ro');
     await bob.getByTestId('readonly-badge').waitFor({ state: 'visible' });
 
     await run(bob, 'echo BOB-WAS-HERE');
@@ -182,17 +186,7 @@ describe('the page, end to end', () => {
   });
 
   test('a share changed while bob watches: his page follows — writer, then read-only, then gone', async () => {
-    const site = await gatewayWith();
-    const gateway = await site.start();
-    const alice = await logIn(site.url, 'alice');
-    const sessionId = await openNewTerminal(alice);
-    const api = new ApiClient(site.url, null);
-    await api.request('POST', '/api/login', { username: 'alice', password: PASSWORDS.alice });
-    await api.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'rw' });
-
-    const bob = await logIn(site.url, 'bob');
-    await bob.locator(`[data-session-id="${sessionId}"]`).getByTestId('session-open').click();
-    await waitForState(bob, ['connected']);
+    const { gateway, alice, bob, sessionId, api } = await aliceSharesWithBob('rw');
     await run(bob, 'echo "BOB-$((40+2))"');
     await waitForLine(alice, /^BOB-42$/);
 
