@@ -282,13 +282,21 @@ export class AttachHandler implements ProxyCounters {
    * once per check. A store outage skips the check; a session gone is closed by its own end.
    */
   private async closeWithdrawnShares(): Promise<void> {
-    const sessions = new Set<string>();
-    for (const entry of this.splices.values()) if (entry.shareRole !== null) sessions.add(entry.sessionId);
-    for (const sessionId of sessions) {
+    const bySession = new Map<string, Spliced[]>();
+    for (const [splice, entry] of this.splices) {
+      if (entry.shareRole === null) continue;
+      const splices = bySession.get(entry.sessionId);
+      if (splices) splices.push(splice);
+      else bySession.set(entry.sessionId, [splice]);
+    }
+    for (const [sessionId, splices] of bySession) {
       const record = await this.deps.store.get(sessionId).catch(() => null);
       if (!record) continue;
-      for (const entry of this.splices.values()) {
-        if (entry.sessionId === sessionId && entry.shareRole !== null) this.closeChangedShare(sessionId, entry.user, record.shares[entry.user] ?? null);
+      for (const splice of splices) {
+        const entry = this.splices.get(splice);
+        // Ended while the record was read, or granted by a share that still says the same.
+        if (!entry || record.shares[entry.user] === entry.shareRole) continue;
+        splice.close(CloseCode.AccessChanged.code, CloseCode.AccessChanged.reason);
       }
     }
   }
