@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { once } from 'node:events';
 import pino, { type Logger } from 'pino';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { allReported } from './config/options.js';
 import { formatListenAddress } from './config/listen-address.js';
@@ -53,6 +53,11 @@ async function loadKeys(config: GatewayConfig, which: 'tokenKeys' | 'attachKeys'
   return loadKeyPairFiles({ ...files, privateFlag: `${flag}-key-file`, publicFlag: `${flag}-public-key-file` });
 }
 
+/** What is logged of a request (fastify's own serializer, less the query string). */
+function requestForLog(request: FastifyRequest): Record<string, unknown> {
+  return { method: request.method, path: request.url.split('?')[0], host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
+}
+
 export async function startGateway(config: GatewayConfig, runtime: GatewayRuntime): Promise<RunningGateway> {
   const log = pino(
     {
@@ -63,6 +68,9 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
         paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', 'password', '*.token', 'token'],
         censor: '[redacted]',
       },
+      // fastify logs each request's URL; a query string may carry what a client should never
+      // have put in a URL (an OAuth code, a token): the path alone is logged.
+      serializers: { req: requestForLog },
     },
     runtime.logDestination,
   );

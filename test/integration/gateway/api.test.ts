@@ -390,7 +390,12 @@ describe('operations', () => {
   });
 
   test('no password, hash or token ever appears in the logs', async () => {
+    // A client that wrongly puts a secret in a query string: requests are logged by path.
+    await alice.request('GET', '/api/me?access_token=QUERY-SECRET-1');
+    await alice.request('GET', '/api/not-a-route?code=QUERY-SECRET-2');
+    assert.ok(gw.logs.some((line) => line.includes('"path":"/api/me"')), 'requests are logged, by path');
     const logs = gw.logs.join('\n');
+    assert.ok(!logs.includes('QUERY-SECRET'), 'a query string was logged');
     for (const password of Object.values(PASSWORDS)) assert.ok(!logs.includes(password), 'a password leaked');
     assert.ok(!logs.includes(alice.cookie!.split('=')[1]!), 'a token leaked');
     assert.ok(!/\$2[aby]\$/.test(logs), 'a hash leaked');
