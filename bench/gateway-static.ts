@@ -21,6 +21,7 @@ import {
   type Proc,
   type Spread,
 } from './gateway-support.js';
+import { SECURITY_HEADERS } from '../gateway/src/http/static-assets.js';
 
 const UI_ROOT = join(REPO_ROOT, 'gateway/ui/dist');
 
@@ -31,10 +32,18 @@ export interface StaticOptions {
   readonly runs: number;
   /** nginx worker_processes to compare (the gateway is one thread of JavaScript). */
   readonly nginxWorkers: readonly number[];
+  /**
+   * nginx as a plain static site, and/or sending the page's own headers (its CSP, nosniff, frame
+   * and referrer policies, ETag and Vary, as the gateway does): what serving this page takes.
+   */
+  readonly nginxHeaders: readonly NginxHeaders[];
   /** More Node flags for the gateway process (e.g. the lean memory profile). */
   readonly gatewayNodeFlags: readonly string[];
   readonly log: (line: string) => void;
 }
+
+export const NGINX_HEADERS = ['plain', 'page'] as const;
+export type NginxHeaders = (typeof NGINX_HEADERS)[number];
 
 interface Case {
   readonly name: string;
@@ -84,7 +93,16 @@ function largestScript(): string {
   return `/${scripts[0].path}`;
 }
 
-function nginxConfig(prefix: string, port: number, workers: number): string {
+/** add_header lines for the page's security headers; `always` so that 304s carry them too, as the gateway's do. */
+function pageHeaderLines(): string {
+  return Object.entries(SECURITY_HEADERS)
+    .map(([name, value]) => `add_header ${name} "${value}" always;`)
+    .join(' ');
+}
+
+function nginxConfig(prefix: string, port: number, workers: number, headers: NginxHeaders): string {
+  // A location with add_header of its own inherits none from its server: each lists them all.
+  const page = headers === 'page' ? ` ${pageHeaderLines()}` : '';
   return `# Debian's defaults where they matter (sendfile, tcp_nopush, gzip on) plus gzip_static, as a
 # static site would be set up; access_log off as the gateway logs no requests at warn.
 daemon off;
@@ -116,8 +134,8 @@ http {
     listen 127.0.0.1:${port};
     root ${UI_ROOT};
     index index.html;
-    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable"; }
-    location = /index.html { add_header Cache-Control "no-cache"; }
+    location /assets/ { add_header Cache-Control "public, max-age=31536000, immutable";${page} }
+    location = /index.html { add_header Cache-Control "no-cache";${page} }
   }
 }
 `;
@@ -205,13 +223,14 @@ async function startGatewayServer(nodeFlags: readonly string[]): Promise<Server>
   return { name: 'gateway', port: gateway.port, pids: () => [gateway.proc.pid], stop: () => gateway.stop() };
 }
 
-async function startNginx(workers: number): Promise<Server & { config: string }> {
+async function startNginx(workers: number, headers: NginxHeaders): Promise<Server & { config: string }> {
   const prefix = await mkdtemp(join(tmpdir(), 'ctbench-nginx-'));
   const port = await freePort();
-  const config = nginxConfig(prefix, port, workers);
+  const config = nginxConfig(prefix, port, workers, headers);
   const configFile = join(prefix, 'nginx.conf');
   await writeFile(configFile, config);
-  const proc: Proc = startProc(`nginx (${workers} worker${workers > 1 ? 's' : ''})`, '/usr/sbin/nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', configFile]);
+  const name = `nginx (${workers} worker${workers > 1 ? 's' : ''}${headers === 'page' ? ", the page's headers" : ''})`;
+  const proc: Proc = startProc(name, '/usr/sbin/nginx', ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', configFile]);
   await waitForPort(port, 10_000, proc);
   const stop = async () => {
     await proc.stop(5_000, 'SIGQUIT');
@@ -232,11 +251,13 @@ export async function measureStatic(options: StaticOptions): Promise<StaticFigur
   let nginxConfigText = '';
   const starters: (() => Promise<Server>)[] = [
     () => startGatewayServer(options.gatewayNodeFlags),
-    ...options.nginxWorkers.map((workers) => async () => {
-      const server = await startNginx(workers);
-      nginxConfigText = server.config;
-      return server;
-    }),
+    ...options.nginxWorkers.flatMap((workers) =>
+      options.nginxHeaders.map((headers) => async () => {
+        const server = await startNginx(workers, headers);
+        nginxConfigText = server.config;
+        return server;
+      }),
+    ),
   ];
   for (const start of starters) {
     const server = await start();

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { intOption } from './lib/options.js';
 import { measureEcho, type EchoFigures } from './gateway-echo.js';
 import { measureConcurrency, type ConcurrencyFigures } from './gateway-concurrency.js';
-import { measureStatic, type StaticFigures } from './gateway-static.js';
+import { NGINX_HEADERS, measureStatic, type NginxHeaders, type StaticFigures } from './gateway-static.js';
 import { summarizeProfile, type ProfileSummary } from './gateway-profile.js';
 import { REPO_ROOT, ensureBuilt, fixed, killAllStarted, machine, mib, pm, table, type Machine } from './gateway-support.js';
 
@@ -33,6 +33,7 @@ interface Options {
   readonly staticSeconds: number;
   readonly staticRuns: number;
   readonly nginxWorkers: readonly number[];
+  readonly nginxHeaders: readonly NginxHeaders[];
   readonly profile: boolean;
   /** Scheduling priority of this process and so of everything it starts (they inherit it). */
   readonly nice: number;
@@ -60,6 +61,7 @@ function parseOptions(argv: readonly string[]): Options {
       'static-seconds': { type: 'string', default: '10' },
       'static-runs': { type: 'string', default: '2' },
       'nginx-workers': { type: 'string', default: '1,2' },
+      'nginx-headers': { type: 'string', default: 'plain,page' },
       profile: { type: 'boolean', default: false },
       nice: { type: 'string', default: '-10' },
       'gateway-node-flags': { type: 'string', default: '' },
@@ -88,6 +90,10 @@ function parseOptions(argv: readonly string[]): Options {
     staticSeconds: intOption('static-seconds', values['static-seconds'], 1, 120),
     staticRuns: intOption('static-runs', values['static-runs'], 1, 10),
     nginxWorkers: values['nginx-workers'].split(',').map((w) => intOption('nginx-workers', w, 1, 64)),
+    nginxHeaders: values['nginx-headers'].split(',').map((h) => {
+      if (!(NGINX_HEADERS as readonly string[]).includes(h)) throw new TypeError(`--nginx-headers takes ${NGINX_HEADERS.join(', ')}, got ${h}`);
+      return h as NginxHeaders;
+    }),
     profile: values.profile,
     nice: intOption('nice', values.nice, -20, 19),
     gatewayNodeFlags: values['gateway-node-flags'].split(' ').filter(Boolean),
@@ -322,6 +328,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       threads: 2,
       runs: options.staticRuns,
       nginxWorkers: options.nginxWorkers,
+      nginxHeaders: options.nginxHeaders,
       gatewayNodeFlags: options.gatewayNodeFlags,
       log,
     });
