@@ -15,6 +15,7 @@ import { buildApp } from './http/app.js';
 import { AttachHandler } from './http/attach-upgrade.js';
 import { createGatewayMetrics } from './http/metrics.js';
 import { loadStaticAssets } from './http/static-assets.js';
+import { startMetricsServer } from './http/metrics-server.js';
 import { loadTlsMaterial } from './http/tls.js';
 import { createAuthService } from './auth-service.js';
 
@@ -38,6 +39,8 @@ export interface GatewayRuntime {
 
 export interface RunningGateway {
   readonly url: string;
+  /** Where /metrics is served when it has a listener of its own (`--metrics-listen`). */
+  readonly metricsAddress: string | null;
   readonly app: FastifyInstance;
   readonly log: Logger;
   readonly stores: Stores;
@@ -133,6 +136,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     secureCookies: config.secureCookies,
     trustProxy: config.trustProxy,
     maxLifetimeSeconds: Math.floor(config.maxLifetimeMs / 1000),
+    serveMetrics: config.metricsListen === null,
     staticAssets: runtime.uiRoot ? await loadStaticAssets(runtime.uiRoot) : null,
     tls,
     onSessionDeleted: (id) => attach.closeSession(id),
@@ -164,10 +168,13 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     'path' in listen
       ? formatListenAddress(listen)
       : `${tls ? 'https' : 'http'}://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${typeof address === 'object' && address ? address.port : listen.port}`;
+  const metricsServer = config.metricsListen ? await startMetricsServer(config.metricsListen, () => metrics.registry.render()) : null;
+  if (metricsServer) log.info({ metrics: metricsServer.address }, 'Metrics listening');
   log.info({ url, mode: config.mode, store: config.redisUrl ? 'redis' : 'memory', proxyCore: config.tls ? 'js' : config.proxyCore }, 'Gateway listening');
 
   return {
     url,
+    metricsAddress: metricsServer?.address ?? null,
     app,
     log,
     stores,
@@ -183,6 +190,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
       await Promise.race([closed, once(app.server, 'close'), new Promise((r) => setTimeout(r, 3_000).unref())]);
       app.server.closeAllConnections();
       await lastActivity;
+      await metricsServer?.close();
       await backend.close();
       await stores.close();
     },

@@ -65,9 +65,10 @@ describe('cloudterm command', () => {
   });
 
   test('every configuration problem is reported at once', async () => {
-    const { code, stderr } = await cloudterm(['gateway', '--listen', 'nowhere', '--idle-timeout', 'soon', '--oidc-issuer', 'https://idp', '--proxy-core', 'fast']);
+    const { code, stderr } = await cloudterm(['gateway', '--listen', 'nowhere', '--metrics-listen', 'host:port', '--idle-timeout', 'soon', '--oidc-issuer', 'https://idp', '--proxy-core', 'fast']);
     assert.equal(code, 2);
     assert.match(stderr, /--listen/);
+    assert.match(stderr, /--metrics-listen/);
     assert.match(stderr, /--proxy-core must be native or js/);
     assert.match(stderr, /--idle-timeout must be a whole number/);
     assert.match(stderr, /OIDC needs all of/);

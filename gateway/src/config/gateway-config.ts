@@ -10,6 +10,7 @@ import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
 
 export const gatewayOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
+  metricsListen: { flag: 'metrics-listen', env: 'CLOUDTERM_METRICS_LISTEN', kind: 'string', help: 'serve /metrics on this host:port instead of on --listen (keeps it off a public ingress)' },
   publicUrl: { flag: 'public-url', env: 'CLOUDTERM_PUBLIC_URL', kind: 'string', help: 'the URL users open, e.g. https://term.example.com (sets the allowed Origin and Secure cookies)' },
   tlsCert: { flag: 'tls-cert', env: 'CLOUDTERM_TLS_CERT', kind: 'string', help: 'serve HTTPS with this certificate chain (PEM); with --tls-key' },
   tlsKey: { flag: 'tls-key', env: 'CLOUDTERM_TLS_KEY', kind: 'string', help: 'its private key (PEM)' },
@@ -65,6 +66,8 @@ export interface TlsFiles {
 export interface GatewayConfig {
   readonly mode: GatewayMode;
   readonly listen: ListenAddress;
+  /** Where /metrics is served when not on `listen`; null: on `listen`. */
+  readonly metricsListen: ListenAddress | null;
   /** Null: plain HTTP (TLS, if any, ends in front of the gateway: an ingress, a proxy). */
   readonly tls: TlsFiles | null;
   readonly publicUrl: URL | null;
@@ -132,6 +135,8 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   const defaultListen = mode === 'local' ? '127.0.0.1:8080' : '0.0.0.0:8080';
   const listen = parseListenAddress(values.listen ?? defaultListen, mode === 'local' ? '127.0.0.1' : '0.0.0.0');
   if (typeof listen === 'string') problems.push(`--listen: ${listen}`);
+  const metricsListen = values.metricsListen === undefined ? null : parseListenAddress(values.metricsListen, mode === 'local' ? '127.0.0.1' : '0.0.0.0');
+  if (typeof metricsListen === 'string') problems.push(`--metrics-listen: ${metricsListen}`);
 
   let publicUrl: URL | null = null;
   if (values.publicUrl) {
@@ -210,6 +215,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   return {
     mode,
     listen: listen as ListenAddress,
+    metricsListen: metricsListen as ListenAddress | null,
     tls,
     publicUrl,
     allowedOrigins: [...allowedOrigins, ...(publicUrl ? [publicUrl.origin] : [])],

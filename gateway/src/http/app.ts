@@ -34,6 +34,8 @@ export interface AppDeps {
   readonly secureCookies: boolean;
   readonly trustProxy: boolean;
   readonly maxLifetimeSeconds: number;
+  /** Serve /metrics here; false when it has a listener of its own (`--metrics-listen`). */
+  readonly serveMetrics: boolean;
   /** The page's built files (gateway/src/http/static-assets.ts), answered before fastify routes. */
   readonly staticAssets?: StaticAssets | null;
   /** Serve HTTPS with this certificate and key; plain HTTP without. */
@@ -220,10 +222,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return sendError(reply, new HttpError('store_unavailable'));
     }
   });
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', METRICS_CONTENT_TYPE);
-    return deps.metrics.registry.render();
-  });
+  if (deps.serveMetrics) {
+    app.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', METRICS_CONTENT_TYPE);
+      return deps.metrics.registry.render();
+    });
+  }
 
   return app;
 }

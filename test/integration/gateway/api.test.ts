@@ -1,7 +1,7 @@
 // The gateway's HTTP API with real agents: login, sessions, sharing, limits, and bad input.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGatewayFixture, runningAgents, ApiClient, PASSWORDS, type GatewayFixture } from '../../helpers/gateway-fixture.js';
+import { startGatewayFixture, runningAgents, ApiClient, PASSWORDS, type GatewayFixture, type GatewayFixtureOptions } from '../../helpers/gateway-fixture.js';
 import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
 import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -402,18 +402,24 @@ describe('operations', () => {
   });
 });
 
-describe('clients that never finish a request', () => {
-  let slow: GatewayFixture;
+/** A gateway of the enclosing describe block's own, started before its tests and stopped after. */
+function withGateway(options: GatewayFixtureOptions): () => GatewayFixture {
+  let fixture: GatewayFixture | undefined;
   before(async () => {
-    slow = await startGatewayFixture({ requestTimeoutMs: 1_000 });
+    fixture = await startGatewayFixture(options);
   });
   after(async () => {
-    await slow?.stop();
+    await fixture?.stop();
   });
+  return () => fixture!;
+}
+
+describe('clients that never finish a request', () => {
+  const slow = withGateway({ requestTimeoutMs: 1_000 });
 
   /** Writes `text` and waits for the gateway's answer and close; the time it took. */
   const stall = async (text: string) => {
-    const { port } = new URL(slow.url);
+    const { port } = new URL(slow().url);
     const started = Date.now();
     const socket = connect(Number(port), '127.0.0.1');
     // Without a timeout at the gateway this would wait forever: fail the test instead.
@@ -437,7 +443,7 @@ describe('clients that never finish a request', () => {
   });
 
   test('an attached terminal is not a request: it outlives the timeout', async () => {
-    const carol = await slow.login('carol');
+    const carol = await slow().login('carol');
     const { body } = await carol.request<View>('POST', '/api/sessions', {});
     const terminal = await carol.attach(body.id);
     await new Promise((resolve) => setTimeout(resolve, 2_500));
@@ -460,16 +466,10 @@ async function attachOnceThereIsRoom(client: ApiClient, sessionId: string) {
 }
 
 describe('a gateway holding its maximum of attachments', () => {
-  let full: GatewayFixture;
-  before(async () => {
-    full = await startGatewayFixture({ args: ['--max-attachments', '2'] });
-  });
-  after(async () => {
-    await full?.stop();
-  });
+  const full = withGateway({ args: ['--max-attachments', '2'] });
 
   test('one more attach is 503 gateway_full with Retry-After; the held ones and the API go on; room comes back', async () => {
-    const carol = await full.login('carol');
+    const carol = await full().login('carol');
     const sessionId = (await carol.request<View>('POST', '/api/sessions', {})).body.id;
     const first = await carol.attach(sessionId);
     const second = await carol.attach(sessionId);
@@ -484,8 +484,8 @@ describe('a gateway holding its maximum of attachments', () => {
     first.type('echo STILL-$((40+2))\r');
     await second.waitForText('STILL-42');
     assert.equal((await carol.request('GET', '/api/sessions')).status, 200);
-    assert.equal((await fetch(`${full.url}/healthz`)).status, 200);
-    assert.match(await (await fetch(`${full.url}/metrics`)).text(), /cloudterm_gateway_proxy_errors_total\{reason="gateway_full"\} 1/);
+    assert.equal((await fetch(`${full().url}/healthz`)).status, 200);
+    assert.match(await (await fetch(`${full().url}/metrics`)).text(), /cloudterm_gateway_proxy_errors_total\{reason="gateway_full"\} 1/);
     // An attachment that ends makes room for the next.
     await first.close();
     const third = await attachOnceThereIsRoom(carol, sessionId);
@@ -495,17 +495,31 @@ describe('a gateway holding its maximum of attachments', () => {
   });
 });
 
+describe('metrics on a listener of their own', () => {
+  const split = withGateway({ args: ['--metrics-listen', '127.0.0.1:0'] });
+
+  test('--metrics-listen moves /metrics off the public listener', async () => {
+    const onPublic = await fetch(`${split().url}/metrics`);
+    assert.equal(onPublic.status, 404);
+    assert.equal(((await onPublic.json()) as { error: { code: string } }).error.code, 'not_found');
+    const address = split().gateway.metricsAddress;
+    assert.ok(address, 'the gateway says where its metrics are');
+    const scraped = await fetch(`http://${address}/metrics`);
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.headers.get('content-type')!, /^text\/plain/);
+    assert.match(await scraped.text(), /^cloudterm_gateway_attachments 0$/m);
+    const elsewhere = await fetch(`http://${address}/api/me`);
+    assert.equal(elsewhere.status, 404);
+    assert.equal(((await elsewhere.json()) as { error: { code: string } }).error.code, 'not_found');
+    assert.equal((await fetch(`${split().url}/healthz`)).status, 200);
+  });
+});
+
 describe('one user holding their maximum of attachments', () => {
-  let capped: GatewayFixture;
-  before(async () => {
-    capped = await startGatewayFixture({ args: ['--max-attachments-per-user', '2'] });
-  });
-  after(async () => {
-    await capped?.stop();
-  });
+  const capped = withGateway({ args: ['--max-attachments-per-user', '2'] });
 
   test("one more of that user's is 409 attachment_limit; other users still attach; closing one makes room", async () => {
-    const carol = await capped.login('carol');
+    const carol = await capped().login('carol');
     const sessionId = (await carol.request<View>('POST', '/api/sessions', {})).body.id;
     await carol.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'ro' });
     // Attaches that fail give their place back.
@@ -518,7 +532,7 @@ describe('one user holding their maximum of attachments', () => {
       return true;
     });
     // A refused attach gave its place back: still exactly two held, and bob has his own room.
-    const watcher = await (await capped.login('bob')).attach(sessionId);
+    const watcher = await (await capped().login('bob')).attach(sessionId);
     first.type('echo ROOM-$((40+2))\r');
     await watcher.waitForText('ROOM-42');
     await first.close();
