@@ -10,6 +10,7 @@ import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth
 import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from './credentials.js';
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
+import { audit } from './audit.js';
 import { SECURITY_HEADERS, serveStaticFirst, type StaticAssets } from './static-assets.js';
 import type { TlsMaterial } from './tls.js';
 import { answerClientError } from '../net/raw-http.js';
@@ -117,7 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null),
     // Oversized headers and unparseable requests get the same JSON error shape as everything else.
     clientErrorHandler: answerClientError,
-    maxParamLength: MAX_PARAM_CHARS,
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
     // Without it the router answers a bad path or an overlong segment in a shape of its own,
     // echoing the whole path. These replies skip the hooks, so the headers are set here.
     frameworkErrors: (error, _request, reply) => sendError(reply.headers(SECURITY_HEADERS), toHttpError(error, deps.log)),
@@ -183,10 +184,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       try {
         const { token, claims: principal } = await deps.auth.login(request.body.username, request.body.password, request.ip);
         deps.metrics.logins.inc({ result: 'success' });
+        audit(deps.log, { event: 'login', user: principal.user, result: 'success', address: request.ip });
         reply.header('set-cookie', tokenCookie(token, Math.floor((principal.expiresAt - Date.now()) / 1000), deps.secureCookies));
         return { user: principal.user, tenants: principal.tenants, expiresAt: new Date(principal.expiresAt).toISOString() };
       } catch (error) {
-        deps.metrics.logins.inc({ result: error instanceof HttpError ? error.code : 'error' });
+        const result = error instanceof HttpError ? error.code : 'error';
+        deps.metrics.logins.inc({ result });
+        audit(deps.log, { event: 'login', user: request.body.username, result, address: request.ip });
         throw error;
       }
     },
@@ -194,6 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.post('/api/logout', async (request, reply) => {
     await deps.auth.logout(request.principal!);
+    audit(deps.log, { event: 'logout', user: request.principal!.user });
     deps.onLogout?.(request.principal!.tokenId);
     reply.header('set-cookie', clearedTokenCookie(deps.secureCookies));
     return reply.code(204).send();
@@ -208,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessions: deps.sessions,
     maxLifetimeSeconds: deps.maxLifetimeSeconds,
     metrics: deps.metrics,
+    log: deps.log,
     onSessionDeleted: deps.onSessionDeleted,
     onShareChanged: deps.onShareChanged,
   });

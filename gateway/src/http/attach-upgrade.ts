@@ -15,6 +15,7 @@ import type { AttachClaims } from '../agent/attach-token.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Role } from '../protocol/messages.js';
 import { originAllowed, tokenFromHeaders } from './credentials.js';
+import { audit } from './audit.js';
 import type { GatewayMetrics, ProxyCounters } from './metrics.js';
 
 export interface AttachDeps {
@@ -47,6 +48,7 @@ interface AttachmentEntry {
   readonly user: string;
   /** The share the attachment was granted through; null for the owner and tenant admins. */
   readonly shareRole: Role | null;
+  readonly openedAt: number;
   lastBytes: number;
 }
 
@@ -199,10 +201,13 @@ export class AttachHandler implements ProxyCounters {
       upstream.socket.destroy();
       return false;
     }
+    // Read now: the native core takes the descriptor and destroys the socket object.
+    const address = req.socket.remoteAddress ?? '';
     const splice = makeSplice(this.deps.proxyCore, socket, upstream.socket, this.onSpliceEnd);
     // Counted before it starts: a splice may end while starting (a browser already gone).
     const shareRole = access === 'rw' || access === 'ro' ? access : null;
-    this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, user: principal.user, shareRole, lastBytes: 0 });
+    const now = this.deps.now ?? Date.now;
+    this.splices.set(splice, { sessionId: record.id, tokenId: principal.tokenId, user: principal.user, shareRole, openedAt: now(), lastBytes: 0 });
     try {
       splice.start(upstream.responseHead, upstream.leftover, head);
     } catch (error) {
@@ -216,7 +221,8 @@ export class AttachHandler implements ProxyCounters {
     }
     // The splice handles the socket's errors from here: one listener fewer on every attachment.
     socket.off('error', destroyOnError);
-    void this.deps.store.touch(record.id, (this.deps.now ?? Date.now)()).catch(() => undefined);
+    audit(this.deps.log, { event: 'attach.open', user: principal.user, session: record.id, role: attachRole(access), address });
+    void this.deps.store.touch(record.id, now()).catch(() => undefined);
     return true;
   }
 
@@ -224,7 +230,11 @@ export class AttachHandler implements ProxyCounters {
   private readonly onSpliceEnd = (splice: Spliced, how: SpliceEnd): void => {
     const entry = this.splices.get(splice);
     this.splices.delete(splice);
-    if (entry) this.releaseUser(entry.user);
+    if (entry) {
+      this.releaseUser(entry.user);
+      const seconds = Math.round(((this.deps.now ?? Date.now)() - entry.openedAt) / 1000);
+      audit(this.deps.log, { event: 'attach.close', user: entry.user, session: entry.sessionId, end: how, seconds, bytesIn: splice.bytesUp, bytesOut: splice.bytesDown });
+    }
     this.endedBytesUp += splice.bytesUp;
     this.endedBytesDown += splice.bytesDown;
     if (how === 'agent-failed') this.deps.metrics.proxyErrors.inc({ reason: 'agent_failed' });

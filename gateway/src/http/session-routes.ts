@@ -1,14 +1,17 @@
 // The sessions API: create, list, get, delete, extend, share. Bodies are validated by JSON
 // schema (400 validation_failed with the reason); permissions live in SessionService.
 import type { FastifyInstance } from 'fastify';
-import type { SessionService } from '../sessions/index.js';
+import type { Principal, SessionService } from '../sessions/index.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Role } from '../protocol/messages.js';
+import type { Logger } from 'pino';
+import { audit } from './audit.js';
 
 export interface SessionRouteDeps {
   readonly sessions: SessionService;
   readonly maxLifetimeSeconds: number;
   readonly metrics: GatewayMetrics;
+  readonly log: Logger;
   readonly onSessionDeleted?: (sessionId: string) => void;
   /** Closes a user's attachments that a share now taken back or changed had granted. */
   readonly onShareChanged?: (sessionId: string, user: string, role: Role | null) => void;
@@ -26,6 +29,14 @@ const shareParams = {
 } as const;
 
 export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDeps): void {
+  /** Gives, changes or takes back a share; what it granted before is closed (4403). */
+  const share = async (principal: Principal, id: string, user: string, role: Role | null) => {
+    const view = await deps.sessions.share(principal, id, user, role);
+    audit(deps.log, { event: 'session.share', user: principal.user, session: id, with: user, role });
+    deps.onShareChanged?.(id, user, role);
+    return view;
+  };
+
   app.get('/api/sessions', async (request) => ({ sessions: await deps.sessions.list(request.principal!) }));
 
   app.post<{ Body: { name?: string; tenant?: string; cols?: number; rows?: number } | undefined }>(
@@ -48,6 +59,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
     async (request, reply) => {
       const view = await deps.sessions.create(request.principal!, request.body ?? {});
       deps.metrics.sessionsCreated.inc();
+      audit(deps.log, { event: 'session.create', user: request.principal!.user, session: view.id, tenant: view.tenant });
       return reply.code(201).header('location', `/api/sessions/${view.id}`).send(view);
     },
   );
@@ -58,6 +70,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
 
   app.delete<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParam } }, async (request, reply) => {
     await deps.sessions.delete(request.principal!, request.params.id);
+    audit(deps.log, { event: 'session.delete', user: request.principal!.user, session: request.params.id });
     deps.onSessionDeleted?.(request.params.id);
     return reply.code(204).send();
   });
@@ -86,20 +99,12 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
         body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role: { enum: ['rw', 'ro'] } } },
       },
     },
-    async (request) => {
-      const view = await deps.sessions.share(request.principal!, request.params.id, request.params.user, request.body.role);
-      deps.onShareChanged?.(request.params.id, request.params.user, request.body.role);
-      return view;
-    },
+    async (request) => share(request.principal!, request.params.id, request.params.user, request.body.role),
   );
 
   app.delete<{ Params: { id: string; user: string } }>(
     '/api/sessions/:id/shares/:user',
     { schema: { params: shareParams } },
-    async (request) => {
-      const view = await deps.sessions.share(request.principal!, request.params.id, request.params.user, null);
-      deps.onShareChanged?.(request.params.id, request.params.user, null);
-      return view;
-    },
+    async (request) => share(request.principal!, request.params.id, request.params.user, null),
   );
 }

@@ -389,6 +389,35 @@ describe('operations', () => {
     assert.match(metrics, /cloudterm_gateway_sessions_created_total [1-9]/);
   });
 
+  test('an audit trail: logins, terminals made, shared, attached to, left and ended — who, which, when', async () => {
+    const events = () =>
+      gw.logs.map((line) => JSON.parse(line) as { audit?: Record<string, unknown>; time: number }).flatMap((entry) => (entry.audit ? [entry.audit] : []));
+    const before = events().length;
+    const wrong = await new ApiClient(gw.url, null).request('POST', '/api/login', { username: 'carol', password: 'not-her-password' });
+    assert.equal(wrong.status, 401);
+    const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'ro' });
+    const viewer = await bob.attach(body.id);
+    viewer.type('x');
+    await viewer.close();
+    await alice.request('DELETE', `/api/sessions/${body.id}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const trail = events().slice(before);
+    const find = (event: string) => trail.find((e) => e['event'] === event);
+    assert.deepEqual(find('login'), { event: 'login', user: 'carol', result: 'invalid_credentials', address: '127.0.0.1' });
+    assert.deepEqual(find('session.create'), { event: 'session.create', user: 'alice', session: body.id, tenant: 'local' });
+    assert.deepEqual(find('session.share'), { event: 'session.share', user: 'alice', session: body.id, with: 'bob', role: 'ro' });
+    assert.deepEqual(find('attach.open'), { event: 'attach.open', user: 'bob', session: body.id, role: 'ro', address: '127.0.0.1' });
+    const closed = find('attach.close')!;
+    assert.equal(closed['user'], 'bob');
+    assert.equal(closed['session'], body.id);
+    assert.equal(typeof closed['seconds'], 'number');
+    assert.ok((closed['bytesIn'] as number) > 0 && (closed['bytesOut'] as number) > 0, JSON.stringify(closed));
+    assert.deepEqual(find('session.delete'), { event: 'session.delete', user: 'alice', session: body.id });
+    assert.ok(!JSON.stringify(trail).includes('not-her-password'));
+  });
+
   test('no password, hash or token ever appears in the logs', async () => {
     // A client that wrongly puts a secret in a query string: requests are logged by path.
     await alice.request('GET', '/api/me?access_token=QUERY-SECRET-1');
