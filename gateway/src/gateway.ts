@@ -111,6 +111,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     allowedOrigins: config.allowedOrigins,
     maxAttachments: config.maxAttachments,
     maxAttachmentsPerUser: config.maxAttachmentsPerUser,
+    trustProxy: config.trustProxy,
     upstreamTimeoutMs: runtime.upstreamTimeoutMs ?? 5_000,
     proxyCore: config.proxyCore,
     activityIntervalMs: runtime.activityIntervalMs ?? 5_000,

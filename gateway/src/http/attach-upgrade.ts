@@ -29,6 +29,8 @@ export interface AttachDeps {
   /** Attachments one user holds at once, set-up ones included; past it: 409 attachment_limit. */
   readonly maxAttachmentsPerUser: number;
   readonly upstreamTimeoutMs: number;
+  /** Take the client's address from X-Forwarded-For, as the API does (`--trust-proxy`). */
+  readonly trustProxy: boolean;
   /** Which splice relays the bytes (native where the sockets allow). */
   readonly proxyCore: ProxyCore;
   readonly activityIntervalMs: number;
@@ -76,6 +78,13 @@ function checkHandshake(req: IncomingMessage): void {
   if (!WEBSOCKET_VERSIONS.has(req.headers['sec-websocket-version'] ?? '')) {
     throw new HttpError('bad_request', 'Sec-WebSocket-Version must be 13', { 'sec-websocket-version': '13' });
   }
+}
+
+/** The browser's address, as fastify's request.ip gives it for the API (every proxy trusted). */
+function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  const header = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const forwarded = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim();
+  return forwarded || (req.socket.remoteAddress ?? '');
 }
 
 function refuse(socket: Duplex, error: HttpError): void {
@@ -202,7 +211,7 @@ export class AttachHandler implements ProxyCounters {
       return false;
     }
     // Read now: the native core takes the descriptor and destroys the socket object.
-    const address = req.socket.remoteAddress ?? '';
+    const address = clientAddress(req, this.deps.trustProxy);
     const splice = makeSplice(this.deps.proxyCore, socket, upstream.socket, this.onSpliceEnd);
     // Counted before it starts: a splice may end while starting (a browser already gone).
     const shareRole = access === 'rw' || access === 'ro' ? access : null;

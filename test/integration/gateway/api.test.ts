@@ -397,7 +397,8 @@ describe('operations', () => {
     assert.equal(wrong.status, 401);
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
     await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'ro' });
-    const viewer = await bob.attach(body.id);
+    // Without --trust-proxy a client cannot choose the address the trail records.
+    const viewer = await bob.attach(body.id, { headers: { 'x-forwarded-for': '203.0.113.9' } });
     viewer.type('x');
     await viewer.close();
     await alice.request('DELETE', `/api/sessions/${body.id}`);
@@ -521,6 +522,24 @@ describe('a gateway holding its maximum of attachments', () => {
     assert.ok(third, 'an attach succeeds once one ended');
     await third.close();
     await second.close();
+  });
+});
+
+describe('behind a proxy (--trust-proxy)', () => {
+  const proxied = withGateway({ args: ['--trust-proxy'] });
+
+  test("the audit trail records the client's address from X-Forwarded-For, for logins and attaches alike", async () => {
+    const forwarded = { 'x-forwarded-for': '198.51.100.23, 10.0.0.5' };
+    const client = new ApiClient(proxied().url, null);
+    assert.equal((await client.request('POST', '/api/login', { username: 'carol', password: PASSWORDS.carol }, forwarded)).status, 200);
+    const { body } = await client.request<View>('POST', '/api/sessions', {});
+    await (await client.attach(body.id, { headers: forwarded })).close();
+    await client.request('DELETE', `/api/sessions/${body.id}`);
+    const trail = proxied()
+      .logs.map((line) => JSON.parse(line) as { audit?: { event: string; address?: string } })
+      .flatMap((entry) => (entry.audit ? [entry.audit] : []));
+    assert.equal(trail.find((e) => e.event === 'login')?.address, '198.51.100.23');
+    assert.equal(trail.find((e) => e.event === 'attach.open')?.address, '198.51.100.23');
   });
 });
 
