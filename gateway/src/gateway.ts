@@ -142,6 +142,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     tls,
     onSessionDeleted: (id) => attach.closeSession(id),
     onShareChanged: (id, user, role) => attach.closeChangedShare(id, user, role),
+    checkAttach: (principal, id) => attach.check(principal, id),
     onLogout: (tokenId) => attach.closeToken(tokenId),
     isShuttingDown: () => shuttingDown,
   });

@@ -220,6 +220,8 @@ describe('the page, end to end', () => {
     await waitForState(second, ['reconnecting']);
     await second.waitForTimeout(1_000);
     assert.equal(await connState(second), 'reconnecting', 'still waiting for room, not failed');
+    // The page asked the gateway why (browsers hide a refused upgrade's status) and says so.
+    await second.getByTestId('conn-state').filter({ hasText: 'the gateway is full' }).waitFor({ timeout: 10_000 });
     await run(first, 'echo "FIRST-$((40+2))"');
     await waitForLine(first, /^FIRST-42$/);
 

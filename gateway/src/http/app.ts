@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
 import { StoreUnavailableError, type SessionStore } from '../store/index.js';
-import type { SessionService } from '../sessions/index.js';
+import type { Principal as SessionPrincipal, SessionService } from '../sessions/index.js';
 import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth/index.js';
 import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from './credentials.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -45,6 +45,8 @@ export interface AppDeps {
   readonly onSessionDeleted?: (sessionId: string) => void;
   /** Closes the attachments a share granted when it is taken back or changed. */
   readonly onShareChanged?: (sessionId: string, user: string, role: Role | null) => void;
+  /** What an attach would be told now: answers GET on the attach path. */
+  readonly checkAttach: (principal: SessionPrincipal, sessionId: string) => Promise<void>;
   /** Closes the attachments a token opened when it is logged out. */
   readonly onLogout?: (tokenId: string) => void;
   readonly isShuttingDown?: () => boolean;
@@ -216,6 +218,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     log: deps.log,
     onSessionDeleted: deps.onSessionDeleted,
     onShareChanged: deps.onShareChanged,
+    checkAttach: deps.checkAttach,
   });
 
   app.get('/healthz', async () => ({ ok: true }));

@@ -133,9 +133,10 @@ export class AttachHandler implements ProxyCounters {
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroyOnError);
     // Checked before any work (token verification, a session read): a full gateway stays cheap.
-    if (this.splices.size + this.settingUp >= this.deps.maxAttachments) {
-      this.deps.metrics.proxyErrors.inc({ reason: 'gateway_full' });
-      refuse(socket, new HttpError('gateway_full', `this gateway holds its maximum of ${this.deps.maxAttachments} attachments: retry shortly`, { 'retry-after': '1' }));
+    const full = this.fullRefusal();
+    if (full) {
+      this.deps.metrics.proxyErrors.inc({ reason: full.code });
+      refuse(socket, full);
       return;
     }
     this.settingUp += 1;
@@ -162,11 +163,9 @@ export class AttachHandler implements ProxyCounters {
       throw new HttpError('origin_forbidden', `Origin ${req.headers.origin ? `"${req.headers.origin}" is` : 'missing:'} not allowed`);
     }
     const principal = await this.deps.authenticate(tokenFromHeaders(req.headers));
-    const held = this.perUser.get(principal.user) ?? 0;
-    if (held >= this.deps.maxAttachmentsPerUser) {
-      throw new HttpError('attachment_limit', `you have ${held} terminals attached through this gateway, its most for one user: close one first`);
-    }
-    this.perUser.set(principal.user, held + 1);
+    const overLimit = this.userLimitRefusal(principal.user);
+    if (overLimit) throw overLimit;
+    this.perUser.set(principal.user, (this.perUser.get(principal.user) ?? 0) + 1);
     // Until a splice holds it (and gives it back when it ends), the place is the attach's to give back.
     let spliced = false;
     try {
@@ -174,6 +173,30 @@ export class AttachHandler implements ProxyCounters {
     } finally {
       if (!spliced) this.releaseUser(principal.user);
     }
+  }
+
+  /**
+   * What an attach to `sessionId` would be told now, short of reaching its agent; resolves when
+   * it would be tried. The page asks (a plain GET of the attach path) after its socket was refused,
+   * since browsers hide a refused upgrade's HTTP status.
+   */
+  async check(principal: Principal, sessionId: string): Promise<void> {
+    if (!this.accepting) throw new HttpError('shutting_down');
+    const refusal = this.fullRefusal() ?? this.userLimitRefusal(principal.user);
+    if (refusal) throw refusal;
+    const { record } = await this.deps.sessions.find(principal, sessionId);
+    if (record.state !== 'running') throw new HttpError('upstream_failed', 'the session is not running yet');
+  }
+
+  private fullRefusal(): HttpError | null {
+    if (this.splices.size + this.settingUp < this.deps.maxAttachments) return null;
+    return new HttpError('gateway_full', `this gateway holds its maximum of ${this.deps.maxAttachments} attachments: retry shortly`, { 'retry-after': '1' });
+  }
+
+  private userLimitRefusal(user: string): HttpError | null {
+    const held = this.perUser.get(user) ?? 0;
+    if (held < this.deps.maxAttachmentsPerUser) return null;
+    return new HttpError('attachment_limit', `you have ${held} terminals attached through this gateway, its most for one user: close one first`);
   }
 
   private releaseUser(user: string): void {

@@ -15,6 +15,8 @@ export interface SessionRouteDeps {
   readonly onSessionDeleted?: (sessionId: string) => void;
   /** Closes a user's attachments that a share now taken back or changed had granted. */
   readonly onShareChanged?: (sessionId: string, user: string, role: Role | null) => void;
+  /** What an attach would be told now (AttachHandler.check). */
+  readonly checkAttach: (principal: Principal, sessionId: string) => Promise<void>;
 }
 
 const idParam = {
@@ -67,6 +69,14 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
   app.get<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParam } }, async (request) =>
     deps.sessions.get(request.principal!, request.params.id),
   );
+
+  // The attach path without an upgrade: 204 when an attach would be tried now, else the refusal it
+  // would get (409 attachment_limit, 503 gateway_full, 404…), which a browser cannot read from a
+  // refused WebSocket.
+  app.get<{ Params: { id: string } }>('/api/sessions/:id/attach', { schema: { params: idParam } }, async (request, reply) => {
+    await deps.checkAttach(request.principal!, request.params.id);
+    return reply.code(204).send();
+  });
 
   app.delete<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParam } }, async (request, reply) => {
     await deps.sessions.delete(request.principal!, request.params.id);

@@ -95,6 +95,8 @@ export const api = {
   listSessions: async () => (await call<{ sessions: SessionView[] }>('GET', 'api/sessions')).sessions,
   createSession: (request: NewSession) => call<SessionView>('POST', 'api/sessions', request),
   getSession: (id: string) => call<SessionView>('GET', session(id)),
+  /** Resolves when an attach would be tried now; else the refusal it would get (409, 503, 404…). */
+  checkAttach: (id: string) => call<void>('GET', `${session(id)}/attach`),
   deleteSession: (id: string) => call<void>('DELETE', session(id)),
   extendSession: (id: string, seconds: number) => call<SessionView>('POST', `${session(id)}/extend`, { seconds }),
   share: (id: string, user: string, role: ShareRole) =>

@@ -68,6 +68,12 @@ const stateLabels: Record<ConnectionState, string> = {
   closed: 'closed',
 };
 
+/** Refusals worth telling the user while the page keeps trying (the API's codes). */
+const ATTACH_REFUSALS: Readonly<Record<string, string>> = {
+  attachment_limit: '(you have too many terminals open: close one)',
+  gateway_full: '(the gateway is full)',
+};
+
 export function openTerminalView(root: HTMLElement, options: TerminalViewOptions): TerminalView {
   let session = options.session;
 
@@ -127,11 +133,18 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
     extend.title = session.role === 'ro' ? 'Only the owner and writers can extend' : atMax ? 'The session has reached its maximum lifetime' : `Add ${EXTEND_SECONDS / 3600} h`;
   };
 
+  /** Why the gateway keeps refusing our socket, when it says so: shown beside "reconnecting…". */
+  let refusedBecause: string | null = null;
+
   const checkSession = async (): Promise<SessionStatus> => {
     try {
       const fresh = await api.getSession(session.id);
       session = fresh;
       renderExpiry();
+      refusedBecause = await api.checkAttach(session.id).then(
+        () => null,
+        (error: unknown) => (error instanceof ApiError ? (ATTACH_REFUSALS[error.code] ?? null) : null),
+      );
       return 'alive';
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) return 'gone';
@@ -176,8 +189,9 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
         else toast(message);
       },
       state: (state) => {
+        if (state === 'connected') refusedBecause = null;
         connState.dataset.state = state;
-        connState.textContent = stateLabels[state];
+        connState.textContent = state === 'reconnecting' && refusedBecause ? `${stateLabels[state]} ${refusedBecause}` : stateLabels[state];
       },
       ended: (reason) => {
         ended = true;

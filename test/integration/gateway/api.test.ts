@@ -510,6 +510,8 @@ describe('a gateway holding its maximum of attachments', () => {
       assert.equal(error.headers['retry-after'], '1');
       return true;
     });
+    const asked = await carol.request('GET', `/api/sessions/${sessionId}/attach`);
+    assert.deepEqual([asked.status, asked.body.error.code], [503, 'gateway_full']);
     // Those attached are untouched, and the rest of the gateway answers.
     first.type('echo STILL-$((40+2))\r');
     await second.waitForText('STILL-42');
@@ -572,6 +574,10 @@ describe('one user holding their maximum of attachments', () => {
     await carol.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'ro' });
     // Attaches that fail give their place back.
     for (let i = 0; i < 3; i++) await assert.rejects(carol.attach('no-such-session'), (error: { status: number }) => error.status === 404);
+    // A plain GET of the attach path says what an attach would be told (browsers cannot read it).
+    assert.equal((await carol.request('GET', `/api/sessions/${sessionId}/attach`)).status, 204);
+    assert.equal((await carol.request('GET', '/api/sessions/no-such-session/attach')).body.error.code, 'session_not_found');
+    assert.equal((await new ApiClient(capped().url, null).request('GET', `/api/sessions/${sessionId}/attach`)).status, 401);
     const first = await carol.attach(sessionId);
     const second = await carol.attach(sessionId);
     await assert.rejects(carol.attach(sessionId), (error: { status: number; body: string }) => {
@@ -579,6 +585,8 @@ describe('one user holding their maximum of attachments', () => {
       assert.equal(JSON.parse(error.body).error.code, 'attachment_limit');
       return true;
     });
+    const asked = await carol.request('GET', `/api/sessions/${sessionId}/attach`);
+    assert.deepEqual([asked.status, asked.body.error.code], [409, 'attachment_limit']);
     // A refused attach gave its place back: still exactly two held, and bob has his own room.
     const watcher = await (await capped().login('bob')).attach(sessionId);
     first.type('echo ROOM-$((40+2))\r');
