@@ -87,6 +87,11 @@ function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   return forwarded || (req.socket.remoteAddress ?? '');
 }
 
+/** An attachment granted by a share closes (4403) once the share says another role, or none. */
+function closeIfShareChanged(splice: Spliced, entry: AttachmentEntry, role: Role | null): void {
+  if (entry.shareRole !== null && entry.shareRole !== role) splice.close(CloseCode.AccessChanged.code, CloseCode.AccessChanged.reason);
+}
+
 function refuse(socket: Duplex, error: HttpError): void {
   endWithJsonError(socket, error.status, error.toJSON(), error.headers);
 }
@@ -184,8 +189,17 @@ export class AttachHandler implements ProxyCounters {
     if (!this.accepting) throw new HttpError('shutting_down');
     const refusal = this.fullRefusal() ?? this.userLimitRefusal(principal.user);
     if (refusal) throw refusal;
-    const { record } = await this.deps.sessions.find(principal, sessionId);
-    if (record.state !== 'running') throw new HttpError('upstream_failed', 'the session is not running yet');
+    await this.runningSession(principal, sessionId);
+  }
+
+  /** The session, the caller's access to it and its agent's address; refused unless it runs. */
+  private async runningSession(principal: Principal, sessionId: string) {
+    const { record, access } = await this.deps.sessions.find(principal, sessionId);
+    const endpoint = parseListenAddress(record.endpoint, '127.0.0.1');
+    if (record.state !== 'running' || typeof endpoint === 'string') {
+      throw new HttpError('upstream_failed', 'the session is not running yet');
+    }
+    return { record, access, endpoint };
   }
 
   private fullRefusal(): HttpError | null {
@@ -207,11 +221,7 @@ export class AttachHandler implements ProxyCounters {
 
   /** Opens the agent's end and splices it to the browser's; false when the browser left meanwhile. */
   private async splice(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal & { readonly tokenId: string }, sessionId: string): Promise<boolean> {
-    const { record, access } = await this.deps.sessions.find(principal, sessionId);
-    const endpoint = parseListenAddress(record.endpoint, '127.0.0.1');
-    if (record.state !== 'running' || typeof endpoint === 'string') {
-      throw new HttpError('upstream_failed', 'the session is not running yet');
-    }
+    const { record, access, endpoint } = await this.runningSession(principal, sessionId);
     const attachToken = await this.deps.signAttachToken({ sessionId: record.id, user: principal.user, role: attachRole(access) });
     const upstream = await openUpstream({
       endpoint,
@@ -262,15 +272,18 @@ export class AttachHandler implements ProxyCounters {
   private readonly onSpliceEnd = (splice: Spliced, how: SpliceEnd): void => {
     const entry = this.splices.get(splice);
     this.splices.delete(splice);
+    // Read once: for the native core each is a call into the addon.
+    const bytesUp = splice.bytesUp;
+    const bytesDown = splice.bytesDown;
+    this.endedBytesUp += bytesUp;
+    this.endedBytesDown += bytesDown;
     if (entry) {
       this.releaseUser(entry.user);
       const seconds = Math.round(((this.deps.now ?? Date.now)() - entry.openedAt) / 1000);
-      audit(this.deps.log, { event: 'attach.close', user: entry.user, session: entry.sessionId, end: how, seconds, bytesIn: splice.bytesUp, bytesOut: splice.bytesDown });
+      audit(this.deps.log, { event: 'attach.close', user: entry.user, session: entry.sessionId, end: how, seconds, bytesIn: bytesUp, bytesOut: bytesDown });
     }
-    this.endedBytesUp += splice.bytesUp;
-    this.endedBytesDown += splice.bytesDown;
     if (how === 'agent-failed') this.deps.metrics.proxyErrors.inc({ reason: 'agent_failed' });
-    if (entry && splice.bytesUp + splice.bytesDown !== entry.lastBytes) this.endedSince.add(entry.sessionId);
+    if (entry && bytesUp + bytesDown !== entry.lastBytes) this.endedSince.add(entry.sessionId);
   };
 
   /** Traffic is activity: slide the expiry of every session whose attachments moved bytes. */
@@ -313,9 +326,7 @@ export class AttachHandler implements ProxyCounters {
    */
   closeChangedShare(sessionId: string, user: string, role: Role | null): void {
     for (const [splice, entry] of this.splices) {
-      if (entry.sessionId === sessionId && entry.user === user && entry.shareRole !== null && entry.shareRole !== role) {
-        splice.close(CloseCode.AccessChanged.code, CloseCode.AccessChanged.reason);
-      }
+      if (entry.sessionId === sessionId && entry.user === user) closeIfShareChanged(splice, entry, role);
     }
   }
 
@@ -335,10 +346,9 @@ export class AttachHandler implements ProxyCounters {
       const record = await this.deps.store.get(sessionId).catch(() => null);
       if (!record) continue;
       for (const splice of splices) {
+        // An attachment that ended while the record was read is no longer in the map.
         const entry = this.splices.get(splice);
-        // Ended while the record was read, or granted by a share that still says the same.
-        if (!entry || record.shares[entry.user] === entry.shareRole) continue;
-        splice.close(CloseCode.AccessChanged.code, CloseCode.AccessChanged.reason);
+        if (entry) closeIfShareChanged(splice, entry, record.shares[entry.user] ?? null);
       }
     }
   }
