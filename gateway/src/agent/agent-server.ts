@@ -1,6 +1,6 @@
 // `cloudterm agent`: one PTY served over WebSocket on a TCP port or a unix socket, plus a small
 // HTTP surface (status, health, metrics) for the gateway and the operator.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
 import { AsciicastRecorder } from './recorder.js';
 import type { ExitStatus } from './attachment.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { answerClientError, endWithJsonError } from '../net/raw-http.js';
+import { answerClientError, endWithJsonError, sendJson } from '../net/raw-http.js';
 import type { AgentConfig } from '../config/agent-config.js';
 
 /** The agent's configuration (config/agent-config.ts) with the key imported, plus limits. */
@@ -43,12 +43,6 @@ export interface RunningAgent {
 /** Answers an upgrade request with a plain HTTP error, before any WebSocket exists. */
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
   endWithJsonError(socket, status, { error: { code, message } });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function bearerToken(req: IncomingMessage): string | undefined {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { HttpError } from '../errors.js';
 import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
-import { answerClientError } from '../net/raw-http.js';
+import { answerClientError, sendJson } from '../net/raw-http.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen-address.js';
 
 export interface MetricsServer {
@@ -21,9 +21,7 @@ export async function startMetricsServer(listen: ListenAddress, render: () => st
       res.end(render());
       return;
     }
-    const body = JSON.stringify(new HttpError('not_found', 'this listener serves GET /metrics only').toJSON());
-    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    sendJson(res, 404, new HttpError('not_found', 'this listener serves GET /metrics only').toJSON());
   });
   server.on('clientError', answerClientError);
   server.headersTimeout = 10_000;

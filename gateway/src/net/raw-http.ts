@@ -1,6 +1,7 @@
-// An HTTP error written straight onto a socket, for the places where no HTTP response object
-// exists: refused WebSocket upgrades (agent and gateway) and requests Node could not parse.
-import { STATUS_CODES } from 'node:http';
+// HTTP answered without fastify: errors written straight onto a socket, where no response object
+// exists (refused WebSocket upgrades, agent and gateway, and requests Node could not parse), and
+// JSON on the small plain servers (the agent's, the gateway's metrics listener).
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
 
@@ -37,4 +38,10 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
         ? new HttpError('request_timeout')
         : new HttpError('bad_request', 'the request could not be parsed');
   endWithJsonError(socket, answer.status, answer.toJSON());
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
