@@ -53,7 +53,12 @@ export interface ConcurrencyOptions {
   /** More Node flags for the gateway process (e.g. --max-semi-space-size=1). */
   readonly gatewayNodeFlags: readonly string[];
   readonly proxyCore: 'native' | 'js';
-  /** Seconds to hold every attachment after the last checkpoint (to inspect the gateway by hand). */
+  /**
+   * Seconds to keep holding every attachment after the last checkpoint while sampling the
+   * gateway's memory: what it settles to once the burst of handshakes is over (0: not measured).
+   */
+  readonly settleSeconds: number;
+  /** Seconds to hold every attachment after that (to inspect the gateway by hand). */
   readonly holdSeconds: number;
   /**
    * Run the gateway in a memory cgroup with this limit, from a private copy of the node binary so
@@ -87,6 +92,14 @@ export interface Checkpoint {
   readonly cgroup: MemoryCgroupReading | null;
 }
 
+/** The gateway's memory at one moment while it holds every attachment, idle. */
+export interface SettleSample {
+  readonly seconds: number;
+  readonly rssKiB: number;
+  readonly anonKiB: number;
+  readonly fileKiB: number;
+}
+
 export interface ConcurrencyFigures {
   readonly target: number;
   readonly reached: number;
@@ -96,6 +109,15 @@ export interface ConcurrencyFigures {
   readonly dropped: number;
   readonly baselineRssKiB: number;
   readonly checkpoints: readonly Checkpoint[];
+  /**
+   * The gateway's memory every few seconds after the last checkpoint, all attachments held and
+   * idle: right after the burst the heap V8 grew for the handshakes is still there, and V8 gives
+   * it back once allocation has been low for a while (its memory reducer). Empty when not measured.
+   */
+  readonly settle: readonly SettleSample[];
+  /** The gateway's heap in use at the end of the settling, from its /metrics. */
+  readonly settledHeapUsedBytes: number | null;
+  /** Taken after the settling: every sampled attachment still carries bytes both ways. */
   readonly probe: { readonly sent: number; readonly echoed: number; readonly ms: number };
   readonly shutdown: { readonly seconds: number; readonly killed: boolean };
   readonly sources: number;
@@ -231,6 +253,27 @@ async function probe(held: readonly Held[], count: number): Promise<{ sent: numb
     ),
   );
   return { sent: sample.length, echoed: results.filter(Boolean).length, ms: performance.now() - start };
+}
+
+const SETTLE_SAMPLE_MS = 5_000;
+
+/** Samples the gateway's memory every few seconds for `seconds`, logging each change. */
+async function settleMemory(pid: number, seconds: number, log: (line: string) => void): Promise<SettleSample[]> {
+  const samples: SettleSample[] = [];
+  if (seconds <= 0) return samples;
+  log(`  settling: sampling the gateway's memory every ${SETTLE_SAMPLE_MS / 1000} s for ${seconds} s, every attachment held and idle`);
+  const start = performance.now();
+  for (;;) {
+    const parts = rssPartsKiB(pid);
+    const sample = { seconds: (performance.now() - start) / 1000, rssKiB: rssKiB(pid), anonKiB: parts.anonymous, fileKiB: parts.file };
+    const previous = samples.at(-1);
+    if (!previous || Math.abs(previous.rssKiB - sample.rssKiB) >= 1024) {
+      log(`    ${sample.seconds.toFixed(0)} s: RSS ${(sample.rssKiB / 1024).toFixed(1)} MiB = ${(sample.anonKiB / 1024).toFixed(1)} own + ${(sample.fileKiB / 1024).toFixed(1)} files`);
+    }
+    samples.push(sample);
+    if (sample.seconds >= seconds) return samples;
+    await sleep(Math.min(SETTLE_SAMPLE_MS, seconds * 1000 - (performance.now() - start)));
+  }
 }
 
 export async function measureConcurrency(options: ConcurrencyOptions): Promise<ConcurrencyFigures> {
@@ -385,6 +428,8 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
       if (stoppedBecause) break;
     }
     if (!stoppedBecause) stoppedBecause = `reached the target (${options.max})`;
+    const settle = await settleMemory(g.proc.pid, options.settleSeconds, options.log);
+    const settledHeapUsedBytes = settle.length > 0 ? (await gatewayMetrics(g)).heapUsedBytes : null;
     if (options.holdSeconds > 0) {
       options.log(`  holding ${held.length} attachments for ${options.holdSeconds} s (gateway pid ${g.proc.pid})`);
       await sleep(options.holdSeconds * 1000);
@@ -416,6 +461,8 @@ export async function measureConcurrency(options: ConcurrencyOptions): Promise<C
       dropped: droppedWhileHeld,
       baselineRssKiB,
       checkpoints,
+      settle,
+      settledHeapUsedBytes,
       probe: probed,
       shutdown,
       sources: options.sources,

@@ -40,6 +40,7 @@ interface Options {
   readonly gatewayNodeFlags: readonly string[];
   /** The gateway's --proxy-core (native or js). */
   readonly proxyCore: 'native' | 'js';
+  readonly settleSeconds: number;
   readonly holdSeconds: number;
   /** Concurrency: run the gateway in a memory cgroup limited to this many MB (10^6 bytes). */
   readonly memoryLimitMB: number | null;
@@ -66,6 +67,7 @@ function parseOptions(argv: readonly string[]): Options {
       nice: { type: 'string', default: '-10' },
       'gateway-node-flags': { type: 'string', default: '' },
       'proxy-core': { type: 'string', default: 'native' },
+      settle: { type: 'string', default: '120' },
       hold: { type: 'string', default: '0' },
       'memory-limit': { type: 'string' },
       label: { type: 'string' },
@@ -98,6 +100,7 @@ function parseOptions(argv: readonly string[]): Options {
     nice: intOption('nice', values.nice, -20, 19),
     gatewayNodeFlags: values['gateway-node-flags'].split(' ').filter(Boolean),
     proxyCore,
+    settleSeconds: intOption('settle', values.settle, 0, 600),
     holdSeconds: intOption('hold', values.hold, 0, 600),
     memoryLimitMB: values['memory-limit'] === undefined ? null : intOption('memory-limit', values['memory-limit'], 40, 100_000),
     label: values.label ?? null,
@@ -173,6 +176,19 @@ function memoryLimitLine({ limitBytes, final }: NonNullable<ConcurrencyFigures['
   );
 }
 
+/** What the gateway's memory settled to, every attachment held and idle, after the burst. */
+function settleLine(c: ConcurrencyFigures): string {
+  const first = c.settle[0]!;
+  const last = c.settle.at(-1)!;
+  const lowest = c.settle.reduce((low, s) => (s.rssKiB < low.rssKiB ? s : low));
+  const heap = c.settledHeapUsedBytes === null ? '' : ` (heap in use ${fixed(c.settledHeapUsedBytes / 2 ** 20, 1)} MiB)`;
+  return (
+    `Settled, ${c.reached} attachments held and idle: RSS ${mib(first.rssKiB)} MiB right after the last row, ` +
+    `${mib(last.rssKiB)} MiB = ${mib(last.anonKiB)} own + ${mib(last.fileKiB)} files after ${fixed(last.seconds, 0)} s${heap}; ` +
+    `lowest ${mib(lowest.rssKiB)} MiB at ${fixed(lowest.seconds, 0)} s.`
+  );
+}
+
 function concurrencyTables(c: ConcurrencyFigures): string {
   return [
     `Concurrent attachments held by one gateway process (light upstream; ${c.sources} source addresses, ${c.window} handshakes in flight${c.gatewayNodeFlags.length ? `; gateway flags ${c.gatewayNodeFlags.join(' ')}` : ''}; proxy core ${c.proxyCore})`,
@@ -201,6 +217,7 @@ function concurrencyTables(c: ConcurrencyFigures): string {
             Object.entries(c.fit.projectedRssKiB).map(([n, kib]) => `${n}: ${mib(kib)} MiB`).join(', '),
         ]
       : []),
+    ...(c.settle.length > 0 ? [settleLine(c)] : []),
     ...(c.memoryLimit ? [memoryLimitLine(c.memoryLimit, c.checkpoints)] : []),
     `Failed handshakes: ${JSON.stringify(c.errors)}; dropped while held: ${c.dropped}; probe: ${c.probe.echoed}/${c.probe.sent} echoed through the splice in ${fixed(c.probe.ms, 0)} ms.`,
     `Shutdown (SIGTERM, a 4000 close to every attachment): ${fixed(c.shutdown.seconds, 1)} s${c.shutdown.killed ? ' (did not exit within 30 s: killed)' : ''}.`,
@@ -312,6 +329,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       profileDir: await profileDir('concurrency'),
       gatewayNodeFlags: options.gatewayNodeFlags,
       proxyCore: options.proxyCore,
+      settleSeconds: options.settleSeconds,
       holdSeconds: options.holdSeconds,
       memoryLimitBytes: options.memoryLimitMB === null ? null : options.memoryLimitMB * 1e6,
       log,
