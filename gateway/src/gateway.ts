@@ -94,6 +94,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     selfCommand: runtime.selfCommand,
     attachPublicKeyFile: config.attachKeys.publicKeyFile,
     shell: config.shell,
+    recordDir: config.recordDir,
     env: runtime.env,
   });
   const sessions = new SessionService(stores.sessions, backend, {

@@ -80,6 +80,8 @@ function sessionView(id: string, role: 'owner' | 'ro') {
     expiresAt: new Date(now + 45 * 60_000).toISOString(),
     maxExpiresAt: new Date(now + 8 * 3600_000).toISOString(),
     shares: {},
+    // The watched terminal is a recorded one: everyone opening it must be told.
+    recorded: role === 'ro',
   };
 }
 
@@ -189,6 +191,7 @@ describe('page in Chromium', () => {
     await waitFor('connected', async () => (await pageState(page)) === 'connected');
     assert.equal(await page.getByTestId('conn-state').getAttribute('data-state'), 'connected');
     assert.ok(await page.getByTestId('readonly-badge').isHidden());
+    assert.equal(await page.getByTestId('recorded-badge').count(), 0, 'not recorded: no badge');
     assert.match(await page.getByTestId('expiry').innerText(), /^expires in (44|45) min$/);
     assert.ok(await page.getByTestId('extend').isEnabled());
     await waitFor('first output', async () => (await screenText(page)).includes('first line from the agent'));
@@ -259,6 +262,7 @@ describe('page in Chromium', () => {
     await page.goto(`${base}/#/s/s-ro`);
     await waitFor('connected', async () => (await pageState(page)) === 'connected');
     assert.ok(await page.getByTestId('readonly-badge').isVisible());
+    assert.ok(await page.getByTestId('recorded-badge').isVisible(), 'a recorded terminal says so');
     await waitFor('output', async () => (await screenText(page)).includes('watch only'));
     await page.getByTestId('terminal').click();
     await page.keyboard.type('rm -rf /');

@@ -2,7 +2,7 @@
 // one of them has: the snapshot file (memory), and Redis going down and coming back.
 import { test, describe, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -37,6 +37,7 @@ function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     maxExpiresAt: BASE + 8 * HOUR,
     idleTimeoutMs: 30 * MINUTE,
     shares: {},
+    recorded: false,
     ...overrides,
   };
 }
@@ -58,6 +59,9 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       assert.equal(await store.get('no-such-session'), null);
       await assert.rejects(store.create({ ...record, name: 'again' }, 5), /already exists/);
       assert.equal((await store.get(record.id))?.name, record.name);
+      const recorded = session({ recorded: true });
+      await store.create(recorded, 5);
+      assert.equal((await store.get(recorded.id))?.recorded, true, 'whether its terminal is recorded comes back too');
     });
 
     test('lists owned and shared sessions, newest first, and nobody else’s', async (t) => {
@@ -311,6 +315,18 @@ describe('RedisSessionStore: keys', () => {
   });
 });
 
+describe('RedisSessionStore: records from before a field existed', () => {
+  test('a session hash without "recorded" (written by an older gateway) reads as not recorded', async (t) => {
+    const redis = await connectRedis(redisServer.url);
+    t.after(() => closeRedis(redis));
+    const store = new RedisSessionStore(redis, { keyPrefix: 'older:' });
+    const record = session({ recorded: true });
+    await store.create(record, 5);
+    await redis.hdel(`older:session:${record.id}`, 'recorded');
+    assert.deepEqual(await store.get(record.id), { ...record, recorded: false });
+  });
+});
+
 describe('RedisSessionStore: Redis down and back', () => {
   let server: RedisServer;
   let redis: Redis;
@@ -405,6 +421,21 @@ describe('MemorySessionStore: snapshot', () => {
     assert.deepEqual(ids(await second.listForUser('bob')), [kept.id]);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     await first.close();
+    await second.close();
+  });
+
+  test('a snapshot written before sessions had "recorded" still loads, those sessions not recorded', async () => {
+    const path = join(dir, 'older.json');
+    const first = await MemorySessionStore.open({ snapshotPath: path });
+    const record = session({ state: 'running' });
+    await first.create(record, 5);
+    await first.close();
+    const snapshot = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    const withoutField = JSON.stringify(snapshot, (key, value: unknown) => (key === 'recorded' ? undefined : value));
+    assert.doesNotMatch(withoutField, /recorded/);
+    await writeFile(path, withoutField, { mode: 0o600 });
+    const second = await MemorySessionStore.open({ snapshotPath: path });
+    assert.deepEqual(await second.get(record.id), { ...record, recorded: false });
     await second.close();
   });
 

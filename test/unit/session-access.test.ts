@@ -17,6 +17,7 @@ const record = {
   maxExpiresAt: 2,
   idleTimeoutMs: 1,
   shares: { bob: 'ro', carol: 'rw' },
+  recorded: false,
 } satisfies SessionRecord;
 
 const user = (name: string, ...tenants: [string, boolean][]): Principal => ({ user: name, tenants: tenants.map(([tenant, admin]) => ({ tenant, admin })) });

@@ -17,6 +17,8 @@ export interface StartedTerminal {
 }
 
 export interface TerminalBackend {
+  /** Whether the terminals it starts are recorded (shown to their users). */
+  readonly recording: boolean;
   /** Starts a terminal and resolves once its agent accepts connections. */
   start(request: StartRequest): Promise<StartedTerminal>;
   /** Ends the terminal; resolves when it is gone (or was already). */

@@ -28,6 +28,8 @@ export interface SessionView {
   readonly expiresAt: string;
   readonly maxExpiresAt: string;
   readonly shares: Readonly<Record<string, Role>>;
+  /** Its terminal is being recorded: the page says so to everyone who opens it. */
+  readonly recorded: boolean;
 }
 
 export interface SessionLimits {
@@ -70,6 +72,7 @@ export function toView(record: SessionRecord, role: AccessRole): SessionView {
     expiresAt: iso(record.expiresAt),
     maxExpiresAt: iso(record.maxExpiresAt),
     shares: record.shares,
+    recorded: record.recorded,
   };
 }
 
@@ -105,6 +108,7 @@ export class SessionService {
       maxExpiresAt: now + this.limits.maxLifetimeMs,
       idleTimeoutMs: this.limits.idleTimeoutMs,
       shares: {},
+      recorded: this.backend.recording,
     };
     try {
       await this.store.create(record, this.limits.maxSessionsPerUser);

@@ -271,6 +271,7 @@ function encode(record: SessionRecord): string[] {
     'maxExpiresAt', integer(record.maxExpiresAt),
     'idleTimeoutMs', integer(record.idleTimeoutMs),
     'shares', JSON.stringify(record.shares),
+    'recorded', record.recorded ? '1' : '0',
   ];
 }
 
@@ -297,6 +298,8 @@ function decode(hash: Record<string, string>, id: string): SessionRecord | null 
     idleTimeoutMs: Number(hash['idleTimeoutMs']),
     // cjson writes an empty Lua table as {}; an empty JSON array can only come from elsewhere.
     shares: Array.isArray(shares) && shares.length === 0 ? {} : shares,
+    // Absent from hashes written before recordings existed.
+    recorded: hash['recorded'] === undefined ? undefined : hash['recorded'] === '1',
   });
   if (record === null) throw new Error(`session ${hash['id'] ?? id} in Redis is malformed`);
   return record;

@@ -7,12 +7,14 @@ const STATES: ReadonlySet<string> = new Set<SessionState>(['starting', 'running'
 /** A valid, frozen SessionRecord from untrusted data (a snapshot file, a Redis hash), or null. */
 export function parseRecord(value: unknown): SessionRecord | null {
   if (!isObject(value)) return null;
-  const { id, name, owner, tenant, endpoint, pid, state, createdAt, expiresAt, maxExpiresAt, idleTimeoutMs, shares } = value;
+  const { id, name, owner, tenant, endpoint, pid, state, createdAt, expiresAt, maxExpiresAt, idleTimeoutMs, shares, recorded } = value;
   if (typeof id !== 'string' || typeof name !== 'string' || typeof owner !== 'string' || typeof tenant !== 'string') return null;
   if (typeof endpoint !== 'string' || !(pid === null || Number.isSafeInteger(pid))) return null;
   if (typeof state !== 'string' || !STATES.has(state)) return null;
   if (![createdAt, expiresAt, maxExpiresAt, idleTimeoutMs].every((n) => Number.isFinite(n))) return null;
   if (!isObject(shares) || !Object.values(shares).every((role) => role === 'rw' || role === 'ro')) return null;
+  // Records written before recordings existed have no such field: those terminals were not recorded.
+  if (!(recorded === undefined || typeof recorded === 'boolean')) return null;
   return freezeRecord({
     id,
     name,
@@ -26,6 +28,7 @@ export function parseRecord(value: unknown): SessionRecord | null {
     maxExpiresAt: maxExpiresAt as number,
     idleTimeoutMs: idleTimeoutMs as number,
     shares: shares as Record<string, Role>,
+    recorded: recorded ?? false,
   });
 }
 

@@ -24,6 +24,8 @@ export interface SessionRecord {
   readonly idleTimeoutMs: number;
   /** Other users who may attach, and how. */
   readonly shares: Readonly<Record<string, Role>>;
+  /** Whether its terminal is being recorded (the gateway's --record-dir when it started). */
+  readonly recorded: boolean;
 }
 
 export class SessionLimitError extends Error {

@@ -16,6 +16,8 @@ export interface SessionView {
   expiresAt: string;
   maxExpiresAt: string;
   shares: Record<string, ShareRole>;
+  /** Its terminal is being recorded. */
+  recorded: boolean;
 }
 
 export interface TenantMembership {

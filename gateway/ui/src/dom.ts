@@ -60,3 +60,12 @@ export function toast(message: string, kind: 'info' | 'error' = 'info'): void {
   toastRoot.appendChild(item);
   setTimeout(() => item.remove(), kind === 'error' ? 8_000 : 4_000);
 }
+
+/** Marks a terminal whose output the gateway records. */
+export function recordedBadge(): HTMLElement {
+  return h(
+    'span',
+    { class: 'badge badge-recorded', 'data-testid': 'recorded-badge', title: 'Everything this terminal shows is recorded by the gateway' },
+    'recorded',
+  );
+}

@@ -1,6 +1,6 @@
 // The list of my terminals and those shared with me: open, delete, share, and start a new one.
 import { ApiError, api, type Me, type SessionView, type ShareRole } from './api.js';
-import { absoluteTime, h, relativeTime, replaceChildren, toast } from './dom.js';
+import { absoluteTime, h, recordedBadge, relativeTime, replaceChildren, toast } from './dom.js';
 
 export interface SessionsOptions {
   me: Me;
@@ -140,7 +140,7 @@ export function showSessions(root: HTMLElement, options: SessionsOptions): { dis
         h('span', {}, session.owner === me.user ? `${session.owner} (you)` : session.owner)),
       h('div', { class: 'session-meta' },
         h('span', { class: 'meta-label' }, 'Role'),
-        h('span', { class: `badge badge-${session.role}` }, session.role)),
+        h('span', { class: 'badges' }, h('span', { class: `badge badge-${session.role}` }, session.role), session.recorded ? recordedBadge() : null)),
       h('div', { class: 'session-meta', title: `Expires ${absoluteTime(session.expiresAt)}` },
         h('span', { class: 'meta-label' }, 'Expires'),
         h('span', { 'data-testid': 'session-expiry' }, relativeTime(session.expiresAt))),

@@ -4,7 +4,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { NoticeCode, type Role } from '../../src/protocol/messages.js';
 import { ApiError, api, attachUrl, type SessionView } from './api.js';
-import { absoluteTime, h, relativeTime, replaceChildren, toast } from './dom.js';
+import { absoluteTime, h, recordedBadge, relativeTime, replaceChildren, toast } from './dom.js';
 import { TerminalConnection, type ConnectionState, type EndReason, type SessionStatus } from './terminal-connection.js';
 
 export interface TerminalViewOptions {
@@ -80,6 +80,8 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   const back = h('button', { type: 'button', class: 'button ghost', 'data-testid': 'back' }, '← Sessions');
   const title = h('h1', { class: 'term-title', title: session.id }, session.name || session.id);
   const badge = h('span', { class: 'badge badge-ro', 'data-testid': 'readonly-badge', hidden: session.role !== 'ro' }, 'read-only');
+  // Everyone who opens a recorded terminal is told, owner and viewers alike.
+  const recorded = session.recorded ? recordedBadge() : null;
   const connState = h('span', { class: 'conn-state', 'data-testid': 'conn-state', 'data-state': 'connecting' }, stateLabels.connecting);
   const expiry = h('span', { class: 'expiry', 'data-testid': 'expiry' });
   const extend = h('button', { type: 'button', class: 'button small', 'data-testid': 'extend' }, 'Extend');
@@ -89,7 +91,7 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
     h(
       'div',
       { class: 'term-view' },
-      h('header', { class: 'term-bar' }, back, title, badge, h('span', { class: 'spacer' }), connState, expiry, extend),
+      h('header', { class: 'term-bar' }, back, title, badge, recorded, h('span', { class: 'spacer' }), connState, expiry, extend),
       screen,
     ),
   );

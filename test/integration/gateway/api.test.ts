@@ -23,7 +23,7 @@ after(async () => {
   await gw.stop();
 });
 
-type View = { id: string; owner: string; role: string; state: string; expiresAt: string; maxExpiresAt: string; shares: Record<string, string> };
+type View = { id: string; owner: string; role: string; state: string; expiresAt: string; maxExpiresAt: string; shares: Record<string, string>; recorded: boolean };
 
 describe('login', () => {
   test('a good password gives an HttpOnly, SameSite=Strict cookie that authenticates', async () => {
@@ -100,6 +100,7 @@ describe('sessions', () => {
     assert.equal(created.body.owner, 'alice');
     assert.equal(created.body.role, 'owner');
     assert.equal(created.body.state, 'running');
+    assert.equal(created.body.recorded, false, 'no --record-dir: not recorded');
     const list = await alice.request<{ sessions: View[] }>('GET', '/api/sessions');
     assert.ok(list.body.sessions.some((s) => s.id === created.body.id));
     const terminal = await alice.attach(created.body.id);
