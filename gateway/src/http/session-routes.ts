@@ -61,7 +61,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
     async (request, reply) => {
       const view = await deps.sessions.create(request.principal!, request.body ?? {});
       deps.metrics.sessionsCreated.inc();
-      audit(deps.log, { event: 'session.create', user: request.principal!.user, session: view.id, tenant: view.tenant });
+      audit(deps.log, { event: 'session.create', user: request.principal!.user, session: view.id, tenant: view.tenant, recorded: view.recorded });
       return reply.code(201).header('location', `/api/sessions/${view.id}`).send(view);
     },
   );

@@ -407,7 +407,7 @@ describe('operations', () => {
     const trail = events().slice(before);
     const find = (event: string) => trail.find((e) => e['event'] === event);
     assert.deepEqual(find('login'), { event: 'login', user: 'carol', result: 'invalid_credentials', address: '127.0.0.1' });
-    assert.deepEqual(find('session.create'), { event: 'session.create', user: 'alice', session: body.id, tenant: 'local' });
+    assert.deepEqual(find('session.create'), { event: 'session.create', user: 'alice', session: body.id, tenant: 'local', recorded: false });
     assert.deepEqual(find('session.share'), { event: 'session.share', user: 'alice', session: body.id, with: 'bob', role: 'ro' });
     assert.deepEqual(find('attach.open'), { event: 'attach.open', user: 'bob', session: body.id, role: 'ro', address: '127.0.0.1' });
     const closed = find('attach.close')!;

@@ -42,6 +42,8 @@ test('every terminal is recorded to <session id>.cast: its size, then what it pr
   const alice = await gw.login('alice');
   const { body } = await alice.request<{ id: string; recorded: boolean }>('POST', '/api/sessions', { cols: 100, rows: 30 });
   assert.equal(body.recorded, true, 'the API says the terminal is recorded');
+  const created = gw.logs.map((line) => JSON.parse(line) as { audit?: { event: string; session: string; recorded: boolean } }).find((entry) => entry.audit?.event === 'session.create' && entry.audit.session === body.id);
+  assert.equal(created?.audit?.recorded, true, 'and so does the audit trail');
   const terminal = await alice.attach(body.id);
   terminal.type('echo "recorded-$((6*7))"\r');
   await terminal.waitForText('recorded-42');
