@@ -2,7 +2,8 @@
 // 1. A fresh visit shows the sign-in form with no CSP violation and no console error.
 // 2. With a stand-in API and agent, the terminal view shows output, reconnects after its
 //    socket dies and resumes at the right offset without printing anything twice, sends
-//    input and its size, shows gaps, the exit, and the read-only badge.
+//    input and its size, shows gaps, the exit, and the read-only and recorded badges; the tab
+//    carries the program's title and printed URLs open in a new tab.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -92,6 +93,7 @@ let loggedIn = false;
 const agents = new Map<string, FakeAgent>([
   ['s-rw', new FakeAgent('rw')],
   ['s-ro', new FakeAgent('ro')],
+  ['s-links', new FakeAgent('rw')],
 ]);
 
 before(async () => {
@@ -273,5 +275,51 @@ describe('page in Chromium', () => {
     const socketClosed = once(agent.current!, 'close');
     await page.close();
     await socketClosed;
+  });
+  test('the tab shows the title the program sets, and a printed URL opens in a new tab without an opener', async () => {
+    loggedIn = true;
+    const agent = agents.get('s-links')!;
+    agent.append('docs at https://docs.example.test/guide?x=1 here\r\n');
+    const { page, problems } = await openPage();
+    // The link's site, answered here (the machine has no internet, and the test needs none).
+    await page.context().route('https://docs.example.test/**', (route) => route.fulfill({ contentType: 'text/html', body: '<title>docs</title>' }));
+    await page.goto(`${base}/#/s/s-links`);
+    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    await waitFor('output', async () => (await screenText(page)).includes('docs.example.test'));
+    assert.equal(await page.title(), 'demo s-links · CloudTerm');
+    agent.append('\x1b]0;~/src: make\x07');
+    await waitFor('title', async () => (await page.title()) === '~/src: make — demo s-links · CloudTerm');
+
+    // The middle of the URL's fourth character, from the text as the DOM renderer laid it out.
+    const at = (await page.evaluate(`(() => {
+      const rows = document.querySelector('[data-testid=terminal] .xterm-rows');
+      const walker = document.createTreeWalker(rows, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const index = node.textContent.indexOf('https://');
+        if (index < 0) continue;
+        const range = document.createRange();
+        range.setStart(node, index + 3);
+        range.setEnd(node, index + 4);
+        const box = range.getBoundingClientRect();
+        return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+      }
+      return null;
+    })()`)) as { x: number; y: number } | null;
+    assert.ok(at, 'the URL is on the screen');
+    await page.mouse.move(at.x, at.y);
+    const popup = page.waitForEvent('popup');
+    await waitFor('the link under the pointer', async () => {
+      await page.mouse.move(at.x + 1, at.y);
+      await page.mouse.move(at.x, at.y);
+      // xterm marks the terminal while a link is under the pointer (the pointer cursor).
+      return (await page.locator('[data-testid=terminal] .xterm-cursor-pointer').count()) > 0;
+    });
+    await page.mouse.click(at.x, at.y);
+    const opened = await popup;
+    await opened.waitForURL('https://docs.example.test/guide?x=1');
+    assert.equal(await opened.evaluate('window.opener'), null, 'the opened page cannot reach the terminal page');
+    assert.deepEqual(problems, []);
+    await opened.close();
+    await page.close();
   });
 });

@@ -102,7 +102,6 @@ async function route(): Promise<void> {
     const session = await api.getSession(id);
     if (mine !== generation) return;
     leave();
-    document.title = `${session.name || session.id} · CloudTerm`;
     terminal = openTerminalView(root!, {
       session,
       onBack: () => navigate(''),

@@ -1,6 +1,7 @@
 // The terminal screen: xterm filling the window under a slim bar with the session's name, a
 // read-only badge, the connection state and the expiry with an Extend button.
 import { FitAddon } from '@xterm/addon-fit';
+import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
 import { NoticeCode, type Role } from '../../src/protocol/messages.js';
 import { ApiError, api, attachUrl, type SessionView } from './api.js';
@@ -107,7 +108,16 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
+  // URLs the terminal prints open in a new tab when clicked (no opener: the page cannot be reached from it).
+  term.loadAddon(new WebLinksAddon());
   term.open(screen);
+
+  // The tab shows the title the program sets (OSC 0/2, as shells do with the directory), then the session.
+  const sessionTitle = `${session.name || session.id} · CloudTerm`;
+  document.title = sessionTitle;
+  term.onTitleChange((title) => {
+    document.title = title.trim() ? `${title.trim()} — ${sessionTitle}` : sessionTitle;
+  });
 
   let role: Role = session.role === 'ro' ? 'ro' : 'rw';
   let ended = false;
