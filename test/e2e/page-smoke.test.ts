@@ -3,7 +3,7 @@
 // 2. With a stand-in API and agent, the terminal view shows output, reconnects after its
 //    socket dies and resumes at the right offset without printing anything twice, sends
 //    input and its size, shows gaps, the exit, and the read-only and recorded badges; the tab
-//    carries the program's title and printed URLs open in a new tab.
+//    carries the program's title, printed URLs open in a new tab, and Ctrl+C copies a selection.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -94,6 +94,7 @@ const agents = new Map<string, FakeAgent>([
   ['s-rw', new FakeAgent('rw')],
   ['s-ro', new FakeAgent('ro')],
   ['s-links', new FakeAgent('rw')],
+  ['s-copy', new FakeAgent('rw')],
 ]);
 
 before(async () => {
@@ -320,6 +321,31 @@ describe('page in Chromium', () => {
     assert.equal(await opened.evaluate('window.opener'), null, 'the opened page cannot reach the terminal page');
     assert.deepEqual(problems, []);
     await opened.close();
+    await page.close();
+  });
+  test('Ctrl+C copies the selected text and sends nothing; with nothing selected it is the interrupt', async () => {
+    loggedIn = true;
+    const agent = agents.get('s-copy')!;
+    agent.append('copy-me-please\r\n');
+    const { page, problems } = await openPage();
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    await page.goto(`${base}/#/s/s-copy`);
+    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    await waitFor('output', async () => (await screenText(page)).includes('copy-me-please'));
+    const inputs = () => agent.received.flatMap((m) => (m.type === 'input' ? [Buffer.from(m.data).toString('latin1')] : []));
+
+    // A double click selects the word under the pointer (xterm's word separators keep the dashes).
+    const box = await page.locator('[data-testid=terminal] .xterm-rows > div').first().boundingBox();
+    assert.ok(box);
+    await page.mouse.dblclick(box.x + 20, box.y + box.height / 2);
+    await page.keyboard.press('Control+c');
+    await waitFor('the clipboard', async () => (await page.evaluate('navigator.clipboard.readText()')) === 'copy-me-please');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(inputs(), [], 'copying sent nothing to the terminal');
+
+    await page.keyboard.press('Control+c');
+    await waitFor('the interrupt', () => inputs().includes('\x03'));
+    assert.deepEqual(problems, []);
     await page.close();
   });
 });

@@ -217,6 +217,16 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
     },
   });
 
+  // Ctrl+C (or Ctrl+Shift+C) with text selected copies it, as terminal apps do; with nothing
+  // selected it is the interrupt it always was. The selection goes, so the next one interrupts.
+  term.attachCustomKeyEventHandler((event) => {
+    if (event.type !== 'keydown' || !event.ctrlKey || event.altKey || event.metaKey || event.code !== 'KeyC' || !term.hasSelection()) return true;
+    copyToClipboard(term.getSelection());
+    term.clearSelection();
+    event.preventDefault();
+    return false;
+  });
+
   const encoder = new TextEncoder();
   term.onData((data) => connection.input(encoder.encode(data)));
   // onBinary carries bytes as a string of code units 0–255 (mouse reports in legacy modes).
@@ -268,3 +278,22 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
     },
   };
 }
+
+/**
+ * Puts text on the clipboard: the Clipboard API where the page is a secure context (HTTPS or
+ * localhost), else the older copy command, which plain HTTP still allows during a key press.
+ */
+function copyToClipboard(text: string): void {
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).catch(() => toast('Could not copy: the browser refused the clipboard', 'error'));
+    return;
+  }
+  const scratch = h('textarea', { 'aria-hidden': 'true', class: 'clipboard-scratch' });
+  scratch.value = text;
+  document.body.appendChild(scratch);
+  scratch.select();
+  const copied = document.execCommand('copy');
+  scratch.remove();
+  if (!copied) toast('Could not copy: use the browser\'s menu', 'error');
+}
+
