@@ -1,6 +1,6 @@
 // A person at the page, in real Chromium, against a real gateway process (local mode) with real
 // agents and shells: log in, open a terminal, type, resize, survive a gateway restart mid-output,
-// watch a read-only share, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
+// watch a read-only share, rename a terminal, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -180,6 +180,30 @@ describe('the page, end to end', () => {
     await bob.waitForTimeout(300);
     assert.ok(!(await lines(alice)).some((line) => line.includes('BOB-WAS-HERE')), "bob's keys never reached the shell");
     assert.ok(!(await lines(bob)).some((line) => line.includes('BOB-WAS-HERE')));
+    await alice.context().close();
+    await bob.context().close();
+    await gateway.stop();
+  });
+
+  test('alice renames her terminal in the list; bob, who only watches it, sees the new name and cannot rename it', async () => {
+    const { gateway, alice, bob, sessionId } = await aliceSharesWithBob('ro');
+    await alice.getByTestId('back').click();
+    const row = alice.locator(`[data-session-id="${sessionId}"]`);
+    await row.getByTestId('session-name').click();
+    await row.getByTestId('rename-input').fill('deploy box');
+    await row.getByTestId('rename-input').press('Enter');
+    await row.getByTestId('session-name').filter({ hasText: 'deploy box' }).waitFor();
+    // Escape leaves the name as it was.
+    await row.getByTestId('session-name').click();
+    await row.getByTestId('rename-input').fill('never saved');
+    await row.getByTestId('rename-input').press('Escape');
+    await row.getByTestId('session-name').filter({ hasText: 'deploy box' }).waitFor();
+
+    await bob.getByTestId('back').click();
+    const bobRow = bob.locator(`[data-session-id="${sessionId}"]`);
+    await bobRow.getByTestId('session-name').filter({ hasText: 'deploy box' }).waitFor();
+    await bobRow.getByTestId('session-name').click();
+    assert.equal(await bobRow.getByTestId('rename-input').count(), 0, 'a viewer cannot rename');
     await alice.context().close();
     await bob.context().close();
     await gateway.stop();

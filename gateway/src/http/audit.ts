@@ -9,6 +9,7 @@ export type AuditEvent =
   | { readonly event: 'login'; readonly user: string; readonly result: string; readonly address: string }
   | { readonly event: 'logout'; readonly user: string }
   | { readonly event: 'session.create'; readonly user: string; readonly session: string; readonly tenant: string; readonly recorded: boolean }
+  | { readonly event: 'session.rename'; readonly user: string; readonly session: string; readonly name: string }
   | { readonly event: 'session.delete'; readonly user: string; readonly session: string }
   | { readonly event: 'session.share'; readonly user: string; readonly session: string; readonly with: string; readonly role: Role | null }
   | { readonly event: 'attach.open'; readonly user: string; readonly session: string; readonly role: Role; readonly address: string }

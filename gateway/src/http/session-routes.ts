@@ -1,4 +1,4 @@
-// The sessions API: create, list, get, delete, extend, share. Bodies are validated by JSON
+// The sessions API: create, list, get, rename, delete, extend, share. Bodies are validated by JSON
 // schema (400 validation_failed with the reason); permissions live in SessionService.
 import type { FastifyInstance } from 'fastify';
 import type { Principal, SessionService } from '../sessions/index.js';
@@ -24,6 +24,8 @@ const idParam = {
   required: ['id'],
   properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
 } as const;
+/** Shown in lists and titles: no control characters (newlines, escapes, bidi overrides). */
+const sessionName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+$' } as const;
 const shareParams = {
   type: 'object',
   required: ['id', 'user'],
@@ -49,8 +51,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
           type: ['object', 'null'],
           additionalProperties: false,
           properties: {
-            // Shown in lists and titles: no control characters (newlines, escapes, bidi overrides).
-            name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+$' },
+            name: sessionName,
             tenant: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
             cols: { type: 'integer', minimum: 1, maximum: 1000 },
             rows: { type: 'integer', minimum: 1, maximum: 1000 },
@@ -68,6 +69,16 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
 
   app.get<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParam } }, async (request) =>
     deps.sessions.get(request.principal!, request.params.id),
+  );
+
+  app.patch<{ Params: { id: string }; Body: { name: string } }>(
+    '/api/sessions/:id',
+    { schema: { params: idParam, body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: sessionName } } } },
+    async (request) => {
+      const view = await deps.sessions.rename(request.principal!, request.params.id, request.body.name);
+      audit(deps.log, { event: 'session.rename', user: request.principal!.user, session: view.id, name: view.name });
+      return view;
+    },
   );
 
   // The attach path without an upgrade: 204 when an attach would be tried now, else the refusal it

@@ -169,6 +169,14 @@ export class SessionService {
     return toView(updated, access);
   }
 
+  async rename(principal: Principal, id: string, name: string): Promise<SessionView> {
+    const { access } = await this.find(principal, id);
+    if (access !== 'owner' && access !== 'admin') throw new HttpError('forbidden', 'only the owner or a tenant admin may rename a session');
+    const updated = await this.store.update(id, { name });
+    if (!updated) throw new HttpError('session_not_found', `no session "${id}"`);
+    return toView(updated, access);
+  }
+
   async share(principal: Principal, id: string, user: string, role: Role | null): Promise<SessionView> {
     const { record, access } = await this.find(principal, id);
     if (access !== 'owner' && access !== 'admin') throw new HttpError('forbidden', 'only the owner or a tenant admin may share a session');

@@ -100,6 +100,7 @@ export const api = {
   /** Resolves when an attach would be tried now; else the refusal it would get (409, 503, 404…). */
   checkAttach: (id: string) => call<void>('GET', `${session(id)}/attach`),
   deleteSession: (id: string) => call<void>('DELETE', session(id)),
+  renameSession: (id: string, name: string) => call<SessionView>('PATCH', session(id), { name }),
   extendSession: (id: string, seconds: number) => call<SessionView>('POST', `${session(id)}/extend`, { seconds }),
   share: (id: string, user: string, role: ShareRole) =>
     call<SessionView>('PUT', `${session(id)}/shares/${encodeURIComponent(user)}`, { role }),

@@ -83,6 +83,47 @@ export function showSessions(root: HTMLElement, options: SessionsOptions): { dis
     }
   };
 
+  /** The session's name; its owner (or a tenant admin) clicks it to rename it in place. */
+  const nameLabel = (session: SessionView, isOwner: boolean): HTMLElement => {
+    const label = h('div', { class: 'session-name', 'data-testid': 'session-name' }, session.name || session.id);
+    if (!isOwner) return label;
+    label.classList.add('renamable');
+    label.title = 'Rename';
+    label.tabIndex = 0;
+    label.setAttribute('role', 'button');
+    const edit = () => {
+      const input = h('input', { type: 'text', class: 'rename-input', maxlength: '64', 'aria-label': 'New name', 'data-testid': 'rename-input' });
+      input.value = session.name;
+      let finished = false;
+      const finish = async (save: boolean) => {
+        if (finished) return;
+        finished = true;
+        const name = input.value.trim();
+        if (save && name && name !== session.name) {
+          try {
+            await api.renameSession(session.id, name);
+          } catch (error) {
+            fail('Could not rename', error);
+          }
+        }
+        await refresh(true);
+      };
+      input.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter') void finish(true);
+        if (event.key === 'Escape') void finish(false);
+      });
+      input.addEventListener('blur', () => void finish(false));
+      label.replaceWith(input);
+      input.focus();
+      input.select();
+    };
+    label.addEventListener('click', edit);
+    label.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') edit();
+    });
+    return label;
+  };
+
   const row = (session: SessionView): HTMLElement => {
     const isOwner = session.role === 'owner' || session.role === 'admin';
     const open = h('button', { type: 'button', class: 'button small primary', 'data-testid': 'session-open' }, 'Open');
@@ -133,7 +174,7 @@ export function showSessions(root: HTMLElement, options: SessionsOptions): { dis
         'div',
         { class: 'session-main' },
         h('span', { class: `state-dot state-${session.state}`, title: session.state, 'aria-label': session.state }),
-        h('div', {}, h('div', { class: 'session-name' }, session.name || session.id), h('div', { class: 'session-id' }, session.id)),
+        h('div', {}, nameLabel(session, isOwner), h('div', { class: 'session-id' }, session.id)),
       ),
       h('div', { class: 'session-meta' },
         h('span', { class: 'meta-label' }, 'Owner'),

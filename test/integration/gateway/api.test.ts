@@ -23,7 +23,7 @@ after(async () => {
   await gw.stop();
 });
 
-type View = { id: string; owner: string; role: string; state: string; expiresAt: string; maxExpiresAt: string; shares: Record<string, string>; recorded: boolean };
+type View = { id: string; name: string; owner: string; role: string; state: string; expiresAt: string; maxExpiresAt: string; shares: Record<string, string>; recorded: boolean };
 
 describe('login', () => {
   test('a good password gives an HttpOnly, SameSite=Strict cookie that authenticates', async () => {
@@ -94,6 +94,32 @@ describe('login', () => {
 });
 
 describe('sessions', () => {
+  test('rename: the owner renames it for everyone; a writer may not; bad names are 400; a stranger gets 404', async () => {
+    const { body } = await alice.request<View>('POST', '/api/sessions', { name: 'before' });
+    await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'rw' });
+    const renamed = await alice.request<View>('PATCH', `/api/sessions/${body.id}`, { name: 'build box — ünïcode' });
+    assert.equal(renamed.status, 200);
+    assert.equal(renamed.body.name, 'build box — ünïcode');
+    assert.equal(renamed.body.role, 'owner');
+    const seenByBob = await bob.request<{ sessions: View[] }>('GET', '/api/sessions');
+    assert.equal(seenByBob.body.sessions.find((s) => s.id === body.id)?.name, 'build box — ünïcode', 'the new name is everyone\'s');
+
+    const byWriter = await bob.request('PATCH', `/api/sessions/${body.id}`, { name: 'mine now' });
+    assert.equal(byWriter.status, 403);
+    assert.equal(byWriter.body.error.code, 'forbidden');
+    for (const bad of [{ name: '' }, { name: 'two\nlines' }, { name: 'esc\u001b[31m' }, { name: 'rtl\u202eevil' }, { name: 'x'.repeat(65) }, {}, { name: 5 }, { name: 'ok', owner: 'bob' }]) {
+      const response = await alice.request('PATCH', `/api/sessions/${body.id}`, bad);
+      assert.equal(response.status, 400, JSON.stringify(bad));
+      assert.equal(response.body.error.code, 'validation_failed');
+    }
+    const carol = await gw.login('carol');
+    const stranger = await carol.request('PATCH', `/api/sessions/${body.id}`, { name: 'not yours' });
+    assert.equal(stranger.status, 404);
+    assert.equal((await alice.request('PATCH', '/api/sessions/no-such-session', { name: 'x' })).status, 404);
+    assert.equal((await alice.request<View>('GET', `/api/sessions/${body.id}`)).body.name, 'build box — ünïcode', 'nothing refused changed it');
+    await alice.request('DELETE', `/api/sessions/${body.id}`);
+  });
+
   test('create, list, get, attach and type through the gateway', async () => {
     const created = await alice.request<View>('POST', '/api/sessions', { name: 'work' });
     assert.equal(created.status, 201);
@@ -397,6 +423,7 @@ describe('operations', () => {
     assert.equal(wrong.status, 401);
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
     await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'ro' });
+    await alice.request('PATCH', `/api/sessions/${body.id}`, { name: 'audited' });
     // Without --trust-proxy a client cannot choose the address the trail records.
     const viewer = await bob.attach(body.id, { headers: { 'x-forwarded-for': '203.0.113.9' } });
     viewer.type('x');
@@ -409,6 +436,7 @@ describe('operations', () => {
     assert.deepEqual(find('login'), { event: 'login', user: 'carol', result: 'invalid_credentials', address: '127.0.0.1' });
     assert.deepEqual(find('session.create'), { event: 'session.create', user: 'alice', session: body.id, tenant: 'local', recorded: false });
     assert.deepEqual(find('session.share'), { event: 'session.share', user: 'alice', session: body.id, with: 'bob', role: 'ro' });
+    assert.deepEqual(find('session.rename'), { event: 'session.rename', user: 'alice', session: body.id, name: 'audited' });
     assert.deepEqual(find('attach.open'), { event: 'attach.open', user: 'bob', session: body.id, role: 'ro', address: '127.0.0.1' });
     const closed = find('attach.close')!;
     assert.equal(closed['user'], 'bob');
