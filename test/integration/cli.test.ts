@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcrypt';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { SELF_COMMAND } from '../helpers/gateway-fixture.js';
+import { SELF_COMMAND, startGatewayFixture } from '../helpers/gateway-fixture.js';
 import { generateSigningKeyPair } from '../../gateway/src/keys/index.js';
 
 async function cloudterm(
@@ -252,6 +252,26 @@ describe('cloudterm command', () => {
     // No admin was kept whose password was never shown: the next start makes one and shows it.
     assert.doesNotMatch(stderr, /password/);
     assert.equal(existsSync(join(dir, 'users.htpasswd')), false);
+  });
+
+  test("a second gateway on a running one's data directory: exit 2 naming the first, whose sessions stay", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const first = await startGatewayFixture({ dataDir: dir });
+    try {
+      const alice = await first.login('alice');
+      const { body } = await alice.request<{ id: string }>('POST', '/api/sessions', {});
+      const { code, stderr } = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', dir]);
+      assert.equal(code, 2);
+      assert.match(stderr, new RegExp(`another gateway \\(pid ${process.pid}\\) keeps its sessions in ${dir}/sessions\\.json: stop it, or start this one with another --data-dir`));
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+      const listed = await alice.request<{ sessions: { id: string }[] }>('GET', '/api/sessions');
+      assert.deepEqual(listed.body.sessions.map((s) => s.id), [body.id], "the first gateway's session is still there");
+      const snapshot = JSON.parse(await readFile(join(dir, 'sessions.json'), 'utf8')) as { sessions: { id: string }[] };
+      assert.deepEqual(snapshot.sessions.map((s) => s.id), [body.id], 'and still in its snapshot');
+    } finally {
+      await first.stop();
+    }
+    assert.equal(existsSync(join(dir, 'sessions.json.lock')), false, 'a gateway that stops lets go of its data directory');
   });
 
   test('a malformed users file stops the gateway at start, naming the line', async () => {

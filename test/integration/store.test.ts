@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ConfigError } from '../../gateway/src/config/options.js';
 import type { Redis } from 'ioredis';
 import {
   MemorySessionStore,
@@ -437,6 +439,33 @@ describe('MemorySessionStore: snapshot', () => {
     const second = await MemorySessionStore.open({ snapshotPath: path });
     assert.deepEqual(await second.get(record.id), { ...record, recorded: false });
     await second.close();
+  });
+
+  test('a lock left by a gateway that is gone is taken over; a store lets go of its lock at close', async () => {
+    const path = join(dir, 'locked.json');
+    // The pid of a process that has exited: its lock is stale.
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    await writeFile(`${path}.lock`, `${gone} 12345 deadbeef\n`);
+    const store = await MemorySessionStore.open({ snapshotPath: path });
+    assert.match(await readFile(`${path}.lock`, 'utf8'), new RegExp(`^${process.pid} `), 'the lock is now this process\'s');
+    await store.close();
+    await assert.rejects(stat(`${path}.lock`), { code: 'ENOENT' });
+  });
+
+  test("a lock held by a live process that is not a store's: refused, naming its pid, and the lock stays", async () => {
+    const path = join(dir, 'held.json');
+    // The parent of this test process runs, with its own start time: as a live gateway's lock would say.
+    const stat22 = (await readFile(`/proc/${process.ppid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[19];
+    await writeFile(`${path}.lock`, `${process.ppid} ${stat22} cafe\n`);
+    await assert.rejects(MemorySessionStore.open({ snapshotPath: path }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, new RegExp(`another gateway \\(pid ${process.ppid}\\) keeps its sessions in ${path}`));
+      return true;
+    });
+    assert.match(await readFile(`${path}.lock`, 'utf8'), new RegExp(`^${process.ppid} `));
+    // The same pid started at another time is another process (the pid was reused): the lock is stale.
+    await writeFile(`${path}.lock`, `${process.ppid} 1 cafe\n`);
+    await (await MemorySessionStore.open({ snapshotPath: path })).close();
   });
 
   test('activity reaches the snapshot within a second, and at close, not on every touch', async () => {

@@ -6,6 +6,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { Role } from '../protocol/messages.js';
 import { checkMaxPerUser, compareIds, freezeRecord, newestFirst, parseRecord } from './session-record.js';
 import { SessionLimitError, StoreUnavailableError, type SessionRecord, type SessionStore } from './types.js';
+import { SnapshotLock } from './snapshot-lock.js';
 
 export interface MemorySessionStoreOptions {
   /** Where to keep the sessions across restarts; null keeps them in memory only. */
@@ -29,17 +30,29 @@ export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, SessionRecord>();
   private readonly snapshot: SnapshotWriter | null;
 
-  private constructor(options: MemorySessionStoreOptions) {
+  private constructor(
+    options: MemorySessionStoreOptions,
+    private readonly lock: SnapshotLock | null,
+  ) {
     const path = options.snapshotPath ?? null;
     this.snapshot = path === null ? null : new SnapshotWriter(path, () => this.serialize(), options);
   }
 
-  /** Loads the snapshot when there is one; a snapshot that cannot be read is an error, not "empty". */
+  /**
+   * Takes the snapshot's lock (one gateway per snapshot) and loads it when there is one; a
+   * snapshot that cannot be read is an error, not "empty".
+   */
   static async open(options: MemorySessionStoreOptions = {}): Promise<MemorySessionStore> {
-    const store = new MemorySessionStore(options);
     const path = options.snapshotPath ?? null;
+    const lock = path === null ? null : await SnapshotLock.acquire(path);
+    const store = new MemorySessionStore(options, lock);
     if (path !== null) {
-      for (const record of await loadSnapshot(path)) store.records.set(record.id, record);
+      try {
+        for (const record of await loadSnapshot(path)) store.records.set(record.id, record);
+      } catch (error) {
+        await lock?.release();
+        throw error;
+      }
     }
     return store;
   }
@@ -121,7 +134,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    await this.snapshot?.close();
+    try {
+      await this.snapshot?.close();
+    } finally {
+      await this.lock?.release();
+    }
   }
 
   private async replace(record: SessionRecord): Promise<SessionRecord> {
