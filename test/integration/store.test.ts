@@ -79,6 +79,21 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       assert.deepEqual(await store.listForUser('mallory'), []);
     });
 
+    test("lists a tenant's sessions, newest first, whoever owns them; deleted and claimed ones leave the list", async (t) => {
+      const { store } = await backend().open(t);
+      const first = session({ owner: 'alice', tenant: 'team-a', createdAt: BASE + 1_000 });
+      const second = session({ owner: 'bob', tenant: 'team-a', createdAt: BASE + 2_000 });
+      const other = session({ owner: 'alice', tenant: 'team-b', createdAt: BASE + 3_000 });
+      const expiring = session({ owner: 'carol', tenant: 'team-a', createdAt: BASE + 4_000, expiresAt: BASE });
+      for (const record of [first, second, other, expiring]) await store.create(record, 5);
+      assert.deepEqual(ids(await store.listForTenant('team-a')), [expiring.id, second.id, first.id]);
+      assert.deepEqual(ids(await store.listForTenant('team-b')), [other.id]);
+      assert.deepEqual(await store.listForTenant('team-c'), []);
+      await store.delete(second.id);
+      await store.claimExpired(BASE, 10);
+      assert.deepEqual(ids(await store.listForTenant('team-a')), [first.id]);
+    });
+
     test('update merges the changed fields only and says when the session is gone', async (t) => {
       const { store } = await backend().open(t);
       const record = session({ shares: { bob: 'rw' } });

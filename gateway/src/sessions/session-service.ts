@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpError } from '../errors.js';
 import { SessionLimitError, type SessionRecord, type SessionStore } from '../store/types.js';
+import { newestFirst } from '../store/session-record.js';
 import type { Role } from '../protocol/messages.js';
 import type { TerminalBackend } from './backend.js';
 
@@ -134,9 +135,12 @@ export class SessionService {
     }
   }
 
+  /** Mine, those shared with me, and every session of the tenants I administer; newest first. */
   async list(principal: Principal): Promise<SessionView[]> {
-    const records = await this.store.listForUser(principal.user);
-    return records.flatMap((record) => {
+    const administered = principal.tenants.filter((t) => t.admin).map((t) => this.store.listForTenant(t.tenant));
+    const lists = await Promise.all([this.store.listForUser(principal.user), ...administered]);
+    const byId = new Map(lists.flat().map((record) => [record.id, record]));
+    return [...byId.values()].sort(newestFirst).flatMap((record) => {
       const role = accessOf(principal, record);
       return role ? [toView(record, role)] : [];
     });

@@ -77,6 +77,10 @@ export class MemorySessionStore implements SessionStore {
     return visible.sort(newestFirst);
   }
 
+  async listForTenant(tenant: string): Promise<SessionRecord[]> {
+    return [...this.records.values()].filter((record) => record.tenant === tenant).sort(newestFirst);
+  }
+
   async update(id: string, changes: Changes): Promise<SessionRecord | null> {
     const record = this.records.get(id);
     if (record === undefined) return null;

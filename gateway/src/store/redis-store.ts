@@ -42,21 +42,25 @@ class LuaScript {
   }
 }
 
-// Removes a session's id from its owner's and its sharers' indexes; `fields` is HGETALL's reply.
+// Removes a session's id from its owner's, its tenant's and its sharers' indexes; `fields` is
+// HGETALL's reply.
 const DROP_FROM_INDEXES = `
 local function drop_from_indexes(prefix, id, fields)
-  local owner, shares
+  local owner, tenant, shares
   for i = 1, #fields, 2 do
-    if fields[i] == 'owner' then owner = fields[i + 1] elseif fields[i] == 'shares' then shares = fields[i + 1] end
+    if fields[i] == 'owner' then owner = fields[i + 1]
+    elseif fields[i] == 'tenant' then tenant = fields[i + 1]
+    elseif fields[i] == 'shares' then shares = fields[i + 1] end
   end
   if owner then redis.call('ZREM', prefix .. 'user:' .. owner, id) end
+  if tenant then redis.call('ZREM', prefix .. 'tenant:' .. tenant, id) end
   if shares then
     for user in pairs(cjson.decode(shares)) do redis.call('ZREM', prefix .. 'shared:' .. user, id) end
   end
 end
 `;
 
-// KEYS: session hash, expiry, owner index, shared-with indexes...
+// KEYS: session hash, expiry, owner index, tenant index, shared-with indexes...
 // ARGV: maxPerUser, id, expiresAt, createdAt, field, value, ...
 // Returns 1 when created, 0 over the limit, -1 when the id is taken.
 const CREATE = new LuaScript(`
@@ -161,7 +165,7 @@ export class RedisSessionStore implements SessionStore {
   async create(record: SessionRecord, maxPerUser: number): Promise<void> {
     checkMaxPerUser(maxPerUser);
     const sharedWith = Object.keys(record.shares).map((user) => this.sharedKey(user));
-    const keys = [this.sessionKey(record.id), this.expiryKey, this.userKey(record.owner), ...sharedWith];
+    const keys = [this.sessionKey(record.id), this.expiryKey, this.userKey(record.owner), this.tenantKey(record.tenant), ...sharedWith];
     const args = [maxPerUser, record.id, integer(record.expiresAt), integer(record.createdAt), ...encode(record)];
     const result = await redisCall('create', () => CREATE.run(this.redis, keys, args));
     if (result === 0) throw new SessionLimitError(maxPerUser);
@@ -177,12 +181,18 @@ export class RedisSessionStore implements SessionStore {
     const [owned, shared] = await redisCall('list', () =>
       Promise.all([this.redis.zrange(this.userKey(user), '0', '-1'), this.redis.zrange(this.sharedKey(user), '0', '-1')]),
     );
-    const ids = [...new Set([...owned, ...shared])];
+    return this.records([...new Set([...owned, ...shared])]);
+  }
+
+  async listForTenant(tenant: string): Promise<SessionRecord[]> {
+    return this.records(await redisCall('list', () => this.redis.zrange(this.tenantKey(tenant), '0', '-1')));
+  }
+
+  /** The records of these ids, newest first; a session deleted since its id was read is left out. */
+  private async records(ids: readonly string[]): Promise<SessionRecord[]> {
     if (ids.length === 0) return [];
     const hashes = await redisCall('list', () => Promise.all(ids.map((id) => this.redis.hgetall(this.sessionKey(id)))));
-    // A session deleted between the two round trips is simply not listed.
-    const records = hashes.flatMap((hash, index) => decode(hash, ids[index] ?? '') ?? []);
-    return records.sort(newestFirst);
+    return hashes.flatMap((hash, index) => decode(hash, ids[index] ?? '') ?? []).sort(newestFirst);
   }
 
   async update(id: string, changes: Changes): Promise<SessionRecord | null> {
@@ -250,6 +260,10 @@ export class RedisSessionStore implements SessionStore {
 
   private userKey(user: string): string {
     return `${this.prefix}user:${user}`;
+  }
+
+  private tenantKey(tenant: string): string {
+    return `${this.prefix}tenant:${tenant}`;
   }
 
   private sharedKey(user: string): string {

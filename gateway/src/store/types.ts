@@ -52,6 +52,8 @@ export interface SessionStore {
   get(id: string): Promise<SessionRecord | null>;
   /** Sessions the user owns or that are shared with them, newest first. */
   listForUser(user: string): Promise<SessionRecord[]>;
+  /** Every session of a tenant, newest first (what its admins see). */
+  listForTenant(tenant: string): Promise<SessionRecord[]>;
   /** Merges changed fields (not id, owner, createdAt); null when the session is gone. */
   update(id: string, changes: Partial<Pick<SessionRecord, 'endpoint' | 'pid' | 'state' | 'name'>>): Promise<SessionRecord | null>;
   /**
