@@ -3,7 +3,8 @@
 // 2. With a stand-in API and agent, the terminal view shows output, reconnects after its
 //    socket dies and resumes at the right offset without printing anything twice, sends
 //    input and its size, shows gaps, the exit, and the read-only and recorded badges; the tab
-//    carries the program's title, printed URLs open in a new tab, and Ctrl+C copies a selection.
+//    carries the program's title, printed URLs open in a new tab, Ctrl+C copies a selection, and
+//    an open terminal follows a rename and an expiry moved elsewhere.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -95,7 +96,10 @@ const agents = new Map<string, FakeAgent>([
   ['s-ro', new FakeAgent('ro')],
   ['s-links', new FakeAgent('rw')],
   ['s-copy', new FakeAgent('rw')],
+  ['s-moved', new FakeAgent('rw')],
 ]);
+/** What the stand-in API says of a session instead, once changed elsewhere (renamed, its expiry slid). */
+const changedElsewhere = new Map<string, { name: string; expiresAt: string }>();
 
 before(async () => {
   app = fastify({ serverFactory: serveStaticFirst(await loadStaticAssets(root)) });
@@ -105,7 +109,7 @@ before(async () => {
   app.get('/api/sessions/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
     if (!agents.has(id)) return reply.code(404).send({ error: { code: 'session_not_found', message: 'no such session' } });
-    return sessionView(id, id === 's-ro' ? 'ro' : 'owner');
+    return { ...sessionView(id, id === 's-ro' ? 'ro' : 'owner'), ...changedElsewhere.get(id) };
   });
   const wss = new WebSocketServer({ noServer: true });
   app.server.on('upgrade', (request, socket, head) => {
@@ -345,6 +349,21 @@ describe('page in Chromium', () => {
 
     await page.keyboard.press('Control+c');
     await waitFor('the interrupt', () => inputs().includes('\x03'));
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+  test('an open terminal follows its session: a rename made elsewhere, an expiry moved by activity', async () => {
+    loggedIn = true;
+    const { page, problems } = await openPage();
+    await page.goto(`${base}/#/s/s-moved`);
+    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    assert.equal(await page.locator('.term-title').innerText(), 'demo s-moved');
+    assert.match(await page.getByTestId('expiry').innerText(), /^expires in (44|45) min$/);
+    changedElsewhere.set('s-moved', { name: 'renamed elsewhere', expiresAt: new Date(Date.now() + 3 * 3600_000).toISOString() });
+    await page.evaluate('window.cloudterm.refreshSession()');
+    assert.equal(await page.locator('.term-title').innerText(), 'renamed elsewhere');
+    assert.equal(await page.title(), 'renamed elsewhere · CloudTerm');
+    assert.match(await page.getByTestId('expiry').innerText(), /^expires in (2 h 59 min|3 h)$/);
     assert.deepEqual(problems, []);
     await page.close();
   });

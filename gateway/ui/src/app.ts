@@ -16,6 +16,8 @@ export interface CloudTermProbe {
   socket(): WebSocket | null;
   /** The terminal's text, scrollback included (what a person could scroll back and read). */
   lines(): string[];
+  /** Reads the open session again now, as the page does every 15 s. */
+  refreshSession(): Promise<void>;
 }
 
 declare global {
@@ -38,6 +40,7 @@ window.cloudterm = {
   state: () => terminal?.connection.state ?? 'idle',
   socket: () => terminal?.connection.socket ?? null,
   lines: () => terminal?.lines() ?? [],
+  refreshSession: async () => terminal?.refresh(),
 };
 
 function leave(): void {

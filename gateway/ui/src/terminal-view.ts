@@ -18,6 +18,8 @@ export interface TerminalView {
   readonly connection: TerminalConnection;
   /** The terminal's text, scrollback included, one string per line (trailing blanks trimmed). */
   lines(): string[];
+  /** Reads the session again (its name, its expiry, which activity moves): done every 15 s. */
+  refresh(): Promise<void>;
   dispose(): void;
 }
 
@@ -113,10 +115,16 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   term.open(screen);
 
   // The tab shows the title the program sets (OSC 0/2, as shells do with the directory), then the session.
-  const sessionTitle = `${session.name || session.id} · CloudTerm`;
-  document.title = sessionTitle;
-  term.onTitleChange((title) => {
-    document.title = title.trim() ? `${title.trim()} — ${sessionTitle}` : sessionTitle;
+  let programTitle = '';
+  const renderTitle = () => {
+    const sessionTitle = `${session.name || session.id} · CloudTerm`;
+    document.title = programTitle ? `${programTitle} — ${sessionTitle}` : sessionTitle;
+    title.textContent = session.name || session.id;
+  };
+  renderTitle();
+  term.onTitleChange((text) => {
+    programTitle = text.trim();
+    renderTitle();
   });
 
   let role: Role = session.role === 'ro' ? 'ro' : 'rw';
@@ -148,11 +156,16 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   /** Why the gateway keeps refusing our socket, when it says so: shown beside "reconnecting…". */
   let refusedBecause: string | null = null;
 
+  /** A newer view of the session: its name (renamed elsewhere) and expiry (slid by activity). */
+  const showSession = (fresh: SessionView) => {
+    session = fresh;
+    renderTitle();
+    renderExpiry();
+  };
+
   const checkSession = async (): Promise<SessionStatus> => {
     try {
-      const fresh = await api.getSession(session.id);
-      session = fresh;
-      renderExpiry();
+      showSession(await api.getSession(session.id));
       refusedBecause = await api.checkAttach(session.id).then(
         () => null,
         (error: unknown) => (error instanceof ApiError ? (ATTACH_REFUSALS[error.code] ?? null) : null),
@@ -245,7 +258,7 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   extend.addEventListener('click', async () => {
     extend.disabled = true;
     try {
-      session = await api.extendSession(session.id, extensionSeconds(session));
+      showSession(await api.extendSession(session.id, extensionSeconds(session)));
       toast(`Extended: expires ${absoluteTime(session.expiresAt)}`);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return options.onUnauthorized();
@@ -256,13 +269,23 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   });
   back.addEventListener('click', () => options.onBack());
 
+  const refresh = async () => {
+    try {
+      if (!ended) showSession(await api.getSession(session.id));
+    } catch {
+      // A session gone or a login ended is the connection's to say (it checks when it drops).
+    } finally {
+      renderExpiry();
+    }
+  };
   renderExpiry();
-  const expiryTimer = setInterval(renderExpiry, 15_000);
+  const expiryTimer = setInterval(() => void refresh(), 15_000);
   fitToWindow();
   term.focus();
 
   return {
     connection,
+    refresh,
     lines() {
       const buffer = term.buffer.active;
       const lines: string[] = [];
