@@ -24,8 +24,11 @@ const idParam = {
   required: ['id'],
   properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
 } as const;
-/** Shown in lists and titles: no control characters (newlines, escapes, bidi overrides). */
-const sessionName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+$' } as const;
+/**
+ * Shown in lists and titles: no control characters (newlines, escapes, bidi overrides), and
+ * something visible (a name of spaces would show as nothing).
+ */
+const sessionName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^(?=.*\\S)[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+$' } as const;
 const shareParams = {
   type: 'object',
   required: ['id', 'user'],

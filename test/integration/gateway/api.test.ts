@@ -107,7 +107,7 @@ describe('sessions', () => {
     const byWriter = await bob.request('PATCH', `/api/sessions/${body.id}`, { name: 'mine now' });
     assert.equal(byWriter.status, 403);
     assert.equal(byWriter.body.error.code, 'forbidden');
-    for (const bad of [{ name: '' }, { name: 'two\nlines' }, { name: 'esc\u001b[31m' }, { name: 'rtl\u202eevil' }, { name: 'x'.repeat(65) }, {}, { name: 5 }, { name: 'ok', owner: 'bob' }]) {
+    for (const bad of [{ name: '' }, { name: '  ' }, { name: 'two\nlines' }, { name: 'esc\u001b[31m' }, { name: 'rtl\u202eevil' }, { name: 'x'.repeat(65) }, {}, { name: 5 }, { name: 'ok', owner: 'bob' }]) {
       const response = await alice.request('PATCH', `/api/sessions/${body.id}`, bad);
       assert.equal(response.status, 400, JSON.stringify(bad));
       assert.equal(response.body.error.code, 'validation_failed');
@@ -240,7 +240,7 @@ describe('bad input', () => {
   });
 
   test('a body that breaks the schema: 400 validation_failed', async () => {
-    const controls = [{ name: 'two\nlines' }, { name: 'bell\u0007' }, { name: 'esc\u001b[31m' }, { name: 'gnp.exe\u202etxt' }];
+    const controls = [{ name: 'two\nlines' }, { name: 'bell\u0007' }, { name: 'esc\u001b[31m' }, { name: 'gnp.exe\u202etxt' }, { name: '   ' }, { name: '\u00a0\u3000' }];
     for (const body of [{ cols: 0 }, { cols: 'wide' }, { name: 'x'.repeat(65) }, { surprise: true }, { tenant: '../etc' }, ...controls]) {
       const response = await alice.request('POST', '/api/sessions', body);
       assert.equal(response.status, 400, JSON.stringify(body));
