@@ -1,6 +1,6 @@
 // A person at the page, in real Chromium, against a real gateway process (local mode) with real
 // agents and shells: log in, open a terminal, type, resize, survive a gateway restart mid-output,
-// watch a read-only share, rename a terminal, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
+// watch a read-only share, rename a terminal and open it in a tab of its own, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -198,6 +198,15 @@ describe('the page, end to end', () => {
     await row.getByTestId('rename-input').fill('never saved');
     await row.getByTestId('rename-input').press('Escape');
     await row.getByTestId('session-name').filter({ hasText: 'deploy box' }).waitFor();
+    // Open is a link: a Ctrl+click puts the terminal in a tab of its own, beside the list.
+    const tab = alice.context().waitForEvent('page');
+    await row.getByTestId('session-open').click({ modifiers: ['Control'] });
+    const second = await tab;
+    await second.waitForLoadState('load');
+    await waitForState(second, ['connected']);
+    assert.equal(new URL(second.url()).hash, `#/s/${sessionId}`);
+    assert.ok(await row.isVisible(), 'the list stays where it was');
+    await second.close();
 
     await bob.getByTestId('back').click();
     const bobRow = bob.locator(`[data-session-id="${sessionId}"]`);

@@ -126,8 +126,13 @@ export function showSessions(root: HTMLElement, options: SessionsOptions): { dis
 
   const row = (session: SessionView): HTMLElement => {
     const isOwner = session.role === 'owner' || session.role === 'admin';
-    const open = h('button', { type: 'button', class: 'button small primary', 'data-testid': 'session-open' }, 'Open');
-    open.addEventListener('click', () => options.onOpen(session));
+    // A link, so that a middle or Ctrl+click opens the terminal in a tab of its own (several side by side).
+    const open = h('a', { href: `#/s/${encodeURIComponent(session.id)}`, class: 'button small primary', 'data-testid': 'session-open' }, 'Open');
+    open.addEventListener('click', (event) => {
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      options.onOpen(session);
+    });
 
     const actions = h('div', { class: 'row-actions' }, open);
     const sharePanel = isOwner ? shareSection(session) : null;
