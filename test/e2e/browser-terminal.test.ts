@@ -1,9 +1,9 @@
 // A person at the page, in real Chromium, against a real gateway process (local mode) with real
 // agents and shells: log in, open a terminal, type, resize, survive a gateway restart mid-output,
-// watch a read-only share, rename a terminal and open it in a tab of its own, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
+// watch a read-only share, rename a terminal and open it in a tab of its own, pick a tenant, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -215,6 +215,23 @@ describe('the page, end to end', () => {
     assert.equal(await bobRow.getByTestId('rename-input').count(), 0, 'a viewer cannot rename');
     await alice.context().close();
     await bob.context().close();
+    await gateway.stop();
+  });
+
+  test('someone in two tenants picks the tenant of a new terminal, and the list says which each is in', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-e2e-tenants-'));
+    dataDirs.push(dir);
+    const tenantsFile = join(dir, 'tenants.json');
+    await writeFile(tenantsFile, JSON.stringify({ tenants: { 'team-a': { members: ['alice'] }, 'team-b': { members: ['alice'] } } }));
+    const site = await gatewayWith(['--tenants-file', tenantsFile]);
+    const gateway = await site.start();
+    const alice = await logIn(site.url, 'alice');
+    await alice.getByTestId('new-terminal-tenant').selectOption('team-b');
+    const sessionId = await openNewTerminal(alice);
+    await alice.getByTestId('back').click();
+    const row = alice.locator(`[data-session-id="${sessionId}"]`);
+    assert.equal(await row.getByTestId('session-tenant').innerText(), 'in team-b');
+    await alice.context().close();
     await gateway.stop();
   });
 

@@ -183,7 +183,9 @@ export function showSessions(root: HTMLElement, options: SessionsOptions): { dis
       ),
       h('div', { class: 'session-meta' },
         h('span', { class: 'meta-label' }, 'Owner'),
-        h('span', {}, session.owner === me.user ? `${session.owner} (you)` : session.owner)),
+        h('span', {}, session.owner === me.user ? `${session.owner} (you)` : session.owner),
+        // Someone in several tenants (or administering them) sees terminals of each: say whose.
+        me.tenants.length > 1 ? h('span', { class: 'session-tenant', 'data-testid': 'session-tenant' }, `in ${session.tenant}`) : null),
       h('div', { class: 'session-meta' },
         h('span', { class: 'meta-label' }, 'Role'),
         h('span', { class: 'badges' }, h('span', { class: `badge badge-${session.role}` }, session.role), session.recorded ? recordedBadge() : null)),
