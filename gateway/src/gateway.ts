@@ -9,6 +9,7 @@ import { allReported } from './config/options.js';
 import { formatListenAddress } from './config/listen-address.js';
 import { loadKeyPairFiles, loadOrCreateKeyPair, type SigningKeyPair } from './keys/index.js';
 import { createStores, type Stores } from './store/index.js';
+import { prepareDirectory } from './config/directory.js';
 import { LocalBackend, SessionService, type TerminalBackend } from './sessions/index.js';
 import { signAttachToken } from './agent/attach-token.js';
 import { buildApp } from './http/app.js';
@@ -80,6 +81,9 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   // TLS first: a certificate problem stops the start before anything else is set up.
   const tls = config.tls ? await loadTlsMaterial(config.tls) : null;
   const [tokenKeys, attachKeys] = await allReported<[SigningKeyPair, SigningKeyPair]>([loadKeys(config, 'tokenKeys'), loadKeys(config, 'attachKeys')]);
+  // Recordings hold everything the terminals print: a directory of this user alone, made now, so
+  // that one that cannot be used stops the start instead of every terminal's.
+  if (config.recordDir) await prepareDirectory(config.recordDir, 'record-dir');
   const stores = await createStores({
     redisUrl: config.redisUrl,
     keyPrefix: config.redisKeyPrefix,

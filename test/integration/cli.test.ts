@@ -166,6 +166,20 @@ describe('cloudterm command', () => {
     assert.doesNotMatch(`${underFile.stderr}${proc.stderr}`, /\n\s+at /, 'no stack trace');
   });
 
+  test('a --record-dir that is a file, or under one: exit 2 naming it, before the gateway listens', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
+    const file = join(dir, 'not-a-directory');
+    await writeFile(file, '');
+    const isFile = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--record-dir', file]);
+    assert.equal(isFile.code, 2, isFile.stderr);
+    assert.match(isFile.stderr, /--record-dir .*not-a-directory: .*not-a-directory is a file, not a directory/);
+    const under = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--record-dir', join(file, 'below')]);
+    assert.equal(under.code, 2, under.stderr);
+    assert.match(under.stderr, /--record-dir .*below: cannot use .*below \(a part of the path is a file, not a directory\)/);
+    assert.doesNotMatch(`${isFile.stderr}${under.stderr}`, /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(`${isFile.stderr}${under.stderr}`, /running at/, 'the gateway never served');
+  });
+
   test('an agent asked to record where it cannot: exit 2 before any program runs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cloudterm-cli-'));
     const pair = await generateSigningKeyPair();

@@ -1,9 +1,9 @@
 // Configuration of `cloudterm gateway` (cluster or shared deployments) and `cloudterm local`
 // (one machine, local shells), from flags and CLOUDTERM_* environment variables.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, fsProblem, parseOptions, usage, type OptionSpec } from './options.js';
+import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { programProblem } from './program.js';
 import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
@@ -94,7 +94,7 @@ export interface GatewayConfig {
   /** Agent sockets and logs; in local mode also users, keys and the session snapshot. */
   readonly dataDir: string;
   readonly shell: readonly string[] | null;
-  /** Where every new terminal's asciicast recording is written; null: terminals are not recorded. */
+  /** Where every new terminal's asciicast recording is written (made 0700 at start); null: not recorded. */
   readonly recordDir: string | null;
   readonly logLevel: string;
 }
@@ -206,10 +206,6 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   const shellProblem = shell ? programProblem(shell[0]!, env.PATH) : null;
   if (shellProblem) problems.push(`--shell: the program ${shell![0]}: ${shellProblem}`);
 
-  const recordDir = values.recordDir === undefined ? null : resolve(values.recordDir);
-  const recordProblem = recordDir ? recordDirProblem(recordDir) : null;
-  if (recordProblem) problems.push(`--record-dir ${recordDir}: ${recordProblem}`);
-
   const proxyCore = values.proxyCore ?? 'native';
   if (proxyCore !== 'native' && proxyCore !== 'js') {
     problems.push('--proxy-core must be native or js');
@@ -245,22 +241,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     trustProxy: values.trustProxy ?? false,
     dataDir,
     shell,
-    recordDir,
+    recordDir: values.recordDir === undefined ? null : resolve(values.recordDir),
     logLevel,
   };
-}
-
-/**
- * Why recordings could not be written to `path`; null when they can. A directory that does not
- * exist yet is made at the first terminal's start, as the sockets' is.
- */
-function recordDirProblem(path: string): string | null {
-  try {
-    if (!statSync(path).isDirectory()) return 'not a directory';
-    accessSync(path, constants.W_OK | constants.X_OK);
-    return null;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? null : fsProblem(error as NodeJS.ErrnoException, 'no such directory');
-  }
 }

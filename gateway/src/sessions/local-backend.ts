@@ -18,7 +18,7 @@ export interface LocalBackendOptions {
   readonly attachPublicKeyFile: string;
   /** The command a terminal runs; null for the agent's default (the login shell). */
   readonly shell: readonly string[] | null;
-  /** Where each terminal's agent records it (<session id>.cast); null: not recorded. */
+  /** Where each terminal's agent records it (<session id>.cast; the directory exists); null: not recorded. */
   readonly recordDir: string | null;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly startTimeoutMs?: number;
@@ -81,9 +81,7 @@ export class LocalBackend implements TerminalBackend {
     // Only the user may open the sockets: the directory is 0700.
     await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
     await mkdir(this.logDir, { recursive: true, mode: 0o700 });
-    // Recordings hold everything the terminal printed: readable by this user alone, like the logs.
     const recording = this.options.recordDir ? join(this.options.recordDir, `${request.id}.cast`) : null;
-    if (this.options.recordDir) await mkdir(this.options.recordDir, { recursive: true, mode: 0o700 });
     const socketPath = this.socketPath(request.id);
     const logFile = join(this.logDir, `${request.id}.log`);
     const log = await open(logFile, 'a', 0o600);
