@@ -81,7 +81,7 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   let session = options.session;
 
   const back = h('button', { type: 'button', class: 'button ghost', 'data-testid': 'back' }, '← Sessions');
-  const title = h('h1', { class: 'term-title', title: session.id }, session.name || session.id);
+  const title = h('h1', { class: 'term-title', title: session.id });
   const badge = h('span', { class: 'badge badge-ro', 'data-testid': 'readonly-badge', hidden: session.role !== 'ro' }, 'read-only');
   // Everyone who opens a recorded terminal is told, owner and viewers alike.
   const recorded = session.recorded ? recordedBadge() : null;
@@ -117,9 +117,9 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   // The tab shows the title the program sets (OSC 0/2, as shells do with the directory), then the session.
   let programTitle = '';
   const renderTitle = () => {
-    const sessionTitle = `${session.name || session.id} · CloudTerm`;
-    document.title = programTitle ? `${programTitle} — ${sessionTitle}` : sessionTitle;
     title.textContent = session.name || session.id;
+    const sessionTitle = `${title.textContent} · CloudTerm`;
+    document.title = programTitle ? `${programTitle} — ${sessionTitle}` : sessionTitle;
   };
   renderTitle();
   term.onTitleChange((text) => {
@@ -163,19 +163,27 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
     renderExpiry();
   };
 
-  const checkSession = async (): Promise<SessionStatus> => {
+  /** Reads the session again and shows it; says what became of it. */
+  const readSession = async (): Promise<SessionStatus> => {
     try {
       showSession(await api.getSession(session.id));
-      refusedBecause = await api.checkAttach(session.id).then(
-        () => null,
-        (error: unknown) => (error instanceof ApiError ? (ATTACH_REFUSALS[error.code] ?? null) : null),
-      );
       return 'alive';
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) return 'gone';
       if (error instanceof ApiError && error.status === 401) return 'unauthorized';
       return 'unknown';
     }
+  };
+
+  const checkSession = async (): Promise<SessionStatus> => {
+    const status = await readSession();
+    if (status === 'alive') {
+      refusedBecause = await api.checkAttach(session.id).then(
+        () => null,
+        (error: unknown) => (error instanceof ApiError ? (ATTACH_REFUSALS[error.code] ?? null) : null),
+      );
+    }
+    return status;
   };
 
   const endMessages: Record<EndReason['kind'], string> = {
@@ -269,14 +277,10 @@ export function openTerminalView(root: HTMLElement, options: TerminalViewOptions
   });
   back.addEventListener('click', () => options.onBack());
 
+  // A session gone or a login ended is the connection's to say (it checks when it drops); here
+  // the countdown just goes on from what was last read.
   const refresh = async () => {
-    try {
-      if (!ended) showSession(await api.getSession(session.id));
-    } catch {
-      // A session gone or a login ended is the connection's to say (it checks when it drops).
-    } finally {
-      renderExpiry();
-    }
+    if (ended || (await readSession()) !== 'alive') renderExpiry();
   };
   renderExpiry();
   const expiryTimer = setInterval(() => void refresh(), 15_000);
