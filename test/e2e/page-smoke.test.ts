@@ -157,6 +157,12 @@ const pageState = (page: Page) => page.evaluate('window.cloudterm.state()') as P
 const pageReceived = (page: Page) => page.evaluate('window.cloudterm.received()') as Promise<number>;
 const killSocket = (page: Page) => page.evaluate('window.cloudterm.socket()?.close()');
 
+/** Goes to a session's terminal and waits until its socket is connected. */
+async function showTerminal(page: Page, id: string): Promise<void> {
+  await page.goto(`${base}/#/s/${id}`);
+  await waitFor('connected', async () => (await pageState(page)) === 'connected');
+}
+
 async function screenText(page: Page): Promise<string> {
   return page.locator('[data-testid=terminal] .xterm-rows').innerText();
 }
@@ -194,8 +200,7 @@ describe('page in Chromium', () => {
     const agent = agents.get('s-rw')!;
     agent.append('first line from the agent\r\n');
     const { page, problems } = await openPage();
-    await page.goto(`${base}/#/s/s-rw`);
-    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    await showTerminal(page, 's-rw');
     assert.equal(await page.getByTestId('conn-state').getAttribute('data-state'), 'connected');
     assert.ok(await page.getByTestId('readonly-badge').isHidden());
     assert.equal(await page.getByTestId('recorded-badge').count(), 0, 'not recorded: no badge');
@@ -266,8 +271,7 @@ describe('page in Chromium', () => {
     const agent = agents.get('s-ro')!;
     agent.append('watch only\r\n');
     const { page, problems } = await openPage();
-    await page.goto(`${base}/#/s/s-ro`);
-    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    await showTerminal(page, 's-ro');
     assert.ok(await page.getByTestId('readonly-badge').isVisible());
     assert.ok(await page.getByTestId('recorded-badge').isVisible(), 'a recorded terminal says so');
     await waitFor('output', async () => (await screenText(page)).includes('watch only'));
@@ -281,6 +285,7 @@ describe('page in Chromium', () => {
     await page.close();
     await socketClosed;
   });
+
   test('the tab shows the title the program sets, and a printed URL opens in a new tab without an opener', async () => {
     loggedIn = true;
     const agent = agents.get('s-links')!;
@@ -288,8 +293,7 @@ describe('page in Chromium', () => {
     const { page, problems } = await openPage();
     // The link's site, answered here (the machine has no internet, and the test needs none).
     await page.context().route('https://docs.example.test/**', (route) => route.fulfill({ contentType: 'text/html', body: '<title>docs</title>' }));
-    await page.goto(`${base}/#/s/s-links`);
-    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    await showTerminal(page, 's-links');
     await waitFor('output', async () => (await screenText(page)).includes('docs.example.test'));
     assert.equal(await page.title(), 'demo s-links · CloudTerm');
     agent.append('\x1b]0;~/src: make\x07');
@@ -327,14 +331,14 @@ describe('page in Chromium', () => {
     await opened.close();
     await page.close();
   });
+
   test('Ctrl+C copies the selected text and sends nothing; with nothing selected it is the interrupt', async () => {
     loggedIn = true;
     const agent = agents.get('s-copy')!;
     agent.append('copy-me-please\r\n');
     const { page, problems } = await openPage();
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    await page.goto(`${base}/#/s/s-copy`);
-    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    await showTerminal(page, 's-copy');
     await waitFor('output', async () => (await screenText(page)).includes('copy-me-please'));
     const inputs = () => agent.received.flatMap((m) => (m.type === 'input' ? [Buffer.from(m.data).toString('latin1')] : []));
 
@@ -352,11 +356,11 @@ describe('page in Chromium', () => {
     assert.deepEqual(problems, []);
     await page.close();
   });
+
   test('an open terminal follows its session: a rename made elsewhere, an expiry moved by activity', async () => {
     loggedIn = true;
     const { page, problems } = await openPage();
-    await page.goto(`${base}/#/s/s-moved`);
-    await waitFor('connected', async () => (await pageState(page)) === 'connected');
+    await showTerminal(page, 's-moved');
     assert.equal(await page.locator('.term-title').innerText(), 'demo s-moved');
     assert.match(await page.getByTestId('expiry').innerText(), /^expires in (44|45) min$/);
     changedElsewhere.set('s-moved', { name: 'renamed elsewhere', expiresAt: new Date(Date.now() + 3 * 3600_000).toISOString() });
