@@ -29,6 +29,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define ADDON_ERROR_CODE "ERR_SPLICE"
+#define ADDON_ERROR_MESSAGE "native splice call failed"
+#include "napi-check.h"
+
 /** How a splice ended; the numbers are the indices of SPLICE_ENDS in native-splice.ts. */
 enum splice_end { END_BROWSER_CLOSED = 0, END_AGENT_CLOSED = 1, END_AGENT_FAILED = 2, END_RESTART = 3 };
 
@@ -432,20 +436,6 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
 }
 
 // ---- JavaScript functions ----
-
-#define CHECK(call)                                    \
-  do {                                                 \
-    if ((call) != napi_ok) return throw_last(env);     \
-  } while (0)
-
-static napi_value throw_last(napi_env env) {
-  const napi_extended_error_info *info = NULL;
-  napi_get_last_error_info(env, &info);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, "ERR_SPLICE", info && info->error_message ? info->error_message : "native splice call failed");
-  return NULL;
-}
 
 static napi_value throw_errno(napi_env env, const char *what, int error) {
   char message[160];

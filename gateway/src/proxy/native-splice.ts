@@ -3,14 +3,11 @@
 // The sockets' descriptors are copied into the C splice and the net.Socket objects are destroyed:
 // an attachment then costs one small C struct and this object, not two streams (docs/gateway.md,
 // "The proxy core"). HTTPS served by the gateway itself keeps the JavaScript splice.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { closeFrame } from './frame-boundary.js';
+import { loadAddon } from '../native/load-addon.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
 
@@ -30,22 +27,12 @@ type HandleOwner = { _handle?: { fd?: number } | null };
 
 let addon: FdSpliceAddon | null = null;
 
-/**
- * Loads the addon once, from build/Release (node-gyp, run by `npm ci`), found from gateway/src/
- * and from dist/gateway/src/; null when it loads, else why not (for the configuration's error).
- */
+/** Loads the addon once; null when it loads, else why not (for the configuration's error). */
 export function loadNativeSplice(): string | null {
   if (addon) return null;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const path = [join(here, '..', '..', '..'), join(here, '..', '..', '..', '..')]
-    .map((root) => join(root, 'build', 'Release', 'fd_splice.node'))
-    .find((candidate) => existsSync(candidate));
-  if (!path) return 'build/Release/fd_splice.node is not built (npm ci builds it with node-gyp; needs make and a C compiler)';
-  try {
-    addon = createRequire(import.meta.url)(path) as FdSpliceAddon;
-  } catch (error) {
-    return `build/Release/fd_splice.node does not load: ${(error as Error).message}`;
-  }
+  const load = loadAddon<FdSpliceAddon>('fd_splice.node');
+  if ('problem' in load) return load.problem;
+  addon = load.addon;
   addon.configure(dispatch, closeFrame(CloseCode.UpstreamFailed.code, CloseCode.UpstreamFailed.reason));
   return null;
 }
