@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,7 +75,7 @@ describe('cloudterm command', () => {
     assert.match(stderr, /--token-key-file/);
   });
 
-  test('a gateway whose native splice was never built: exit 2 saying so and naming --proxy-core js, which starts', async () => {
+  test('a gateway whose addons were never built: exit 2 naming each; without the splice alone, --proxy-core js starts', async () => {
     // A copy of the sources with no build/ beside them, as after `npm ci --ignore-scripts`.
     const root = await mkdtemp(join(tmpdir(), 'cloudterm-unbuilt-'));
     await cp(join(process.cwd(), 'gateway', 'src'), join(root, 'gateway', 'src'), { recursive: true });
@@ -84,8 +84,15 @@ describe('cloudterm command', () => {
     const refused = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', join(root, 'data')], '', [], self);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /--proxy-core native: build\/Release\/fd_splice\.node is not built \(npm ci builds it.*\); or run with --proxy-core js/);
+    assert.match(refused.stderr, /terminals: the PTY reader: build\/Release\/pty_reader\.node is not built \(npm ci builds it/);
     assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+    const agent = await cloudterm(['agent', '--session-id', 's', '--public-key-file', join(root, 'none.pem')], '', [], self);
+    assert.equal(agent.code, 2, agent.stderr);
+    assert.match(agent.stderr, /the PTY reader: build\/Release\/pty_reader\.node is not built/);
 
+    // The terminals' addon, without the splice's: the JavaScript proxy core still serves.
+    await mkdir(join(root, 'build', 'Release'), { recursive: true });
+    await cp(join(process.cwd(), 'build', 'Release', 'pty_reader.node'), join(root, 'build', 'Release', 'pty_reader.node'));
     const [command, ...prefix] = self;
     const started = spawn(command!, [...prefix, 'local', '--listen', '127.0.0.1:0', '--data-dir', join(root, 'data'), '--proxy-core', 'js'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,6 +6,7 @@ import { RingBuffer } from './ring-buffer.js';
 import { Attachment, type ExitStatus } from './attachment.js';
 import { FramePool } from './frame-pool.js';
 import { PtyInput } from './pty-input.js';
+import { MAX_BATCH_BYTES, PtyOutput } from './pty-output.js';
 import {
   ACK_EVERY_BYTES,
   MAX_COLS,
@@ -24,16 +25,10 @@ import { CloseCode } from '../protocol/close-codes.js';
 import type { SessionCounters } from './metrics.js';
 import type { AgentConfig } from '../config/agent-config.js';
 
-/** A read of this size from the PTY was probably cut short by the kernel: more is waiting. */
-const FULL_PTY_READ = 4000;
-/** Gathered output is sent once it reaches this size... */
-const MAX_COALESCED_BYTES = 64 * 1024;
-/** ...or once the first full read waited this long. */
-const COALESCE_MS = 1;
-/** A flush happens at the first read that reaches MAX_COALESCED_BYTES: one read may go past it. */
-const FULL_READ_SLACK = 64 * 1024;
 /** Input waiting for a program that does not read it, above which more is refused. */
 const INPUT_BACKLOG_LIMIT = 1024 * 1024;
+/** After a failed read of the PTY, how long the program has between SIGHUP and SIGKILL. */
+const HANGUP_GRACE_MS = 2000;
 
 export interface PtySessionOptions
   extends Pick<AgentConfig, 'command' | 'args' | 'cwd' | 'env' | 'cols' | 'rows' | 'ringBytes'> {
@@ -75,12 +70,15 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
   readonly ring: RingBuffer;
   private readonly pty: pty.IPty;
   private readonly input: PtyInput;
+  private readonly output: PtyOutput;
   private readonly attachments = new Set<Attachment>();
   private readonly now: () => number;
   private readonly startedAt: number;
   private lastInputAt: number | null = null;
   private lastOutputAt: number | null = null;
   private paused = false;
+  /** The terminal hung up: its descriptor is closed or about to be, so no more input or resizes. */
+  private hungUp = false;
   inputBytes = 0;
   replays = 0;
   private exitStatus: ExitStatus | null = null;
@@ -89,8 +87,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
   private resumeTimer: NodeJS.Timeout | null = null;
   /** Output up to here has been handed to the attachments. */
   private flushedTo = 0;
-  private flushTimer: NodeJS.Timeout | null = null;
-  private readonly frames = new FramePool(OUTPUT_HEADER_BYTES + MAX_COALESCED_BYTES + FULL_READ_SLACK, 64);
+  private readonly frames = new FramePool(OUTPUT_HEADER_BYTES + MAX_BATCH_BYTES, 64);
   cols: number;
   rows: number;
 
@@ -114,7 +111,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     const fd = (this.pty as unknown as { fd?: unknown }).fd;
     if (typeof fd !== 'number') throw new Error('node-pty gave no PTY file descriptor');
     this.input = new PtyInput(fd, INPUT_BACKLOG_LIMIT);
-    this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
+    this.output = new PtyOutput(this.pty, fd, { output: (chunk) => this.onOutput(chunk), end: (error) => this.onHangUp(error) });
     this.pty.onExit(({ exitCode, signal }) => this.onExit({ code: exitCode, signal: signal ?? 0 }));
   }
 
@@ -251,7 +248,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
       );
       return;
     }
-    if (this.exitStatus || (cols === this.cols && rows === this.rows)) return;
+    if (this.exitStatus || this.hungUp || (cols === this.cols && rows === this.rows)) return;
     this.cols = cols;
     this.rows = rows;
     this.pty.resize(cols, rows);
@@ -260,30 +257,26 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     for (const other of this.attachments) if (other.attached) other.send(frame);
   }
 
+  /** A batch of output (the reader gathers bursts into batches of up to 64 KiB, pty-reader.c). */
   private onOutput(chunk: Buffer): void {
     this.ring.write(chunk);
     this.lastOutputAt = this.now();
     this.emit('output', chunk);
-    // The kernel hands PTY output over in reads of at most 4 KiB, and libuv makes one read per
-    // event-loop turn, so a burst arrives as a stream of full 4 KiB reads. Sending each as a frame
-    // made writev most of the agent's CPU at full speed; instead a full read waits up to
-    // COALESCE_MS for the ones behind it (at most MAX_COALESCED_BYTES). A short read — the echo
-    // of a keystroke, a prompt — flushes at once when nothing is being gathered, so interactive
-    // output is never delayed. Within a burst a short read joins the frame: bursts are full of
-    // them, and flushing on each cut frames to ~20 KB, which cost the gateway a third more CPU
-    // and 14 points of throughput (docs/benchmarks.md); the burst's end waits at most COALESCE_MS.
-    const pending = this.ring.end - this.flushedTo;
-    const burstUnderWay = this.flushTimer !== null;
-    if (pending >= MAX_COALESCED_BYTES || (chunk.byteLength < FULL_PTY_READ && !burstUnderWay)) this.flushOutput();
-    else if (!burstUnderWay) this.flushTimer = setTimeout(() => this.flushOutput(), COALESCE_MS);
+    this.flushOutput();
+  }
+
+  /**
+   * Every holder of the terminal closed it; the program's exit follows from node-pty. Reading
+   * failed otherwise (never seen): the session cannot go on, so it ends as on a hang-up.
+   */
+  private onHangUp(error: string | null): void {
+    this.hungUp = true;
+    this.input.close();
+    if (error !== null) this.terminate(HANGUP_GRACE_MS);
   }
 
   /** Sends the output gathered since the last flush to every attached client. */
   private flushOutput(): void {
-    if (this.flushTimer !== null) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = null;
-    }
     const from = this.flushedTo;
     const to = this.ring.end;
     if (from === to) return;
@@ -342,10 +335,10 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     }
     if (!this.paused && readers > 0 && minLag > pauseLag) {
       this.paused = true;
-      this.pty.pause();
+      this.output.pause();
     } else if (this.paused && (readers === 0 || minLag <= resumeLag)) {
       this.paused = false;
-      this.pty.resume();
+      this.output.resume();
     }
   }
 
@@ -364,7 +357,10 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
 
   private onExit(status: ExitStatus): void {
     this.input.close();
-    this.flushOutput();
+    // node-pty reports the exit at the hang-up, or 200 ms after the program's status when no
+    // hang-up comes: a batch the reader is still gathering then is the last output.
+    const last = this.output.close();
+    if (last.byteLength > 0) this.onOutput(last);
     this.exitStatus = status;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.emit('exit', status);

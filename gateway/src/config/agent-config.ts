@@ -5,6 +5,7 @@ import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js'
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { MAX_COLS, MAX_ROWS } from '../protocol/messages.js';
 import { directoryProblem, programProblem } from './program.js';
+import { loadPtyReader } from '../agent/pty-output.js';
 
 export const agentOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_AGENT_LISTEN', kind: 'string', help: 'port, host:port or unix:/path (default 127.0.0.1:7681)' },
@@ -80,6 +81,8 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
   const cwdProblem = directoryProblem(cwd);
   if (cwdProblem && values.cwd !== undefined) problems.push(`--cwd ${cwd}: ${cwdProblem}`);
   else if (cwdProblem) cwd = '/';
+  const readerProblem = loadPtyReader();
+  if (readerProblem) problems.push(readerProblem);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {

@@ -7,6 +7,7 @@ import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js'
 import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { programProblem } from './program.js';
 import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
+import { loadPtyReader } from '../agent/pty-output.js';
 
 export const gatewayOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
@@ -205,6 +206,9 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   // Terminals run on this machine (the local backend), so the program is checked here.
   const shellProblem = shell ? programProblem(shell[0]!, env.PATH) : null;
   if (shellProblem) problems.push(`--shell: the program ${shell![0]}: ${shellProblem}`);
+  // Their agents read the PTY with an addon: a missing one is said now, not at every terminal.
+  const readerProblem = loadPtyReader();
+  if (readerProblem) problems.push(`terminals: ${readerProblem}`);
 
   const proxyCore = values.proxyCore ?? 'native';
   if (proxyCore !== 'native' && proxyCore !== 'js') {

@@ -1,0 +1,104 @@
+// A session's output, read from its PTY in C (gateway/native/pty-reader.c) and handed over in
+// batches: one call per batch instead of a turn of JavaScript per 4 KiB read, which is what kept
+// the agent under the throughput bar (docs/benchmarks.md, "Eighth session"). node-pty still starts
+// the program, resizes, signals and reports the exit; only its reading is replaced.
+import { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import type { IPty } from 'node-pty';
+import { loadAddon } from '../native/load-addon.js';
+
+interface PtyReaderAddon {
+  open(wrapper: PtyOutput, fd: number, staging: Buffer, onOutput: (length: number) => void, onEnd: (errno: number) => void): void;
+  pause(wrapper: PtyOutput): void;
+  resume(wrapper: PtyOutput): void;
+  take(wrapper: PtyOutput): number;
+  close(wrapper: PtyOutput): void;
+}
+
+/** The largest batch: 64 KiB gathered plus the read that crossed it (STAGING_MIN in pty-reader.c). */
+export const MAX_BATCH_BYTES = 128 * 1024;
+
+export interface PtyOutputHandlers {
+  /** A batch of output, in order; the view is valid only during the call. */
+  output(chunk: Buffer): void;
+  /**
+   * Nothing more will come: every holder of the terminal closed it (`error` null: the normal end,
+   * the program's exit is reported next), or reading failed (`error` the errno's name).
+   */
+  end(error: string | null): void;
+}
+
+let addon: PtyReaderAddon | null = null;
+
+/** Loads the addon once; null when it loads, else why not (a start refuses with it, exit 2). */
+export function loadPtyReader(): string | null {
+  if (addon) return null;
+  const load = loadAddon<PtyReaderAddon>('pty_reader.node');
+  if ('problem' in load) return `the PTY reader: ${load.problem}`;
+  addon = load.addon;
+  return null;
+}
+
+function readerAddon(): PtyReaderAddon {
+  const problem = loadPtyReader();
+  if (problem !== null || addon === null) throw new Error(problem ?? 'the PTY reader did not load');
+  return addon;
+}
+
+/**
+ * node-pty reads the PTY through a tty.ReadStream it keeps as `_socket` (undeclared; node-pty is
+ * pinned at 1.1.0, and test/integration/agent/pty-output.test.ts fails without this). That stream must never read, or it would take
+ * output before our reader: its first read is scheduled for the next tick (node-pty listens for
+ * 'data' in its constructor, and a tty.ReadStream starts only then), so a `_read` that does
+ * nothing, set in the tick of the spawn, means it never reads at all.
+ */
+function silenceNodePtyStream(term: IPty): Socket {
+  const stream = (term as unknown as { _socket?: unknown })._socket;
+  if (!(stream instanceof Socket)) throw new Error('node-pty keeps no tty.ReadStream as _socket: the agent expects node-pty 1.1.0');
+  stream._read = () => {};
+  return stream;
+}
+
+export class PtyOutput {
+  private readonly staging = Buffer.allocUnsafeSlow(MAX_BATCH_BYTES);
+  private readonly nodePtyStream: Socket;
+  private closed = false;
+
+  /** Call in the tick of `pty.spawn`, with the PTY's descriptor (the reader reads a copy of it). */
+  constructor(term: IPty, fd: number, handlers: PtyOutputHandlers) {
+    this.nodePtyStream = silenceNodePtyStream(term);
+    readerAddon().open(
+      this,
+      fd,
+      this.staging,
+      (length) => handlers.output(this.staging.subarray(0, length)),
+      (errno) => {
+        handlers.end(errno === 0 ? null : getSystemErrorName(-errno));
+        // node-pty learns of the hang-up as from its own read, and reports the exit once the
+        // program's status is in (it waits for its stream's close, or 200 ms after the exit).
+        this.nodePtyStream.destroy();
+      },
+    );
+  }
+
+  /** Stops reading: the program blocks once the PTY's buffer is full. */
+  pause(): void {
+    if (!this.closed) readerAddon().pause(this);
+  }
+
+  resume(): void {
+    if (!this.closed) readerAddon().resume(this);
+  }
+
+  /**
+   * Stops reading for good. Returns what was read and not yet handed over (a batch still
+   * gathering when the program's exit came), as a view valid until the next call.
+   */
+  close(): Buffer {
+    if (this.closed) return this.staging.subarray(0, 0);
+    this.closed = true;
+    const pending = readerAddon().take(this);
+    readerAddon().close(this);
+    return this.staging.subarray(0, pending);
+  }
+}
