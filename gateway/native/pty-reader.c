@@ -1,12 +1,12 @@
-// The agent's PTY reader: reads a session's output from the PTY in C, on Node's event loop, and
-// hands it to JavaScript in batches.
+// The agent's PTY reader: reads a session's output from the PTY in C, on Node's event loop, hands
+// it to JavaScript in batches, and writes it itself to the clients that keep up (lanes).
 //
 // Why it exists: the kernel hands PTY output over in reads of at most 4 KiB, so a program printing
-// at full speed makes ~30,000 reads a second. Read through node-pty's stream, each read is a turn
-// of JavaScript (a Buffer, stream events, the session's bookkeeping); the agent then reached
-// 80–83% of the in-process node-pty ceiling, where a process that reads in C and writes the same
-// frames reached 92–95% (docs/benchmarks.md, "Eighth session"). Here a read costs one system call
-// and JavaScript runs once per batch.
+// at full speed makes ~30,000 reads a second. Read through node-pty's stream, each read was a turn
+// of JavaScript (a Buffer, stream events, the session's bookkeeping), and each batch a frame built
+// and sent by JavaScript. Here a read costs one system call, and a batch one sendmsg per client:
+// less CPU per byte, and no JavaScript between a keystroke's echo and the socket
+// (docs/benchmarks.md, "Eighth session").
 //
 // Batching (the policy the agent had in JavaScript before): a full read means more is waiting, so
 // it is kept until FLUSH_BYTES gathered or FLUSH_MS passed since the batch began; a short read —
@@ -17,6 +17,14 @@
 // Bytes are read into a staging Buffer that JavaScript owns and reads synchronously in its
 // callback; the next read comes after the callback returned, so the view it got is stable.
 // Everything runs on the loop thread of the Node environment that opened the reader.
+//
+// Lanes: a client that is caught up and whose socket has nothing queued can be given to the reader
+// as a lane (a copy of the socket's descriptor). Each batch is then written to it here, as one
+// output frame, before JavaScript hears of the batch: no JavaScript, no copy into a frame, one
+// sendmsg. A lane only ever gets whole frames: a socket that cannot take a frame whole leaves the
+// lanes at once, and JavaScript is handed the rest of that frame (in the spill Buffer) to write
+// before anything else. JavaScript takes a lane back (unlane) before it writes to that socket
+// itself; since this file writes only inside a flush, the socket is then at a frame boundary.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -28,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define ADDON_ERROR_CODE "ERR_PTY_READER"
@@ -44,6 +54,21 @@
 #define FLUSH_MS 1
 /** The staging buffer must hold an unflushed batch plus one more read. */
 #define STAGING_MIN (FLUSH_BYTES + READ_MAX)
+/** An output message's header: its type, then the offset of its first byte (messages.ts). */
+#define OUTPUT_TYPE 0x82
+#define OUTPUT_HEADER 9
+/** A server's binary WebSocket frame header, at most: FIN + opcode, then a 64-bit length. */
+#define WS_HEADER_MAX 10
+#define FRAME_HEAD_MAX (WS_HEADER_MAX + OUTPUT_HEADER)
+
+typedef struct lane {
+  struct lane *next;
+  int32_t id;
+  /** Our copy of the client's socket: JavaScript closing its own never lets us write elsewhere. */
+  int fd;
+  /** Once it left: bytes of the last frame its socket took; -1 when the socket failed. */
+  ssize_t written;
+} lane;
 
 typedef struct {
   napi_env env;
@@ -56,10 +81,18 @@ typedef struct {
   size_t capacity;
   /** Bytes read and not yet handed over. */
   size_t pending;
-  /** Keep the staging Buffer and the callbacks alive while the reader is open. */
+  /** Where a frame that a lane could not take whole is copied for JavaScript. */
+  uint8_t *spill;
+  /** Offset of the next byte handed over: the session's output so far. */
+  uint64_t offset;
+  lane *lanes;
+  int32_t next_lane_id;
+  /** Keep the Buffers and the callbacks alive while the reader is open. */
   napi_ref staging_ref;
+  napi_ref spill_ref;
   napi_ref on_output;
   napi_ref on_end;
+  napi_ref on_lane_exit;
   bool gathering;
   bool paused;
   /** Read EOF or an error: nothing more will come. */
@@ -69,21 +102,94 @@ typedef struct {
   int open_handles;
 } reader;
 
-/** Calls a reader's callback with one number, as an event of its own (microtasks run after it). */
-static void call_back(reader *r, napi_ref callback, double value) {
+#define MAX_CALLBACK_ARGS 4
+
+/** Calls a reader's callback with numbers, as an event of its own (microtasks run after it). */
+static void call_back(reader *r, napi_ref callback, size_t argc, const double *values) {
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value function, global, argument;
-  if (napi_get_reference_value(env, callback, &function) == napi_ok && function != NULL && napi_get_global(env, &global) == napi_ok &&
-      napi_create_double(env, value, &argument) == napi_ok) {
-    if (napi_make_callback(env, r->async_context, global, function, 1, &argument, NULL) == napi_pending_exception) {
-      napi_value error;
-      napi_get_and_clear_last_exception(env, &error);
-      napi_fatal_exception(env, error);
-    }
+  napi_value function, global, arguments[MAX_CALLBACK_ARGS];
+  bool ready = napi_get_reference_value(env, callback, &function) == napi_ok && function != NULL && napi_get_global(env, &global) == napi_ok;
+  for (size_t i = 0; ready && i < argc; i++) ready = napi_create_double(env, values[i], &arguments[i]) == napi_ok;
+  if (ready && napi_make_callback(env, r->async_context, global, function, argc, arguments, NULL) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
   }
   napi_close_handle_scope(env, scope);
+}
+
+static void close_lanes(reader *r) {
+  while (r->lanes != NULL) {
+    lane *l = r->lanes;
+    r->lanes = l->next;
+    close(l->fd);
+    free(l);
+  }
+}
+
+/** Writes the frame header of an output message of `length` bytes at `offset`; returns its size. */
+static size_t frame_head(uint8_t *head, uint64_t offset, size_t length) {
+  uint64_t payload = OUTPUT_HEADER + (uint64_t)length;
+  size_t at = 0;
+  head[at++] = 0x82; // FIN, binary
+  if (payload < 126) {
+    head[at++] = (uint8_t)payload;
+  } else if (payload <= 0xffff) {
+    head[at++] = 126;
+    head[at++] = (uint8_t)(payload >> 8);
+    head[at++] = (uint8_t)payload;
+  } else {
+    head[at++] = 127;
+    for (int shift = 56; shift >= 0; shift -= 8) head[at++] = (uint8_t)(payload >> shift);
+  }
+  head[at++] = OUTPUT_TYPE;
+  for (int shift = 56; shift >= 0; shift -= 8) head[at++] = (uint8_t)(offset >> shift);
+  return at;
+}
+
+/** What a socket takes now, without waiting: 0 when it takes nothing; -1 when it failed. */
+static ssize_t send_now(int fd, struct iovec *iov, int count) {
+  struct msghdr message = {.msg_iov = iov, .msg_iovlen = (size_t)count};
+  ssize_t n;
+  // MSG_NOSIGNAL: a client that went away is an error to handle, not a SIGPIPE.
+  do n = sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+  return n;
+}
+
+/**
+ * Writes the batch in staging[0, length) as one frame to every lane. Lanes whose socket did not
+ * take it whole leave (their descriptor closed) and are returned, in a list of their own; when one
+ * took part of it, the whole frame is copied to spill for JavaScript to finish.
+ */
+static lane *write_lanes(reader *r, size_t length, size_t *frame_length) {
+  uint8_t head[FRAME_HEAD_MAX];
+  size_t head_length = frame_head(head, r->offset, length);
+  struct iovec iov[2] = {{head, head_length}, {r->staging, length}};
+  *frame_length = head_length + length;
+  lane *left = NULL;
+  bool spilled = false;
+  for (lane **link = &r->lanes; *link != NULL;) {
+    lane *l = *link;
+    l->written = send_now(l->fd, iov, 2);
+    if (l->written == (ssize_t)*frame_length) {
+      link = &l->next;
+      continue;
+    }
+    *link = l->next;
+    close(l->fd);
+    l->next = left;
+    left = l;
+    if (l->written >= 0 && !spilled) {
+      memcpy(r->spill, head, head_length);
+      memcpy(r->spill + head_length, r->staging, length);
+      spilled = true;
+    }
+  }
+  return left;
 }
 
 static void stop_gathering(reader *r) {
@@ -92,13 +198,31 @@ static void stop_gathering(reader *r) {
   uv_timer_stop(&r->timer);
 }
 
-/** Hands the pending bytes to JavaScript. The callback may pause or close the reader. */
+/**
+ * Writes the pending bytes to the lanes, then hands them to JavaScript: first which lanes left and
+ * where their frame stopped (laneExit(id, written, frameLength, length)), then the batch
+ * (output(length)).
+ * The callbacks may pause, unlane or close the reader.
+ */
 static void flush(reader *r) {
   stop_gathering(r);
   size_t length = r->pending;
   if (length == 0) return;
   r->pending = 0;
-  call_back(r, r->on_output, (double)length);
+  size_t frame_length = 0;
+  lane *left = r->lanes == NULL ? NULL : write_lanes(r, length, &frame_length);
+  r->offset += length;
+  while (left != NULL) {
+    lane *l = left;
+    left = l->next;
+    double values[4] = {l->id, (double)l->written, (double)frame_length, (double)length};
+    if (!r->closed) call_back(r, r->on_lane_exit, 4, values);
+    free(l);
+  }
+  if (!r->closed) {
+    double value = (double)length;
+    call_back(r, r->on_output, 1, &value);
+  }
 }
 
 static void on_timer(uv_timer_t *timer) {
@@ -111,7 +235,10 @@ static void end(reader *r, int error) {
   r->ended = true;
   uv_poll_stop(&r->poll);
   flush(r);
-  if (!r->closed) call_back(r, r->on_end, error);
+  if (!r->closed) {
+    double value = error;
+    call_back(r, r->on_end, 1, &value);
+  }
 }
 
 static void on_readable(uv_poll_t *poll, int status, int events) {
@@ -165,26 +292,37 @@ static reader *reader_arg(napi_env env, napi_callback_info info) {
   return unwrap(env, argv[0]);
 }
 
-/** open(wrapper, fd, staging: Buffer, onOutput(length), onEnd(errno)): starts reading a copy of fd. */
+static bool is_type(napi_env env, napi_value value, napi_valuetype wanted) {
+  napi_valuetype type;
+  return napi_typeof(env, value, &type) == napi_ok && type == wanted;
+}
+
+static bool is_buffer(napi_env env, napi_value value) {
+  bool result = false;
+  return napi_is_buffer(env, value, &result) == napi_ok && result;
+}
+
+/**
+ * open(wrapper, fd, staging: Buffer, spill: Buffer, onOutput(length), onEnd(errno),
+ * onLaneExit(id, written, frameLength, length)): starts reading a copy of fd.
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd = -1;
-  bool is_buffer = false;
-  napi_valuetype output_type = napi_undefined, end_type = napi_undefined;
-  if (argc < 5 || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 || napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer ||
-      napi_typeof(env, argv[3], &output_type) != napi_ok || output_type != napi_function || napi_typeof(env, argv[4], &end_type) != napi_ok ||
-      end_type != napi_function) {
-    napi_throw_type_error(env, NULL, "open(wrapper, fd, staging, onOutput, onEnd)");
+  if (argc < 7 || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 || !is_buffer(env, argv[2]) || !is_buffer(env, argv[3]) ||
+      !is_type(env, argv[4], napi_function) || !is_type(env, argv[5], napi_function) || !is_type(env, argv[6], napi_function)) {
+    napi_throw_type_error(env, NULL, "open(wrapper, fd, staging, spill, onOutput, onEnd, onLaneExit)");
     return NULL;
   }
-  void *staging;
-  size_t capacity;
+  void *staging, *spill;
+  size_t capacity, spill_capacity;
   CHECK(napi_get_buffer_info(env, argv[2], &staging, &capacity));
-  if (capacity < STAGING_MIN) {
-    char message[96];
-    snprintf(message, sizeof message, "the staging buffer must hold at least %d bytes", STAGING_MIN);
+  CHECK(napi_get_buffer_info(env, argv[3], &spill, &spill_capacity));
+  if (capacity < STAGING_MIN || spill_capacity < capacity + FRAME_HEAD_MAX) {
+    char message[128];
+    snprintf(message, sizeof message, "staging must hold at least %d bytes, and spill %d more than staging", STAGING_MIN, FRAME_HEAD_MAX);
     napi_throw_range_error(env, NULL, message);
     return NULL;
   }
@@ -215,12 +353,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   r->open_handles = 2;
   r->staging = staging;
   r->capacity = capacity;
+  r->spill = spill;
   napi_value resource_name;
   CHECK(napi_create_string_utf8(env, "cloudterm.ptyReader", NAPI_AUTO_LENGTH, &resource_name));
   CHECK(napi_async_init(env, NULL, resource_name, &r->async_context));
   CHECK(napi_create_reference(env, argv[2], 1, &r->staging_ref));
-  CHECK(napi_create_reference(env, argv[3], 1, &r->on_output));
-  CHECK(napi_create_reference(env, argv[4], 1, &r->on_end));
+  CHECK(napi_create_reference(env, argv[3], 1, &r->spill_ref));
+  CHECK(napi_create_reference(env, argv[4], 1, &r->on_output));
+  CHECK(napi_create_reference(env, argv[5], 1, &r->on_end));
+  CHECK(napi_create_reference(env, argv[6], 1, &r->on_lane_exit));
   CHECK(napi_wrap(env, argv[0], r, NULL, NULL, NULL));
   update_poll(r);
   return NULL;
@@ -255,11 +396,74 @@ static napi_value js_take(napi_env env, napi_callback_info info) {
   stop_gathering(r);
   napi_value result;
   CHECK(napi_create_double(env, (double)r->pending, &result));
+  r->offset += r->pending;
   r->pending = 0;
   return result;
 }
 
-/** close(wrapper): stops reading for good and closes the copy of the descriptor; bytes pending are dropped (take them first). */
+/** The reader and the integer of a call (wrapper, n); NULL when either is missing. */
+static reader *reader_and_number(napi_env env, napi_callback_info info, int32_t *number) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return NULL;
+  reader *r = unwrap(env, argv[0]);
+  return r != NULL && napi_get_value_int32(env, argv[1], number) == napi_ok ? r : NULL;
+}
+
+/**
+ * lane(wrapper, socketFd): from the next batch on, the reader writes output frames to a copy of
+ * this socket itself. The caller makes sure the client has every byte so far and that nothing is
+ * queued for the socket. Returns the lane's id, or -1 when the reader writes no more (it ended).
+ */
+static napi_value js_lane(napi_env env, napi_callback_info info) {
+  int32_t fd = -1;
+  reader *r = reader_and_number(env, info, &fd);
+  if (r == NULL || fd < 0) {
+    napi_throw_type_error(env, NULL, "lane(wrapper, socketFd)");
+    return NULL;
+  }
+  int32_t id = -1;
+  lane *l = r->ended ? NULL : calloc(1, sizeof(lane));
+  if (l != NULL) {
+    l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (l->fd < 0) {
+      free(l);
+    } else {
+      // Ids only grow (wrapping after 2^31 lanes); JavaScript finds its client by them.
+      id = l->id = r->next_lane_id;
+      r->next_lane_id = r->next_lane_id == INT32_MAX ? 0 : r->next_lane_id + 1;
+      l->next = r->lanes;
+      r->lanes = l;
+    }
+  }
+  napi_value result;
+  CHECK(napi_create_int32(env, id, &result));
+  return result;
+}
+
+/** unlane(wrapper, id): the reader writes no more to that lane (a no-op for one that left). */
+static napi_value js_unlane(napi_env env, napi_callback_info info) {
+  int32_t id = -1;
+  reader *r = reader_and_number(env, info, &id);
+  if (r == NULL) {
+    napi_throw_type_error(env, NULL, "unlane(wrapper, id)");
+    return NULL;
+  }
+  for (lane **link = &r->lanes; *link != NULL; link = &(*link)->next) {
+    lane *l = *link;
+    if (l->id != id) continue;
+    *link = l->next;
+    close(l->fd);
+    free(l);
+    break;
+  }
+  return NULL;
+}
+
+/**
+ * close(wrapper): stops reading for good and closes the copies of the descriptors, the lanes'
+ * too (no callback); bytes pending are dropped (take them first).
+ */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -275,10 +479,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   stop_gathering(r);
   uv_poll_stop(&r->poll);
   close(r->fd);
+  close_lanes(r);
   napi_delete_reference(env, r->staging_ref);
+  napi_delete_reference(env, r->spill_ref);
   napi_delete_reference(env, r->on_output);
   napi_delete_reference(env, r->on_end);
-  r->on_output = r->on_end = r->staging_ref = NULL;
+  napi_delete_reference(env, r->on_lane_exit);
+  r->on_output = r->on_end = r->on_lane_exit = r->staging_ref = r->spill_ref = NULL;
   uv_close((uv_handle_t *)&r->poll, on_handle_closed);
   uv_close((uv_handle_t *)&r->timer, on_handle_closed);
   return NULL;
@@ -290,6 +497,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL},
       {"resume", NULL, js_resume, NULL, NULL, NULL, napi_default, NULL},
       {"take", NULL, js_take, NULL, NULL, NULL, napi_default, NULL},
+      {"lane", NULL, js_lane, NULL, NULL, NULL, napi_default, NULL},
+      {"unlane", NULL, js_unlane, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions));

@@ -1,6 +1,7 @@
 // `cloudterm agent`: one PTY served over WebSocket on a TCP port or a unix socket, plus a small
 // HTTP surface (status, health, metrics) for the gateway and the operator.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -104,7 +105,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     verifier.verify(bearerToken(req)).then(
       (claims) => {
         if (socket.destroyed) return;
-        wss.handleUpgrade(req, socket, head, (ws) => session.attach(ws, claims.role, claims.user));
+        wss.handleUpgrade(req, socket, head, (ws) => session.attach(ws, claims.role, claims.user, socket instanceof Socket ? socket : null));
       },
       (error: unknown) => {
         const code = error instanceof AttachTokenError ? error.code : 'token_invalid';

@@ -2,6 +2,7 @@
 // sent but not yet flushed to the socket. The cursor design is what lets several viewers share a
 // PTY at their own pace: a slow one lags (and is told exactly what it lost once it falls out of the
 // ring) without slowing anyone else.
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { RingBuffer } from './ring-buffer.js';
 import type { FramePool } from './frame-pool.js';
@@ -34,6 +35,8 @@ export class Attachment {
    * socket buffers along the way (the gateway's, the kernel's) and be lost with a connection.
    */
   acked: number | null = null;
+  /** While set, the PTY reader writes this client's output frames itself (output-lanes.ts). */
+  laneId: number | null = null;
   private inFlight = 0;
   private closed = false;
 
@@ -43,6 +46,10 @@ export class Attachment {
     readonly user: string,
     private readonly frames: FramePool,
     private readonly onProgress: () => void,
+    /** Everything sent has been handed to the kernel (see idle). */
+    private readonly onIdle: () => void,
+    /** The connection under the WebSocket, when it is a socket of its own (TCP or unix). */
+    readonly connection: Socket | null,
   ) {}
 
   get attached(): boolean {
@@ -51,6 +58,11 @@ export class Attachment {
 
   get canSendNow(): boolean {
     return this.inFlight < IN_FLIGHT_LIMIT;
+  }
+
+  /** Everything sent is with the kernel: bytes written to the socket now come after all of it. */
+  get idle(): boolean {
+    return this.inFlight === 0 && !this.closed && this.connection !== null && this.connection.writableLength === 0;
   }
 
   /** The offset up to which this client surely has the output. */
@@ -110,10 +122,22 @@ export class Attachment {
     this.inFlight += frame.byteLength;
     this.socket.send(frame, { binary: true }, () => {
       release?.();
-      this.inFlight -= frame.byteLength;
-      // Resume pumping when the socket buffer drained below the limit again.
-      if (this.inFlight < IN_FLIGHT_LIMIT && this.inFlight + frame.byteLength >= IN_FLIGHT_LIMIT) this.onProgress();
+      this.settled(frame.byteLength);
     });
+  }
+
+  /** Writes bytes that are framed already (the rest of a frame the PTY reader began) to the connection. */
+  writeRaw(bytes: Buffer): void {
+    if (this.closed || this.connection === null) return;
+    this.inFlight += bytes.byteLength;
+    this.connection.write(bytes, () => this.settled(bytes.byteLength));
+  }
+
+  private settled(bytes: number): void {
+    this.inFlight -= bytes;
+    // Resume pumping when the socket buffer drained below the limit again.
+    if (this.inFlight < IN_FLIGHT_LIMIT && this.inFlight + bytes >= IN_FLIGHT_LIMIT) this.onProgress();
+    if (this.idle) this.onIdle();
   }
 
   close(code: number, reason: string): void {

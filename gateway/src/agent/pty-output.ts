@@ -1,22 +1,34 @@
 // A session's output, read from its PTY in C (gateway/native/pty-reader.c) and handed over in
-// batches: one call per batch instead of a turn of JavaScript per 4 KiB read, which is what kept
-// the agent under the throughput bar (docs/benchmarks.md, "Eighth session"). node-pty still starts
-// the program, resizes, signals and reports the exit; only its reading is replaced.
+// batches: one call per batch instead of a turn of JavaScript per 4 KiB read; the reader also
+// writes the batches to the clients on its lanes (output-lanes.ts). node-pty still starts the
+// program, resizes, signals and reports the exit; only its reading is replaced.
 import { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { IPty } from 'node-pty';
 import { loadAddon } from '../native/load-addon.js';
 
 interface PtyReaderAddon {
-  open(wrapper: PtyOutput, fd: number, staging: Buffer, onOutput: (length: number) => void, onEnd: (errno: number) => void): void;
+  open(
+    wrapper: PtyOutput,
+    fd: number,
+    staging: Buffer,
+    spill: Buffer,
+    onOutput: (length: number) => void,
+    onEnd: (errno: number) => void,
+    onLaneExit: (id: number, written: number, frameLength: number, length: number) => void,
+  ): void;
   pause(wrapper: PtyOutput): void;
   resume(wrapper: PtyOutput): void;
   take(wrapper: PtyOutput): number;
+  lane(wrapper: PtyOutput, socketFd: number): number;
+  unlane(wrapper: PtyOutput, id: number): void;
   close(wrapper: PtyOutput): void;
 }
 
 /** The largest batch: 64 KiB gathered plus the read that crossed it (STAGING_MIN in pty-reader.c). */
 export const MAX_BATCH_BYTES = 128 * 1024;
+/** The longest frame header the reader writes to a lane: WebSocket's 10 bytes and the output message's 9. */
+const FRAME_HEAD_MAX = 19;
 
 export interface PtyOutputHandlers {
   /** A batch of output, in order; the view is valid only during the call. */
@@ -26,6 +38,12 @@ export interface PtyOutputHandlers {
    * the program's exit is reported next), or reading failed (`error` the errno's name).
    */
   end(error: string | null): void;
+  /**
+   * A lane left as the reader wrote the batch of `length` bytes that comes next to `output`: its
+   * socket could not take the frame whole. `rest` is what the socket did not take (to write before
+   * anything else), or null when the socket failed (the client is gone).
+   */
+  laneExit(id: number, rest: Buffer | null, length: number): void;
 }
 
 let addon: PtyReaderAddon | null = null;
@@ -61,6 +79,7 @@ function silenceNodePtyStream(term: IPty): Socket {
 
 export class PtyOutput {
   private readonly staging = Buffer.allocUnsafeSlow(MAX_BATCH_BYTES);
+  private readonly spill = Buffer.allocUnsafeSlow(MAX_BATCH_BYTES + FRAME_HEAD_MAX);
   private readonly nodePtyStream: Socket;
   private closed = false;
 
@@ -71,6 +90,7 @@ export class PtyOutput {
       this,
       fd,
       this.staging,
+      this.spill,
       (length) => handlers.output(this.staging.subarray(0, length)),
       (errno) => {
         handlers.end(errno === 0 ? null : getSystemErrorName(-errno));
@@ -78,7 +98,25 @@ export class PtyOutput {
         // program's status is in (it waits for its stream's close, or 200 ms after the exit).
         this.nodePtyStream.destroy();
       },
+      // A copy: the socket holds what it is given until it is written.
+      (id, written, frameLength, length) => handlers.laneExit(id, written < 0 ? null : Buffer.from(this.spill.subarray(written, frameLength)), length),
     );
+  }
+
+  /**
+   * From the next batch on, the reader writes output frames to this socket itself (a copy of its
+   * descriptor). The caller makes sure the client has every byte so far and nothing is queued for
+   * the socket. Returns the lane's id, or null once the reader has ended or is closed.
+   */
+  lane(socketFd: number): number | null {
+    if (this.closed) return null;
+    const id = readerAddon().lane(this, socketFd);
+    return id < 0 ? null : id;
+  }
+
+  /** The reader writes nothing more to that socket; at once, as it writes only within a batch. */
+  unlane(id: number): void {
+    if (!this.closed) readerAddon().unlane(this, id);
   }
 
   /** Stops reading: the program blocks once the PTY's buffer is full. */
@@ -91,8 +129,8 @@ export class PtyOutput {
   }
 
   /**
-   * Stops reading for good. Returns what was read and not yet handed over (a batch still
-   * gathering when the program's exit came), as a view valid until the next call.
+   * Stops reading for good, and closes every lane. Returns what was read and not yet handed over
+   * (a batch still gathering when the program's exit came), as a view valid until the next call.
    */
   close(): Buffer {
     if (this.closed) return this.staging.subarray(0, 0);

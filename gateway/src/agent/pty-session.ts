@@ -1,5 +1,6 @@
 // The PTY a session runs in, its output ring, and the clients attached to it.
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import * as pty from 'node-pty';
 import type { WebSocket } from 'ws';
 import { RingBuffer } from './ring-buffer.js';
@@ -7,6 +8,7 @@ import { Attachment, type ExitStatus } from './attachment.js';
 import { FramePool } from './frame-pool.js';
 import { PtyInput } from './pty-input.js';
 import { MAX_BATCH_BYTES, PtyOutput } from './pty-output.js';
+import { OutputLanes } from './output-lanes.js';
 import {
   ACK_EVERY_BYTES,
   MAX_COLS,
@@ -71,6 +73,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
   private readonly pty: pty.IPty;
   private readonly input: PtyInput;
   private readonly output: PtyOutput;
+  private readonly lanes: OutputLanes;
   private readonly attachments = new Set<Attachment>();
   private readonly now: () => number;
   private readonly startedAt: number;
@@ -111,7 +114,12 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     const fd = (this.pty as unknown as { fd?: unknown }).fd;
     if (typeof fd !== 'number') throw new Error('node-pty gave no PTY file descriptor');
     this.input = new PtyInput(fd, INPUT_BACKLOG_LIMIT);
-    this.output = new PtyOutput(this.pty, fd, { output: (chunk) => this.onOutput(chunk), end: (error) => this.onHangUp(error) });
+    this.output = new PtyOutput(this.pty, fd, {
+      output: (chunk) => this.onOutput(chunk),
+      end: (error) => this.onHangUp(error),
+      laneExit: (id, rest, length) => this.lanes.exited(id, rest, this.ring.end + length),
+    });
+    this.lanes = new OutputLanes(this.output);
     this.pty.onExit(({ exitCode, signal }) => this.onExit({ code: exitCode, signal: signal ?? 0 }));
   }
 
@@ -149,9 +157,22 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     };
   }
 
-  /** Takes a client whose token was verified: sends the hello and waits for its attach message. */
-  attach(socket: WebSocket, role: Role, user: string): void {
-    const attachment = new Attachment(socket, role, user, this.frames, () => this.onProgress(attachment));
+  /**
+   * Takes a client whose token was verified: sends the hello and waits for its attach message.
+   * `connection` is the socket under the WebSocket, when it has a descriptor of its own: then the
+   * PTY reader may write the client's output itself (output-lanes.ts).
+   */
+  attach(socket: WebSocket, role: Role, user: string, connection: Socket | null): void {
+    const attachment = new Attachment(
+      socket,
+      role,
+      user,
+      this.frames,
+      () => this.onProgress(attachment),
+      () => this.offerLane(attachment),
+      connection,
+    );
+    this.lanes.guard(attachment);
     this.attachments.add(attachment);
     attachment.sendHello(this.cols, this.rows, this.ring);
 
@@ -168,6 +189,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     });
     socket.on('close', () => {
       clearTimeout(attachTimer);
+      this.lanes.leave(attachment);
       attachment.markClosed();
       this.attachments.delete(attachment);
       if (attachment.cursor !== null) this.holdResumePoint(attachment.position);
@@ -281,10 +303,12 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     const to = this.ring.end;
     if (from === to) return;
     this.flushedTo = to;
-    // Clients that were caught up get one frame, built once and shared; the others read the ring.
+    // Clients on a lane got the batch from the reader already. Those that were caught up get
+    // one frame, built once and shared; the others read the ring.
     const caughtUp: Attachment[] = [];
     for (const attachment of this.attachments) {
-      if (attachment.cursor === from && attachment.canSendNow && from >= this.ring.oldest) caughtUp.push(attachment);
+      if (attachment.laneId !== null) attachment.cursor = to;
+      else if (attachment.cursor === from && attachment.canSendNow && from >= this.ring.oldest) caughtUp.push(attachment);
       else attachment.pump(this.ring, null);
     }
     if (caughtUp.length > 0) {
@@ -292,6 +316,12 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
       for (const attachment of caughtUp) attachment.sendShared(frame, to, release);
     }
     this.updateFlow();
+    for (const attachment of this.attachments) this.offerLane(attachment);
+  }
+
+  /** A client that has every byte so far, and nothing on its way, gets the next batches from the reader. */
+  private offerLane(attachment: Attachment): void {
+    if (attachment.attached && attachment.cursor === this.flushedTo && this.exitStatus === null) this.lanes.offer(attachment);
   }
 
   /** One output frame holding ring bytes [from, to): at most two copies where the ring wraps. */
@@ -360,6 +390,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     // node-pty reports the exit at the hang-up, or 200 ms after the program's status when no
     // hang-up comes: a batch the reader is still gathering then is the last output.
     const last = this.output.close();
+    this.lanes.clear();
     if (last.byteLength > 0) this.onOutput(last);
     this.exitStatus = status;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);

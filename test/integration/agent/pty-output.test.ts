@@ -1,10 +1,15 @@
 // The agent reads its PTY in C (gateway/native/pty-reader.c) while node-pty starts the program and
-// reports its exit. What a user would notice if that hand-over were wrong: the first bytes a
-// program prints missing (node-pty's own stream reading them first), output out of order or
-// doubled within a burst, an exit that waits, or output lost at the exit.
+// reports its exit, and writes the output of caught-up clients itself (lanes, output-lanes.ts).
+// What a user would notice if that were wrong: the first bytes a program prints missing (node-pty's
+// own stream reading them first), output out of order, doubled or torn where a client moves between
+// the reader's lane and JavaScript, an exit that waits, or output lost at the exit.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAgentFixture, type AgentFixture } from '../../helpers/agent-fixture.js';
+import type { TestClient } from '../../helpers/agent-client.js';
 
 const fixtures: AgentFixture[] = [];
 after(async () => {
@@ -33,7 +38,7 @@ describe('agent PTY output', () => {
     const expected = `FIRST-BYTES\r\n${seqOnTerminal(3000)}`;
     await client.waitFor(() => client.received >= expected.length, 'all the output');
     assert.equal(client.firstOffset, 0);
-    assert.equal(client.text(), expected);
+    assertText(client, expected);
     await client.close();
   });
 
@@ -43,7 +48,7 @@ describe('agent PTY output', () => {
     client.type('\r');
     const expected = `\r\n${seqOnTerminal(400_000)}`;
     await client.waitFor(() => client.received >= expected.length, 'the whole burst', 30_000);
-    assert.equal(client.text(), expected);
+    assertText(client, expected);
     await client.close();
   });
 
@@ -69,4 +74,65 @@ describe('agent PTY output', () => {
     assert.equal(client.text(), '\r\nbye');
     assert.deepEqual(client.find('exit'), { type: 'exit', code: 5, signal: 0 });
   });
+
+  test('a client that stalls mid-burst, then reads again, gets every byte once, in contiguous frames', async () => {
+    // Caught up, the client is on the reader's lane; stalled, its socket cannot take a frame
+    // whole, so it falls back to JavaScript with the rest of that frame, and the program is held
+    // (it is the only reader); reading again, it catches up and goes back on a lane. A unix
+    // socket holds ~200 KB, so the pause fills it within the burst.
+    const socketPath = join(await mkdtemp(join(tmpdir(), 'cloudterm-agent-')), 'agent.sock');
+    const agent = await startAgentFixture({ command: '/bin/sh', args: ['-c', 'read go; seq 1 300000; exec sleep 30'], listen: { path: socketPath } });
+    fixtures.push(agent);
+    const client = await agent.connect('rw', { url: `ws+unix://${socketPath}:/attach` });
+    const expected = `\r\n${seqOnTerminal(300_000)}`;
+    client.type('\r');
+    await client.waitFor(() => client.received > 100_000, 'the burst under way');
+    client.pauseReading();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    client.resumeReading();
+    await client.waitFor(() => client.received >= expected.length, 'the whole burst', 30_000);
+    assert.equal(client.find('gap'), undefined, 'nothing was lost');
+    assertContiguous(client);
+    assertText(client, expected);
+    await client.close();
+  });
+
+  test("ws's own replies (a pong) reach a client on the reader's lane between whole frames", async () => {
+    const agent = await running('read go; seq 1 200000; exec sleep 30');
+    const client = await agent.connect();
+    const expected = `\r\n${seqOnTerminal(200_000)}`;
+    let pongs = 0;
+    client.socket.on('pong', () => (pongs += 1));
+    client.type('\r');
+    while (client.received < expected.length) {
+      client.socket.ping();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (client.closeCode !== null) break;
+    }
+    await client.waitFor(() => client.received >= expected.length, 'the whole burst', 30_000);
+    assert.ok(pongs > 0, 'pongs arrived');
+    assert.equal(client.closeCode, null, 'the stream stayed valid WebSocket');
+    assertContiguous(client);
+    assertText(client, expected);
+    await client.close();
+  });
 });
+
+/** Every output frame starts where the one before ended. */
+function assertContiguous(client: TestClient): void {
+  let next: number | null = null;
+  for (const message of client.messages) {
+    if (message.type !== 'output') continue;
+    if (next !== null) assert.equal(message.offset, next, `an output frame at ${message.offset} follows one that ended at ${next}`);
+    next = message.offset + message.data.byteLength;
+  }
+}
+
+/** The output is exactly `expected`; a difference is reported by where it starts, not whole (megabytes). */
+function assertText(client: TestClient, expected: string): void {
+  const text = client.text();
+  if (text === expected) return;
+  let at = 0;
+  while (at < text.length && text[at] === expected[at]) at++;
+  assert.fail(`${text.length} characters against ${expected.length}; first difference at ${at}: ${JSON.stringify(text.slice(at, at + 40))} instead of ${JSON.stringify(expected.slice(at, at + 40))}`);
+}
