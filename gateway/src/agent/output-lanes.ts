@@ -30,12 +30,12 @@ export class OutputLanes {
   guard(attachment: Attachment): void {
     const connection = attachment.connection;
     if (connection === null) return;
+    const leave = () => this.leave(attachment);
     const leaveFirst = <F extends (...args: never[]) => unknown>(method: F): F =>
       function (this: Socket, ...args: Parameters<F>) {
-        if (attachment.laneId !== null) lanes.leave(attachment);
+        leave();
         return method.apply(this, args);
       } as F;
-    const lanes = this;
     connection.write = leaveFirst(connection.write);
     connection.end = leaveFirst(connection.end);
     connection.destroy = leaveFirst(connection.destroy);
