@@ -15,7 +15,7 @@ import { startWetty } from './lib/wetty-target.js';
 import { startCeiling } from './lib/ceiling-target.js';
 import { PIPELINE, PIPELINE_BYTES, echoLatency, settle, throughput, type ThroughputRun } from './lib/measure.js';
 import { cpuSeconds, killAllStarted, machineCpu, rssKiB } from './lib/processes.js';
-import { latency, summarize, type Latency, type Summary } from './lib/stats.js';
+import { latency, medianRatio, summarize, type Latency, type Summary } from './lib/stats.js';
 import { summarizeProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import type { Target, Terminal } from './lib/terminal.js';
 
@@ -205,8 +205,9 @@ const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '
 
 function table(figures: Partial<Record<TargetName, TargetFigures>>): string {
   const ceiling = figures.ceiling?.throughput.mean;
+  const ceilingRuns = figures.ceiling?.throughput.runs;
   const lines = [
-    '| target | throughput MB/s (mean ± half-range) | % of ceiling | echo p50 / p99 ms, cold | echo p50 / p99 ms, warm | echo max ms, cold / warm | server RSS idle MiB | RSS per viewer KiB | server CPU / client CPU during throughput |',
+    '| target | throughput MB/s (mean ± half-range) | % of ceiling (means; median of rounds) | echo p50 / p99 ms, cold | echo p50 / p99 ms, warm | echo max ms, cold / warm | server RSS idle MiB | RSS per viewer KiB | server CPU / client CPU during throughput |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const name of TARGETS) {
@@ -218,7 +219,7 @@ function table(figures: Partial<Record<TargetName, TargetFigures>>): string {
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     lines.push(
       `| ${t.name} | ${f(t.throughput.mean)} ± ${f(t.throughput.spread)} (${t.throughput.runs.map((r) => f(r)).join(', ')}) | ` +
-        `${ceiling ? `${f((t.throughput.mean / ceiling) * 100, 0)}%` : '–'} | ${f(t.echo.p50, 3)} / ${f(t.echo.p99, 3)} | ${f(t.echoWarm.p50, 3)} / ${f(t.echoWarm.p99, 3)} | ${f(t.echo.max, 2)} / ${f(t.echoWarm.max, 2)} | ` +
+        `${ceiling && ceilingRuns ? `${f((t.throughput.mean / ceiling) * 100, 0)}%; ${f(medianRatio(t.throughput.runs, ceilingRuns) * 100, 0)}%` : '–'} | ${f(t.echo.p50, 3)} / ${f(t.echo.p99, 3)} | ${f(t.echoWarm.p50, 3)} / ${f(t.echoWarm.p99, 3)} | ${f(t.echo.max, 2)} / ${f(t.echoWarm.max, 2)} | ` +
         `${t.memory ? f(t.memory.idleKiB / 1024) : '–'} | ${t.memory ? f(t.memory.perViewerKiB) : '–'} | ` +
         `${name === 'ceiling' ? '–' : cpu(avg(server))} / ${cpu(avg(client))} |`,
     );

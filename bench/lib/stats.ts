@@ -23,6 +23,18 @@ export function summarize(values: readonly number[]): Summary {
 }
 
 /**
+ * The median of the ratios a[i] / b[i] of runs made in the same round: on a VM whose speed drifts
+ * between phases, a target and its reference measured seconds apart share the phase, so their
+ * ratio is steadier than the ratio of the two means (which a slow phase in one round can swing).
+ */
+export function medianRatio(a: readonly number[], b: readonly number[]): number {
+  const ratios = a.slice(0, b.length).map((value, i) => value / b[i]!).sort((x, y) => x - y);
+  if (ratios.length === 0) return Number.NaN;
+  const middle = Math.floor(ratios.length / 2);
+  return ratios.length % 2 === 1 ? ratios[middle]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
+}
+
+/**
  * The gateway benchmark's form of a summary: only mean, spread and runs, in that order, because
  * its results JSON has always had exactly these keys (the agent benchmark's also has min and max).
  */
