@@ -5,6 +5,7 @@
 // the reader's lane and JavaScript, an exit that waits, or output lost at the exit.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,29 @@ describe('agent PTY output', () => {
     assertContiguous(client);
     assertText(client, expected);
     await client.close();
+  });
+  test('clients that attach to a printing program and drop, by the hundred, give back every descriptor', async () => {
+    // Each attached client that keeps up is given a lane, which holds a copy of its socket's
+    // descriptor: dropping the client must close it, whichever way the connection ends.
+    const agent = await running('while :; do echo tick; sleep 0.005; done');
+    const openDescriptors = () => readdirSync('/proc/self/fd').length;
+    const statusUrl = agent.url.replace('ws://', 'http://').replace('/attach', '/status');
+    const attachments = async () => ((await (await fetch(statusUrl)).json()) as { attachments: number }).attachments;
+    const before = openDescriptors();
+    for (let i = 0; i < 150; i += 1) {
+      const client = await agent.connect('ro');
+      const seen = client.messages.length;
+      await client.waitFor(() => client.messages.length >= seen + 3, 'live output');
+      if (i % 2 === 0) await client.close();
+      else {
+        client.socket.close();
+        await client.waitForClose();
+      }
+    }
+    for (let i = 0; i < 50 && (await attachments()) !== 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await attachments(), 0);
+    const leaked = openDescriptors() - before;
+    assert.ok(leaked < 10, `${leaked} more descriptors open after 150 clients came and went`);
   });
 });
 
