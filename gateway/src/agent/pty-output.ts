@@ -65,10 +65,10 @@ function readerAddon(): PtyReaderAddon {
 
 /**
  * node-pty reads the PTY through a tty.ReadStream it keeps as `_socket` (undeclared; node-pty is
- * pinned at 1.1.0, and test/integration/agent/pty-output.test.ts fails without this). That stream must never read, or it would take
- * output before our reader: its first read is scheduled for the next tick (node-pty listens for
- * 'data' in its constructor, and a tty.ReadStream starts only then), so a `_read` that does
- * nothing, set in the tick of the spawn, means it never reads at all.
+ * pinned at 1.1.0, and test/integration/agent/pty-output.test.ts fails without this). That stream
+ * must never read, or it would take output before our reader: its first read is scheduled for the
+ * next tick (node-pty listens for 'data' in its constructor, and a tty.ReadStream starts only
+ * then), so a `_read` that does nothing, set in the tick of the spawn, means it never reads at all.
  */
 function silenceNodePtyStream(term: IPty): Socket {
   const stream = (term as unknown as { _socket?: unknown })._socket;
@@ -99,7 +99,8 @@ export class PtyOutput {
         this.nodePtyStream.destroy();
       },
       // A copy: the socket holds what it is given until it is written.
-      (id, written, frameLength, length) => handlers.laneExit(id, written < 0 ? null : Buffer.from(this.spill.subarray(written, frameLength)), length),
+      (id, written, frameLength, length) =>
+        handlers.laneExit(id, written < 0 ? null : Buffer.from(this.spill.subarray(written, frameLength)), length),
     );
   }
 
