@@ -6,6 +6,7 @@
 // rest is handed over and written first), and with the session's end. A lane carries exactly what
 // the JavaScript path would have sent: the same frames, at the same offsets.
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Attachment } from './attachment.js';
 import type { PtyOutput } from './pty-output.js';
 
@@ -13,6 +14,8 @@ import type { PtyOutput } from './pty-output.js';
 type HandleOwner = { _handle?: { fd?: number } | null };
 
 function descriptorOf(connection: Socket): number | null {
+  // Under TLS the descriptor carries ciphertext: frames written to it directly would break it.
+  if (connection instanceof TLSSocket) return null;
   const fd = (connection as Socket & HandleOwner)._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : null;
 }
