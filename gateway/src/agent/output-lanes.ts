@@ -6,19 +6,9 @@
 // rest is handed over and written first), and with the session's end. A lane carries exactly what
 // the JavaScript path would have sent: the same frames, at the same offsets.
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import type { Attachment } from './attachment.js';
 import type { PtyOutput } from './pty-output.js';
-
-/** A socket's own descriptor: Node keeps it on the handle, and has no public way to give it. */
-type HandleOwner = { _handle?: { fd?: number } | null };
-
-function descriptorOf(connection: Socket): number | null {
-  // Under TLS the descriptor carries ciphertext: frames written to it directly would break it.
-  if (connection instanceof TLSSocket) return null;
-  const fd = (connection as Socket & HandleOwner)._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : null;
-}
+import { socketDescriptor } from '../net/socket-descriptor.js';
 
 export class OutputLanes {
   private readonly byId = new Map<number, Attachment>();
@@ -47,7 +37,7 @@ export class OutputLanes {
   /** Gives a client that has every byte so far, and nothing on its way, to the reader. */
   offer(attachment: Attachment): void {
     if (attachment.laneId !== null || attachment.connection === null || !attachment.idle) return;
-    const fd = descriptorOf(attachment.connection);
+    const fd = socketDescriptor(attachment.connection);
     if (fd === null) return;
     const id = this.output.lane(fd);
     if (id === null) return;

@@ -5,9 +5,9 @@
 // "The proxy core"). HTTPS served by the gateway itself keeps the JavaScript splice.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
 import { closeFrame } from './frame-boundary.js';
 import { loadAddon } from '../native/load-addon.js';
+import { socketDescriptor } from '../net/socket-descriptor.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
 
@@ -21,9 +21,6 @@ interface FdSpliceAddon {
   destroy(splice: NativeSplice): void;
   bytes(splice: NativeSplice, out: Float64Array): void;
 }
-
-/** A socket's own descriptor; Node keeps it on the handle, and has no public way to give it. */
-type HandleOwner = { _handle?: { fd?: number } | null };
 
 let addon: FdSpliceAddon | null = null;
 
@@ -41,18 +38,12 @@ function dispatch(splice: NativeSplice, end: number): void {
   splice.ended(SPLICE_ENDS[end] ?? 'restart');
 }
 
-function descriptorOf(socket: Duplex): number | null {
-  if (socket instanceof TLSSocket) return null;
-  const fd = (socket as Duplex & HandleOwner)._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : null;
-}
-
 /**
  * Whether these two sockets can be spliced in C: both with a descriptor of their own and nothing
  * still queued for writing in Node (it would be lost with the net.Socket).
  */
 export function nativeSpliceable(browser: Duplex, agent: Socket): boolean {
-  return addon !== null && browser.writableLength === 0 && agent.writableLength === 0 && descriptorOf(browser) !== null && descriptorOf(agent) !== null;
+  return addon !== null && browser.writableLength === 0 && agent.writableLength === 0 && socketDescriptor(browser) !== null && socketDescriptor(agent) !== null;
 }
 
 /** What a socket's stream read from the kernel and nobody took yet. */
@@ -83,7 +74,7 @@ export class NativeSplice implements Spliced {
     if (!addon || !browser || !agent) throw new Error('the native splice is not loaded, or started twice');
     const agentBytes = Buffer.concat([fromAgent, ...unread(agent)]);
     const browserBytes = Buffer.concat([fromBrowser, ...unread(browser)]);
-    addon.start(this, descriptorOf(browser)!, descriptorOf(agent)!, responseHead, agentBytes, browserBytes);
+    addon.start(this, socketDescriptor(browser)!, socketDescriptor(agent)!, responseHead, agentBytes, browserBytes);
     // The C splice holds copies: destroying these closes only Node's descriptors (no FIN is sent).
     this.browser = null;
     this.agent = null;
