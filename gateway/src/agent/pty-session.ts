@@ -88,8 +88,6 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
   /** The furthest position of clients that detached recently, and until when it counts. */
   private resumePoint: { position: number; until: number } | null = null;
   private resumeTimer: NodeJS.Timeout | null = null;
-  /** Output up to here has been handed to the attachments. */
-  private flushedTo = 0;
   private readonly frames = new FramePool(OUTPUT_HEADER_BYTES + MAX_BATCH_BYTES, 64);
   cols: number;
   rows: number;
@@ -256,6 +254,7 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     if (offset < this.ring.end) this.replays += 1;
     attachment.cursor = offset;
     attachment.pump(this.ring, this.exitStatus);
+    this.offerLane(attachment);
     this.updateFlow();
   }
 
@@ -281,10 +280,11 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
 
   /** A batch of output (the reader gathers bursts into batches of up to 64 KiB, pty-reader.c). */
   private onOutput(chunk: Buffer): void {
+    const from = this.ring.end;
     this.ring.write(chunk);
     this.lastOutputAt = this.now();
     this.emit('output', chunk);
-    this.flushOutput();
+    this.sendBatch(from, this.ring.end);
   }
 
   /**
@@ -297,12 +297,8 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
     if (error !== null) this.terminate(HANGUP_GRACE_MS);
   }
 
-  /** Sends the output gathered since the last flush to every attached client. */
-  private flushOutput(): void {
-    const from = this.flushedTo;
-    const to = this.ring.end;
-    if (from === to) return;
-    this.flushedTo = to;
+  /** Sends the batch at ring offsets [from, to) to every attached client. */
+  private sendBatch(from: number, to: number): void {
     // Clients on a lane got the batch from the reader already. Those that were caught up get
     // one frame, built once and shared; the others read the ring.
     const caughtUp: Attachment[] = [];
@@ -316,12 +312,14 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
       for (const attachment of caughtUp) attachment.sendShared(frame, to, release);
     }
     this.updateFlow();
-    for (const attachment of this.attachments) this.offerLane(attachment);
   }
 
-  /** A client that has every byte so far, and nothing on its way, gets the next batches from the reader. */
+  /**
+   * A client that has every byte so far, and nothing on its way, gets the next batches from the
+   * reader: asked when it attaches and each time its socket has taken everything it was sent.
+   */
   private offerLane(attachment: Attachment): void {
-    if (attachment.attached && attachment.cursor === this.flushedTo && this.exitStatus === null) this.lanes.offer(attachment);
+    if (attachment.attached && attachment.cursor === this.ring.end && this.exitStatus === null) this.lanes.offer(attachment);
   }
 
   /** One output frame holding ring bytes [from, to): at most two copies where the ring wraps. */
