@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../../core/src/log.js';
 import { loadKeyPairFiles, loadOrCreateKeyPair, type SigningKeyPair } from '../../core/src/keys/index.js';
 import { createStores, type Stores } from './store/index.js';
 import { prepareDirectory } from './config/directory.js';
-import { LocalBackend, SessionService, type TerminalBackend } from './sessions/index.js';
+import { createBackend, SessionService, type TerminalBackend } from './sessions/index.js';
 import { signAttachToken } from '../../core/src/keys/attach-token.js';
 import { buildApp } from './http/app.js';
 import { AttachHandler } from './http/attach-upgrade.js';
@@ -81,7 +81,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   const metrics = createGatewayMetrics(runtime.processMetrics ?? true);
   const auth = await createAuthService(config, { tokenKeys, rateLimiter: stores.rateLimiter, revocations: stores.revocations });
 
-  const backend: TerminalBackend = new LocalBackend({
+  const backend: TerminalBackend = createBackend({
+    kind: 'local',
     dataDir: config.dataDir,
     selfCommand: runtime.selfCommand,
     attachPublicKeyFile: config.attachKeys.publicKeyFile,
@@ -89,12 +90,26 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     recordDir: config.recordDir,
     env: runtime.env,
     startTimeoutMs: timings.agentStartTimeoutMs,
+    stopTimeoutMs: timings.agentStopTimeoutMs,
   });
-  const sessions = new SessionService(stores.sessions, backend, {
-    idleTimeoutMs: config.idleTimeoutMs,
-    maxLifetimeMs: config.maxLifetimeMs,
-    maxSessionsPerUser: config.maxSessionsPerUser,
-  }, (user, tenant) => auth.mayBeMemberOf(user, tenant));
+  const sessionLog = log.child({ part: 'sessions' });
+  const sessions = new SessionService(
+    stores.sessions,
+    backend,
+    {
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxLifetimeMs: config.maxLifetimeMs,
+      maxSessionsPerUser: config.maxSessionsPerUser,
+      stopRetryMs: timings.reapIntervalMs,
+    },
+    (user, tenant) => auth.mayBeMemberOf(user, tenant),
+    {
+      onStopFailed: (record, error) => {
+        sessionLog.warn({ session: record.id, owner: record.owner, err: error.message }, 'Could not stop a terminal: its session is kept, and the stop retried');
+        metrics.stopFailures.inc();
+      },
+    },
+  );
 
   let shuttingDown = false;
   const attach = new AttachHandler({
@@ -116,8 +131,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   });
   metrics.observeProxy(attach);
   backend.onEnded((sessionId) => {
-    log.info({ session: sessionId }, 'Session ended: its process exited');
-    void sessions.ended(sessionId).catch((error: unknown) => log.warn({ err: error }, 'Could not forget an ended session'));
+    sessionLog.info({ session: sessionId }, 'Session ended: its process exited');
+    void sessions.ended(sessionId).catch((error: unknown) => sessionLog.warn({ err: error }, 'Could not forget an ended session'));
   });
 
   const app = await buildApp({
@@ -147,12 +162,12 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     sessions.reap().then(
       (reaped) => {
         for (const record of reaped) {
-          log.info({ session: record.id, owner: record.owner }, 'Reaped expired session');
+          sessionLog.info({ session: record.id, owner: record.owner }, 'Reaped expired session');
           attach.closeSession(record.id);
         }
         metrics.reaped.inc(reaped.length);
       },
-      (error: unknown) => log.warn({ err: error }, 'Reaper could not claim expired sessions'),
+      (error: unknown) => sessionLog.warn({ err: error }, 'Reaper could not claim expired sessions'),
     );
   }, timings.reapIntervalMs);
   reaper.unref();

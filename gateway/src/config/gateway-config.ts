@@ -70,6 +70,8 @@ export const GATEWAY_TIMINGS = {
   requestTimeoutMs: 30_000,
   /** How long a new terminal's agent has to answer (local mode). */
   agentStartTimeoutMs: 10_000,
+  /** How long a local agent has to exit once told to stop (its own grace and drain are 5 s each). */
+  agentStopTimeoutMs: 15_000,
 } as const;
 
 export type GatewayTimings = { readonly [K in keyof typeof GATEWAY_TIMINGS]: number };
