@@ -449,9 +449,10 @@ describe('MemorySessionStore: snapshot', () => {
     dir = await mkdtemp(join(tmpdir(), 'cloudterm-store-'));
   });
 
-  test('sessions survive re-creating the store from the snapshot, which only its user can read', async () => {
+  test('sessions survive re-creating the store from the snapshot, which only its user can read', async (t) => {
     const path = join(dir, 'sessions.json');
     const first = await MemorySessionStore.open({ snapshotPath: path });
+    t.after(() => first.close());
     const kept = session({ pid: 1234, state: 'running', endpoint: 'unix:/tmp/ct/a.sock' });
     const deleted = session();
     const claimed = session({ expiresAt: BASE });
@@ -463,15 +464,14 @@ describe('MemorySessionStore: snapshot', () => {
 
     // Read while the first store is still open: every change is on disk once its call returns.
     const second = await MemorySessionStore.open({ snapshotPath: path });
+    t.after(() => second.close());
     const expected = { ...kept, shares: { bob: 'ro' }, expiresAt: BASE + HOUR };
     assert.deepEqual(await second.listForUser('alice'), [expected]);
     assert.deepEqual(ids(await second.listForUser('bob')), [kept.id]);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
-    await first.close();
-    await second.close();
   });
 
-  test('a snapshot written before sessions had "recorded" still loads, those sessions not recorded', async () => {
+  test('a snapshot written before sessions had "recorded" still loads, those sessions not recorded', async (t) => {
     const path = join(dir, 'older.json');
     const first = await MemorySessionStore.open({ snapshotPath: path });
     const record = session({ state: 'running' });
@@ -482,8 +482,8 @@ describe('MemorySessionStore: snapshot', () => {
     assert.doesNotMatch(withoutField, /recorded/);
     await writeFile(path, withoutField, { mode: 0o600 });
     const second = await MemorySessionStore.open({ snapshotPath: path });
+    t.after(() => second.close());
     assert.deepEqual(await second.get(record.id), { ...record, recorded: false });
-    await second.close();
   });
 
   test('a lock left by a gateway that is gone is taken over; a store lets go of its lock at close', async () => {
@@ -558,7 +558,7 @@ describe('MemorySessionStore: snapshot', () => {
 });
 
 describe('createStores', () => {
-  test('without a Redis URL: stores in this process, sessions kept in the snapshot', async () => {
+  test('without a Redis URL: stores in this process, sessions kept in the snapshot', async (t) => {
     const path = join(await mkdtemp(join(tmpdir(), 'cloudterm-stores-')), 'sessions.json');
     const stores = await createStores({ redisUrl: null, snapshotPath: path });
     const record = session();
@@ -569,13 +569,14 @@ describe('createStores', () => {
     assert.equal(await stores.revocations.isRevoked('jti-1'), true);
     await stores.close();
     const reopened = await createStores({ redisUrl: null, snapshotPath: path });
+    t.after(() => reopened.close());
     assert.deepEqual(await reopened.sessions.get(record.id), record);
-    await reopened.close();
   });
 
-  test('with a Redis URL: all three share Redis under the key prefix, and close() disconnects', async () => {
+  test('with a Redis URL: all three share Redis under the key prefix, and close() disconnects', async (t) => {
     const stores = await createStores({ redisUrl: redisServer.url, keyPrefix: 'factory:' });
     const other = await createStores({ redisUrl: redisServer.url, keyPrefix: 'factory:' });
+    t.after(() => other.close());
     const record = session();
     await stores.sessions.create(record, 5);
     assert.deepEqual(await other.sessions.get(record.id), record);
@@ -585,7 +586,6 @@ describe('createStores', () => {
     assert.equal(await other.revocations.isRevoked('jti-1'), true);
     await stores.close();
     await assert.rejects(stores.sessions.ping(), StoreUnavailableError);
-    await other.close();
   });
 
   test('an unreachable Redis fails the start quickly with StoreUnavailableError', async () => {
