@@ -21,7 +21,7 @@ import { loadTlsMaterial } from './http/tls.js';
 import { createAuthService } from './auth-service.js';
 
 export interface GatewayRuntime {
-  /** How to run this program again, for local agents: e.g. [node, dist/gateway/src/main.js]. */
+  /** How to run this program again, for local agents: e.g. [node, dist/cli/src/main.js]. */
   readonly selfCommand: readonly string[];
   /** The environment local agents (and so the shells) inherit. */
   readonly env: Readonly<Record<string, string | undefined>>;

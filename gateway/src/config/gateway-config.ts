@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, parseOptions, usage, type OptionSpec } from '../../../core/src/config/options.js';
+import { ConfigError, checkRenamedVariables, parseOptions, usage, type OptionSpec } from '../../../core/src/config/options.js';
 import { parseListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
 import { programProblem } from '../../../core/src/config/program.js';
 import { LOG_LEVELS } from '../../../core/src/log.js';
@@ -46,6 +46,40 @@ export const gatewayOptionSpecs = {
 } as const satisfies Record<string, OptionSpec>;
 
 export type GatewayMode = 'gateway' | 'local';
+
+/** The gateway's variables before they were prefixed CLOUDTERM_GATEWAY_ (docs/decisions.md). */
+export const RENAMED_GATEWAY_VARIABLES: Readonly<Record<string, string>> = {
+  CLOUDTERM_LISTEN: 'CLOUDTERM_GATEWAY_LISTEN',
+  CLOUDTERM_METRICS_LISTEN: 'CLOUDTERM_GATEWAY_METRICS_LISTEN',
+  CLOUDTERM_PUBLIC_URL: 'CLOUDTERM_GATEWAY_PUBLIC_URL',
+  CLOUDTERM_TLS_CERT: 'CLOUDTERM_GATEWAY_TLS_CERT',
+  CLOUDTERM_TLS_KEY: 'CLOUDTERM_GATEWAY_TLS_KEY',
+  CLOUDTERM_ALLOWED_ORIGINS: 'CLOUDTERM_GATEWAY_ALLOWED_ORIGINS',
+  CLOUDTERM_REDIS_URL: 'CLOUDTERM_GATEWAY_REDIS_URL',
+  CLOUDTERM_REDIS_KEY_PREFIX: 'CLOUDTERM_GATEWAY_REDIS_KEY_PREFIX',
+  CLOUDTERM_USERS_FILE: 'CLOUDTERM_GATEWAY_USERS_FILE',
+  CLOUDTERM_TENANTS_FILE: 'CLOUDTERM_GATEWAY_TENANTS_FILE',
+  CLOUDTERM_DEFAULT_TENANT: 'CLOUDTERM_GATEWAY_DEFAULT_TENANT',
+  CLOUDTERM_TOKEN_KEY_FILE: 'CLOUDTERM_GATEWAY_TOKEN_KEY_FILE',
+  CLOUDTERM_TOKEN_PUBLIC_KEY_FILE: 'CLOUDTERM_GATEWAY_TOKEN_PUBLIC_KEY_FILE',
+  CLOUDTERM_ATTACH_KEY_FILE: 'CLOUDTERM_GATEWAY_ATTACH_KEY_FILE',
+  CLOUDTERM_ATTACH_PUBLIC_KEY_FILE: 'CLOUDTERM_GATEWAY_ATTACH_PUBLIC_KEY_FILE',
+  CLOUDTERM_TOKEN_TTL: 'CLOUDTERM_GATEWAY_TOKEN_TTL',
+  CLOUDTERM_IDLE_TIMEOUT: 'CLOUDTERM_GATEWAY_IDLE_TIMEOUT',
+  CLOUDTERM_MAX_LIFETIME: 'CLOUDTERM_GATEWAY_MAX_LIFETIME',
+  CLOUDTERM_MAX_SESSIONS_PER_USER: 'CLOUDTERM_GATEWAY_MAX_SESSIONS_PER_USER',
+  CLOUDTERM_OIDC_ISSUER: 'CLOUDTERM_GATEWAY_OIDC_ISSUER',
+  CLOUDTERM_OIDC_AUDIENCE: 'CLOUDTERM_GATEWAY_OIDC_AUDIENCE',
+  CLOUDTERM_OIDC_JWKS_URL: 'CLOUDTERM_GATEWAY_OIDC_JWKS_URL',
+  CLOUDTERM_OIDC_USER_CLAIM: 'CLOUDTERM_GATEWAY_OIDC_USER_CLAIM',
+  CLOUDTERM_OIDC_GROUPS_CLAIM: 'CLOUDTERM_GATEWAY_OIDC_GROUPS_CLAIM',
+  CLOUDTERM_PROXY_CORE: 'CLOUDTERM_GATEWAY_PROXY_CORE',
+  CLOUDTERM_TRUST_PROXY: 'CLOUDTERM_GATEWAY_TRUST_PROXY',
+  CLOUDTERM_DATA_DIR: 'CLOUDTERM_GATEWAY_DATA_DIR',
+  CLOUDTERM_SHELL: 'CLOUDTERM_GATEWAY_SHELL',
+  CLOUDTERM_RECORD_DIR: 'CLOUDTERM_GATEWAY_RECORD_DIR',
+  CLOUDTERM_LOG_LEVEL: 'CLOUDTERM_GATEWAY_LOG_LEVEL',
+};
 
 /** The defaults that differ between the two modes; every other default is in its option's spec. */
 const MODE_DEFAULTS = {
@@ -163,6 +197,7 @@ function openFilesLimit(): number {
 export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const problems: string[] = [];
   const { values } = parseOptions(gatewayOptionSpecs, argv, env, problems);
+  checkRenamedVariables(RENAMED_GATEWAY_VARIABLES, env, problems);
 
   const defaults = MODE_DEFAULTS[mode];
   const listen = parseListenAddress(values.listen ?? defaults.listen, defaults.host);

@@ -1,4 +1,4 @@
-// The agent reads its PTY in C (gateway/native/pty-reader.c) while node-pty starts the program and
+// The agent reads its PTY in C (agent/native/pty-reader.c) while node-pty starts the program and
 // reports its exit, and writes the output of caught-up clients itself (lanes, output-lanes.ts).
 // What a user would notice if that were wrong: the first bytes a program prints missing (node-pty's
 // own stream reading them first), output out of order, doubled or torn where a client moves between
