@@ -7,6 +7,7 @@ import { ConfigError, checkRenamedVariables, parseOptions, usage, type OptionSpe
 import { parseListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
 import { programProblem } from '../../../core/src/config/program.js';
 import { LOG_LEVELS } from '../../../core/src/log.js';
+import { DEFAULT_GROUPS_CLAIM, DEFAULT_USER_CLAIM } from '../auth/oidc.js';
 import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
 import { loadPtyReader } from '../../../agent/src/index.js';
 
@@ -33,8 +34,8 @@ export const gatewayOptionSpecs = {
   oidcIssuer: { flag: 'oidc-issuer', env: 'CLOUDTERM_GATEWAY_OIDC_ISSUER', kind: 'string', help: 'accept bearer JWTs from this issuer' },
   oidcAudience: { flag: 'oidc-audience', env: 'CLOUDTERM_GATEWAY_OIDC_AUDIENCE', kind: 'string', help: 'their required audience' },
   oidcJwksUrl: { flag: 'oidc-jwks-url', env: 'CLOUDTERM_GATEWAY_OIDC_JWKS_URL', kind: 'string', help: "the issuer's JWKS URL" },
-  oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_GATEWAY_OIDC_USER_CLAIM', kind: 'string', default: 'preferred_username', help: 'claim naming the user' },
-  oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_GATEWAY_OIDC_GROUPS_CLAIM', kind: 'string', default: 'groups', help: 'claim listing groups = tenants' },
+  oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_GATEWAY_OIDC_USER_CLAIM', kind: 'string', default: DEFAULT_USER_CLAIM, help: 'claim naming the user' },
+  oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_GATEWAY_OIDC_GROUPS_CLAIM', kind: 'string', default: DEFAULT_GROUPS_CLAIM, help: 'claim listing groups = tenants' },
   maxAttachmentsPerUser: { flag: 'max-attachments-per-user', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS_PER_USER', kind: 'integer', min: 1, max: 10_000_000, default: 64, help: "attachments one user holds at once on this gateway, so that nobody takes everyone's room" },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 10_000_000, help: 'attachments this gateway holds at once; more are answered 503 gateway_full (default: what the open-files limit allows)' },
   proxyCore: { flag: 'proxy-core', env: 'CLOUDTERM_GATEWAY_PROXY_CORE', kind: 'string', default: 'native', help: 'native (the C splice) or js; HTTPS served by the gateway itself always uses js' },
