@@ -28,7 +28,7 @@ export interface GatewayRuntime {
   /** Where the built page is (gateway/ui/dist); null serves no page. */
   readonly uiRoot: string | null;
   readonly logDestination: NodeJS.WritableStream;
-  /** Intervals and timeouts other than GATEWAY_TIMINGS' (tests shorten them). */
+  /** Overrides of GATEWAY_TIMINGS' intervals and timeouts (tests shorten them). */
   readonly timings?: Partial<GatewayTimings>;
   readonly processMetrics?: boolean;
 }
