@@ -100,7 +100,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
       idleTimeoutMs: config.idleTimeoutMs,
       maxLifetimeMs: config.maxLifetimeMs,
       maxSessionsPerUser: config.maxSessionsPerUser,
-      stopRetryMs: timings.reapIntervalMs,
+      // A claim outlasts the slowest stop (then SIGKILL), and the pass that finds it lapsed.
+      claimLeaseMs: timings.agentStopTimeoutMs + timings.reapIntervalMs,
     },
     (user, tenant) => auth.mayBeMemberOf(user, tenant),
     {

@@ -63,7 +63,7 @@ export class FakeClock {
   }
 }
 
-export const LIMITS: SessionLimits = { idleTimeoutMs: 60_000, maxLifetimeMs: 600_000, maxSessionsPerUser: 3, stopRetryMs: 5_000 };
+export const LIMITS: SessionLimits = { idleTimeoutMs: 60_000, maxLifetimeMs: 600_000, maxSessionsPerUser: 3, claimLeaseMs: 30_000 };
 
 /** A user of the fake authenticator: their bearer token is `token-<user>`. */
 export interface FakeUser {

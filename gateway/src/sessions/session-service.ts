@@ -39,10 +39,12 @@ export interface SessionLimits {
   readonly maxLifetimeMs: number;
   readonly maxSessionsPerUser: number;
   /**
-   * How long a claim to end a session holds: a stop that failed (or a replica that died while
-   * stopping) is retried by the first reaper pass after it. One reaper interval.
+   * How long a claim to end a session holds while its terminal is stopped: longer than a stop may
+   * take, so that no other replica retries a stop still under way. A stop that fails hands its
+   * session back at once (the next reaper pass retries it); one whose replica died is retried
+   * when the claim lapses.
    */
-  readonly stopRetryMs: number;
+  readonly claimLeaseMs: number;
 }
 
 export interface SessionServiceOptions {
@@ -214,10 +216,10 @@ export class SessionService {
    * fails leaves the session `ending`, for the reaper to retry; the caller hears why.
    */
   async end(record: SessionRecord): Promise<void> {
-    const claimed = await this.store.claim(record.id, this.now(), this.limits.stopRetryMs);
+    const claimed = await this.store.claim(record.id, this.now(), this.limits.claimLeaseMs);
     if (!claimed) return;
-    const error = await this.stopAndForget(claimed);
-    if (error) throw new HttpError('upstream_failed', `the terminal could not be stopped (${error.message}); it is retried shortly`);
+    const failure = await this.stopAndForget(claimed);
+    if (failure) throw new HttpError('upstream_failed', `the terminal could not be stopped (${failure.message}); it is retried shortly`);
   }
 
   /** Whether the session's terminal still exists (see TerminalBackend.isRunning). */
@@ -231,24 +233,31 @@ export class SessionService {
   }
 
   /**
-   * Claims expired sessions (exactly one replica gets each) and stops their terminals; returns
-   * those that ended. One whose stop failed stays claimed until the next pass retries it.
+   * Claims expired sessions (exactly one replica holds each claim) and stops their terminals;
+   * returns those that ended. One whose stop failed is handed back for the next pass to retry.
    */
   async reap(limit = 100): Promise<SessionRecord[]> {
-    const expired = await this.store.claimExpired(this.now(), limit, this.limits.stopRetryMs);
+    const expired = await this.store.claimExpired(this.now(), limit, this.limits.claimLeaseMs);
     const failures = await Promise.all(expired.map((record) => this.stopAndForget(record)));
     return expired.filter((_, i) => failures[i] === null);
   }
 
-  /** Stops the terminal, then removes the record; the stop's error (record kept), or null. */
+  /**
+   * Stops the terminal, then removes the record; null, or the stop's error. A failed stop keeps
+   * the record and ends the claim now (a claim of no lease), so that the next reaper pass, on any
+   * replica, retries it.
+   */
   private async stopAndForget(record: SessionRecord): Promise<Error | null> {
     try {
       await this.backend.stop(record);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.options.onStopFailed?.(record, failure);
+      // Should the store fail too, the claim's lease runs out and the retry comes later.
+      await this.store.claim(record.id, this.now(), 0).catch(() => null);
       return failure;
     }
+    // Already gone when the terminal ended by itself meanwhile (TerminalBackend.onEnded).
     await this.store.delete(record.id);
     return null;
   }

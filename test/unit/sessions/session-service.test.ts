@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../../gateway/src/errors.js';
-import type { Principal } from '../../../gateway/src/sessions/index.js';
-import { LIMITS, testService } from '../../helpers/fakes.js';
+import { SessionService, type Principal } from '../../../gateway/src/sessions/index.js';
+import { FakeBackend, LIMITS, testService } from '../../helpers/fakes.js';
 
 const alice: Principal = { user: 'alice', tenants: [{ tenant: 'team', admin: false }] };
 const bob: Principal = { user: 'bob', tenants: [{ tenant: 'team', admin: false }] };
@@ -102,11 +102,11 @@ test('stop, then forget: a reaped terminal whose stop fails is kept, reported, a
   assert.ok(backend.running.has(view.id), 'the terminal still runs');
   assert.equal((await store.get(view.id))?.state, 'ending', 'and its record is kept');
   assert.equal((await sessions.get(alice, view.id)).state, 'ending', 'its owner sees it ending');
-  await store.touch(view.id, clock.ms);
-  assert.deepEqual(await sessions.reap(), [], 'its claim holds until the retry time');
+  await store.touch(view.id, clock.ms + 1);
+  assert.equal((await store.get(view.id))?.state, 'ending', 'activity does not bring it back');
 
-  clock.advance(LIMITS.stopRetryMs);
-  assert.deepEqual((await sessions.reap()).map((r) => r.id), [view.id]);
+  clock.advance(1);
+  assert.deepEqual((await sessions.reap()).map((r) => r.id), [view.id], 'the next pass retries it');
   assert.equal(backend.running.has(view.id), false);
   assert.equal(await store.get(view.id), null);
   assert.equal(stopFailures.length, 1);
@@ -124,8 +124,7 @@ test('stop, then forget: a delete whose stop fails answers why, keeps the sessio
   });
   assert.equal((await store.get(view.id))?.state, 'ending');
   await rejectsWith(sessions.extend(alice, view.id, 600), 'session_not_found');
-  clock.advance(LIMITS.stopRetryMs);
-  assert.deepEqual((await sessions.reap()).map((r) => r.id), [view.id]);
+  assert.deepEqual((await sessions.reap()).map((r) => r.id), [view.id], 'the next pass retries it');
   assert.equal(backend.running.has(view.id), false);
   await rejectsWith(sessions.get(alice, view.id), 'session_not_found');
 });
@@ -137,4 +136,35 @@ test('a terminal that ended by itself is forgotten without a stop', async (t) =>
   await sessions.ended(view.id);
   assert.equal(await store.get(view.id), null);
   assert.deepEqual(backend.stopped, []);
+});
+
+test('a stop under way holds its claim: another replica does not stop it again; a replica that died is retried after the lease', async (t) => {
+  const { sessions, backend, store, clock } = await testService(t);
+  const view = await sessions.create(alice, {});
+  clock.advance(LIMITS.idleTimeoutMs);
+  // This replica's stop takes its time (an agent draining its clients).
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const stop = backend.stop.bind(backend);
+  backend.stop = async (record) => {
+    await released;
+    return stop(record);
+  };
+  const first = sessions.reap();
+  await new Promise((resolve) => setImmediate(resolve));
+  const other = new FakeBackend();
+  const replica = new SessionService(store, other, LIMITS, () => true, { now: clock.now });
+  clock.advance(LIMITS.claimLeaseMs - 1);
+  assert.deepEqual(await replica.reap(), [], 'claimed: left alone while the stop is under way');
+  release();
+  assert.deepEqual((await first).map((r) => r.id), [view.id]);
+  assert.equal(await store.get(view.id), null);
+
+  // A claim whose replica died mid-stop (never finished) is taken over once it lapses.
+  const orphan = await sessions.create(alice, {});
+  await store.claim(orphan.id, clock.ms, LIMITS.claimLeaseMs);
+  assert.deepEqual(await replica.reap(), []);
+  clock.advance(LIMITS.claimLeaseMs);
+  assert.deepEqual((await replica.reap()).map((r) => r.id), [orphan.id]);
+  assert.deepEqual(other.stopped, [orphan.id]);
 });
