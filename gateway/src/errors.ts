@@ -21,6 +21,7 @@ export const ErrorCodes = {
   payload_too_large: { status: 413, message: 'the body is too large' },
   uri_too_long: { status: 414, message: 'the URL is too long' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
+  host_not_served: { status: 421, message: 'this gateway does not serve that host name' },
   header_too_large: { status: 431, message: 'the request headers are too large' },
   rate_limited: { status: 429, message: 'too many attempts, try again later' },
   internal: { status: 500, message: 'internal error' },

@@ -19,6 +19,8 @@ import { loadStaticAssets } from './http/static-assets.js';
 import { startMetricsServer } from './http/metrics-server.js';
 import { loadTlsMaterial } from './http/tls.js';
 import { createAuthService } from './auth-service.js';
+import { OriginPolicy, listenerOrigins } from './http/origin-policy.js';
+import { networkInterfaces } from 'node:os';
 
 export interface GatewayRuntime {
   /** How to run this program again, for local agents: e.g. [node, dist/gateway/src/main.js]. */
@@ -55,6 +57,14 @@ async function loadKeys(config: GatewayConfig, which: 'tokenKeys' | 'attachKeys'
   if (config.mode === 'local') return loadOrCreateKeyPair(files.privateKeyFile, files.publicKeyFile);
   const flag = which === 'tokenKeys' ? 'token' : 'attach';
   return loadKeyPairFiles({ ...files, privateFlag: `${flag}-key-file`, publicFlag: `${flag}-public-key-file` });
+}
+
+/** This machine's addresses: a wildcard listener serves each of them by name. */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((entry) => entry !== undefined && !entry.address.startsWith('fe80:'))
+    .map((entry) => entry!.address);
 }
 
 /** What is logged of a request (fastify's own serializer, less the query string). */
@@ -108,12 +118,14 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   }, (user, tenant) => auth.mayBeMemberOf(user, tenant));
 
   let shuttingDown = false;
+  // The listener's own origins join once its port is known (before any request can arrive).
+  const origins = new OriginPolicy(config.allowedOrigins);
   const attach = new AttachHandler({
     authenticate: (token) => auth.authenticate(token),
     sessions,
     store: stores.sessions,
     signAttachToken: (claims) => signAttachToken(attachKeys.privateKey, claims),
-    allowedOrigins: config.allowedOrigins,
+    origins,
     maxAttachments: config.maxAttachments,
     maxAttachmentsPerUser: config.maxAttachmentsPerUser,
     trustProxy: config.trustProxy,
@@ -137,7 +149,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     store: stores.sessions,
     metrics,
     log,
-    allowedOrigins: config.allowedOrigins,
+    origins,
     requestTimeoutMs: runtime.requestTimeoutMs ?? 30_000,
     secureCookies: config.secureCookies,
     trustProxy: config.trustProxy,
@@ -171,6 +183,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   const listen = config.listen;
   await app.listen('path' in listen ? { path: listen.path } : { host: listen.host, port: listen.port });
   const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : 0;
+  origins.serve(listenerOrigins(listen, boundPort, tls ? 'https' : 'http', interfaceAddresses()));
   const url =
     'path' in listen
       ? formatListenAddress(listen)

@@ -7,7 +7,8 @@ import { HttpError } from '../errors.js';
 import { StoreUnavailableError, type SessionStore } from '../store/index.js';
 import type { Principal as SessionPrincipal, SessionService } from '../sessions/index.js';
 import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth/index.js';
-import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from './credentials.js';
+import { clearedTokenCookie, tokenCookie, tokenFromHeaders } from './credentials.js';
+import { hostRefusal, type OriginPolicy } from './origin-policy.js';
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { audit } from './audit.js';
@@ -26,7 +27,8 @@ export interface AppDeps {
   readonly store: SessionStore;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
-  readonly allowedOrigins: readonly string[];
+  /** The sites served (Host) and the origins allowed to act with the cookie. */
+  readonly origins: OriginPolicy;
   /**
    * How long a request may take to arrive, headers and body: the API's bodies are at most 16 KiB,
    * so only a stalled or deliberately slow client needs longer, and each holds a descriptor.
@@ -117,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, deps.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, deps.requestTimeoutMs / 4),
     },
-    serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null),
+    serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null, (host) => deps.origins.hostServed(host)),
     // Oversized headers and unparseable requests get the same JSON error shape as everything else.
     clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: MAX_PARAM_CHARS },
@@ -142,12 +144,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => sendError(reply, new HttpError('not_found', `no route ${request.method} ${echoedPath(request.url)}`)));
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // Before anything else, on every path: a name that is not ours may be a rebound one.
+    if (!deps.origins.hostServed(request.headers.host)) throw hostRefusal(request.headers.host);
     const path = request.url.split('?')[0] ?? '';
     if (!path.startsWith('/api/')) return;
     reply.header('cache-control', 'no-store');
     if (deps.isShuttingDown?.()) throw new HttpError('shutting_down');
-    if (UNSAFE_METHODS.has(request.method) && request.headers.origin && !originAllowed(request.headers, deps.allowedOrigins)) {
-      throw new HttpError('origin_forbidden', `Origin "${request.headers.origin}" is not allowed`);
+    if (UNSAFE_METHODS.has(request.method)) {
+      const refusal = deps.origins.refusal(request.headers);
+      if (refusal) throw new HttpError('origin_forbidden', refusal);
     }
     // The JSON parser would read compressed bytes as text and call them invalid JSON: say why.
     const encoding = request.headers['content-encoding'];
@@ -184,11 +189,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     async (request, reply) => {
       try {
+        // Which answer: the page (an allowed Origin, checked by the hook) gets the HttpOnly cookie;
+        // a client that is no browser (no Origin, no Sec-Fetch-Site) gets the token in the body,
+        // never a cookie, so a form or fetch from another site can set no login (docs/decisions.md).
+        const browser = request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
+        if (browser && request.headers.origin === undefined && request.headers['sec-fetch-site'] !== 'same-origin') {
+          throw new HttpError('origin_forbidden', 'a browser login must come from the page of this gateway');
+        }
         const { token, claims: principal } = await deps.auth.login(request.body.username, request.body.password, request.ip);
         deps.metrics.logins.inc({ result: 'success' });
         audit(deps.log, { event: 'login', user: principal.user, result: 'success', address: request.ip });
+        const me = { user: principal.user, tenants: principal.tenants, expiresAt: new Date(principal.expiresAt).toISOString() };
+        if (!browser) return { ...me, token };
         reply.header('set-cookie', tokenCookie(token, Math.floor((principal.expiresAt - Date.now()) / 1000), deps.secureCookies));
-        return { user: principal.user, tenants: principal.tenants, expiresAt: new Date(principal.expiresAt).toISOString() };
+        return me;
       } catch (error) {
         const result = error instanceof HttpError ? error.code : 'error';
         deps.metrics.logins.inc({ result });
