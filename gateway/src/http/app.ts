@@ -82,7 +82,7 @@ function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
 }
 
 /** Maps any error to the client-facing HttpError; unknown errors are 500 and logged. */
-function toHttpError(error: FastifyError | Error, log: Logger): HttpError {
+function toHttpError(error: FastifyError | Error, log: Pick<Logger, 'debug' | 'error'>): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof StoreUnavailableError) return new HttpError('store_unavailable');
   const fastifyError = error as FastifyError;
@@ -102,6 +102,12 @@ function toHttpError(error: FastifyError | Error, log: Logger): HttpError {
       return new HttpError('uri_too_long', `a path segment is longer than ${MAX_PARAM_CHARS} characters`);
   }
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new HttpError('invalid_json');
+  // The client went away before its body arrived (Node's "aborted"): nobody is left to answer,
+  // and a client that leaves is no fault of the gateway's.
+  if (fastifyError.code === 'ECONNRESET') {
+    log.debug({ err: error.message }, 'Request aborted by the client');
+    return new HttpError('bad_request', 'the request was cut short');
+  }
   log.error({ err: error }, 'Unhandled error');
   return new HttpError('internal');
 }
@@ -140,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.decorateRequest('principal', null);
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => sendError(reply, toHttpError(error, deps.log)));
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(reply, toHttpError(error, request.log)));
   app.setNotFoundHandler((request, reply) => sendError(reply, new HttpError('not_found', `no route ${request.method} ${echoedPath(request.url)}`)));
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
