@@ -20,6 +20,9 @@ import { startMetricsServer } from './http/metrics-server.js';
 import { loadTlsMaterial } from './http/tls.js';
 import { createAuthService } from './auth-service.js';
 import { OriginPolicy, listenerOrigins } from './http/origin-policy.js';
+import { answerAsRequest, isWebSocketUpgrade } from './http/plain-upgrade.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { networkInterfaces } from 'node:os';
 
 export interface GatewayRuntime {
@@ -163,7 +166,11 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     onLogout: (tokenId) => attach.closeToken(tokenId),
     isShuttingDown: () => shuttingDown,
   });
-  app.server.on('upgrade', attach.handle);
+  const requestTimeoutMs = runtime.requestTimeoutMs ?? 30_000;
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isWebSocketUpgrade(req)) attach.handle(req, socket, head);
+    else answerAsRequest(app.server, req, socket, head, requestTimeoutMs);
+  });
 
   // Every replica reaps; the store's atomic claim makes sure each expired session is ended once.
   const reaper = setInterval(() => {

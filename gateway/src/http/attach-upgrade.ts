@@ -165,7 +165,6 @@ export class AttachHandler implements ProxyCounters {
     const path = (req.url ?? '').split('?')[0] ?? '';
     const match = ATTACH_PATH.exec(path);
     if (!match) throw new HttpError('not_found', 'WebSocket upgrades are served at /api/sessions/<id>/attach only');
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new HttpError('bad_request', 'only WebSocket upgrades');
     checkHandshake(req);
     const refusal = this.deps.origins.refusal(req.headers);
     if (refusal) throw new HttpError('origin_forbidden', refusal);

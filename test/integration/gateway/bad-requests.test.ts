@@ -66,3 +66,35 @@ describe('a client that goes away mid-request (item 4)', () => {
     assert.equal((await alice.request('GET', '/api/me')).status, 200);
   });
 });
+
+describe('Upgrade headers other than WebSocket (item 5)', () => {
+  test('GET /api/me with Upgrade: h2c (curl --http2) is answered as an ordinary request, then the connection closes', async () => {
+    const answer = parsed(await raw(`GET /api/me HTTP/1.1\r\nHost: ${host}\r\nCookie: ${alice.cookie}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`));
+    assert.equal(answer.status, 200, answer.headers);
+    assert.equal(answer.body.user, 'alice');
+    assert.match(answer.headers, /connection: close/i);
+  });
+
+  test('a POST with a body and Upgrade: h2c reads its body and is answered', async () => {
+    const body = JSON.stringify({ name: 'h2c' });
+    const answer = parsed(
+      await raw(
+        `POST /api/sessions HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${gw.url}\r\nCookie: ${alice.cookie}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      ),
+    );
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    assert.equal(answer.body.name, 'h2c');
+    assert.equal((await alice.request('DELETE', `/api/sessions/${answer.body.id}`)).status, 204);
+  });
+
+  test('the page and the health check answer too; a chunked body with Upgrade: h2c is a clear 400; the Host check still holds', async () => {
+    assert.equal(parsed(await raw(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`)).status, 200);
+    const chunked = parsed(
+      await raw(`POST /api/sessions HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n`),
+    );
+    assert.deepEqual([chunked.status, chunked.body.error.code], [400, 'bad_request']);
+    assert.match(chunked.body.error.message, /Upgrade: h2c/);
+    const rebound = parsed(await raw(`GET /api/me HTTP/1.1\r\nHost: evil.example:${port}\r\nCookie: ${alice.cookie}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`));
+    assert.deepEqual([rebound.status, rebound.body.error.code], [421, 'host_not_served']);
+  });
+});
