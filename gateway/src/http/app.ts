@@ -77,6 +77,45 @@ function echoedPath(url: string): string {
   return path.length > ECHOED_PATH_CHARS ? `${path.slice(0, ECHOED_PATH_CHARS)}…` : path;
 }
 
+/**
+ * fastify's parser refuses `__proto__` and `constructor.prototype` keys with the same error as
+ * broken JSON; JSON.parse (which makes such keys plain own properties) tells the two apart.
+ */
+function parsesAsJson(body: string): boolean {
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function prototypeKeyRefusal(): HttpError {
+  return new HttpError(
+    'validation_failed',
+    'the body has a "__proto__" key (or "constructor" with "prototype"): refused, because code that copies such an object changes the prototype of every object (prototype pollution); no field of this API has that name',
+  );
+}
+
+/** The methods each route pattern answers, for 405's Allow header; patterns as regular expressions. */
+class RouteMethods {
+  private readonly routes: { readonly pattern: RegExp; readonly methods: Set<string> }[] = [];
+
+  add(url: string, methods: string | readonly string[]): void {
+    const source = `^${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`;
+    let route = this.routes.find((r) => r.pattern.source === source);
+    if (!route) this.routes.push((route = { pattern: new RegExp(source), methods: new Set() }));
+    for (const method of typeof methods === 'string' ? [methods] : methods) route.methods.add(method);
+  }
+
+  /** The methods `path` answers to, sorted; empty when no route has this path. */
+  allowed(path: string): string[] {
+    const methods = new Set<string>();
+    for (const route of this.routes) if (route.pattern.test(path)) for (const method of route.methods) methods.add(method);
+    return [...methods].sort();
+  }
+}
+
 function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
   return reply.code(error.status).headers(error.headers).send(error.toJSON());
 }
@@ -142,12 +181,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') done(null, undefined);
-    else parseJson(request, body as string, done);
+    else parseJson(request, body as string, (error, value) => done(error && parsesAsJson(body as string) ? prototypeKeyRefusal() : error, value));
   });
   app.decorateRequest('principal', null);
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(reply, toHttpError(error, request.log)));
-  app.setNotFoundHandler((request, reply) => sendError(reply, new HttpError('not_found', `no route ${request.method} ${echoedPath(request.url)}`)));
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allow = routeMethods.allowed(path);
+    if (allow.length > 0) {
+      return sendError(reply, new HttpError('method_not_allowed', `${echoedPath(path)} answers ${allow.join(', ')}, not ${request.method}`, { allow: allow.join(', ') }));
+    }
+    return sendError(reply, new HttpError('not_found', `no route ${request.method} ${echoedPath(request.url)}`));
+  });
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Before anything else, on every path: a name that is not ours may be a rebound one.

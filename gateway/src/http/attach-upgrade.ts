@@ -65,8 +65,8 @@ function destroyOnError(this: Duplex): void {
 
 /** A Sec-WebSocket-Key is 16 random bytes in base64 (RFC 6455 4.1). */
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
-/** 13 is RFC 6455; 8, its last draft, frames the same and the agent (ws) speaks it too. */
-const WEBSOCKET_VERSIONS = new Set(['13', '8']);
+/** RFC 6455's, the one every browser has sent since 2012; drafts (8 and older) are refused. */
+const WEBSOCKET_VERSION = '13';
 
 /**
  * Checks the browser's half of the handshake before any token or agent work: the agent would
@@ -77,7 +77,7 @@ function checkHandshake(req: IncomingMessage): void {
   if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) {
     throw new HttpError('bad_request', 'Sec-WebSocket-Key is missing or is not 16 bytes in base64');
   }
-  if (!WEBSOCKET_VERSIONS.has(req.headers['sec-websocket-version'] ?? '')) {
+  if (req.headers['sec-websocket-version'] !== WEBSOCKET_VERSION) {
     throw new HttpError('bad_request', 'Sec-WebSocket-Version must be 13', { 'sec-websocket-version': '13' });
   }
 }

@@ -21,19 +21,32 @@ export function endWithJsonError(
   );
 }
 
+/** The gateway's and the agent's HTTP servers both take 16 KiB of request line and headers. */
+const MAX_HEAD_BYTES = 16 * 1024;
+
+/**
+ * Past the head's limit: when the request line alone does not end within it, the URL is what is
+ * too long (414); otherwise the headers are (431).
+ */
+function overflowAnswer(rawPacket: Buffer | undefined): HttpError {
+  const lineEnd = rawPacket?.subarray(0, MAX_HEAD_BYTES).indexOf(0x0a) ?? 0;
+  if (lineEnd === -1) return new HttpError('uri_too_long', `the request line (method, URL, version) is over ${MAX_HEAD_BYTES} bytes`);
+  return new HttpError('header_too_large');
+}
+
 /**
  * Answers a request Node's HTTP parser gave up on (the server's 'clientError'): headers over the
- * limit are 431, a request that did not arrive in time 408, anything unparseable 400 — each in the
+ * limit are 431 (414 when the URL is what overflows), a request that did not arrive in time 408, anything unparseable 400 — each in the
  * JSON error shape, where Node's own answer has no body. A connection already gone is destroyed.
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(error: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Duplex): void {
   if (!socket.writable || error.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
   const answer =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? new HttpError('header_too_large')
+      ? overflowAnswer(Buffer.isBuffer(error.rawPacket) ? error.rawPacket : undefined)
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? new HttpError('request_timeout')
         : new HttpError('bad_request', 'the request could not be parsed');

@@ -98,3 +98,54 @@ describe('Upgrade headers other than WebSocket (item 5)', () => {
     assert.deepEqual([rebound.status, rebound.body.error.code], [421, 'host_not_served']);
   });
 });
+
+describe('what the docs say, the gateway does (item 6)', () => {
+  const upgrade = (version: string) =>
+    raw(
+      `GET /api/sessions/${sessionId}/attach HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${gw.url}\r\nCookie: ${alice.cookie}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: ${version}\r\n\r\n`,
+      { until: /^HTTP\/1\.1 101 [^]*\r\n\r\n/ },
+    );
+
+  test('Sec-WebSocket-Version 8 (and any but 13) is 400 with Sec-WebSocket-Version: 13; 13 upgrades', async () => {
+    for (const version of ['8', '7', '12', '14', '13, 8', '']) {
+      const answer = parsed(await upgrade(version));
+      assert.equal(answer.status, 400, `version "${version}"`);
+      assert.match(answer.headers, /sec-websocket-version: 13/i);
+    }
+    assert.match(await upgrade('13'), /^HTTP\/1\.1 101 /);
+  });
+
+  test('a route asked with another method is 405 with Allow: PUT /api/login, a plain POST of the attach path, DELETE /api/me', async () => {
+    for (const [method, url, allow] of [
+      ['PUT', '/api/login', 'POST'],
+      ['GET', '/api/login', 'POST'],
+      ['POST', `/api/sessions/${sessionId}/attach`, 'GET, HEAD'],
+      ['DELETE', '/api/me', 'GET, HEAD'],
+      ['PUT', `/api/sessions/${sessionId}`, 'DELETE, GET, HEAD, PATCH'],
+    ] as const) {
+      const response = await inject(method, url, { 'content-type': 'application/json' }, method === 'GET' || method === 'DELETE' ? undefined : '{}');
+      assert.equal(response.statusCode, 405, `${method} ${url}`);
+      assert.equal(response.headers.allow, allow, `${method} ${url}`);
+      assert.equal(response.json().error.code, 'method_not_allowed');
+    }
+    assert.equal((await inject('GET', '/api/nothing-here')).statusCode, 404);
+  });
+
+  test('a JSON body with a "__proto__" or constructor.prototype key is refused, saying what and why', async () => {
+    for (const body of ['{"__proto__":{"admin":true}}', '{"name":"x","__proto__":{}}', '{"constructor":{"prototype":{"admin":true}}}']) {
+      const response = await inject('POST', '/api/sessions', { 'content-type': 'application/json' }, body);
+      assert.equal(response.statusCode, 400, body);
+      assert.equal(response.json().error.code, 'validation_failed');
+      assert.match(response.json().error.message, /__proto__.*prototype pollution/);
+    }
+    const broken = await inject('POST', '/api/sessions', { 'content-type': 'application/json' }, '{"name":');
+    assert.deepEqual([broken.statusCode, broken.json().error.code], [400, 'invalid_json']);
+  });
+
+  test('a 100 KB URL is 414 uri_too_long; oversized headers with a short URL stay 431', async () => {
+    const long = parsed(await raw(`GET /api/sessions?x=${'a'.repeat(100_000)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+    assert.deepEqual([long.status, long.body.error.code], [414, 'uri_too_long']);
+    const headers = parsed(await raw(`GET /api/me HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`));
+    assert.deepEqual([headers.status, headers.body.error.code], [431, 'header_too_large']);
+  });
+});
