@@ -160,6 +160,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // connections every 30 s unless told otherwise.
     requestTimeout: deps.requestTimeoutMs,
     http: {
+      // Node would answer a request without a Host itself, 400 with no body; the Host check
+      // answers it as every other request for a site not served (421, JSON).
+      requireHostHeader: false,
       maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, deps.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, deps.requestTimeoutMs / 4),

@@ -5,6 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { startGatewayFixture, PASSWORDS, type ApiClient, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { TestClient } from '../../helpers/agent-client.js';
 
@@ -74,9 +75,15 @@ describe('the Host must be one the gateway serves (DNS rebinding)', () => {
     }
   });
 
-  test('a request without a Host is refused too', async () => {
+  test('a request without a Host is refused too, with the JSON error (not Node\'s own empty 400)', async () => {
     const response = await inject('GET', '/api/me', { host: '', cookie: alice.cookie! });
     assert.equal(response.statusCode, 421);
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    socket.end('GET /api/me HTTP/1.1\r\n\r\n');
+    let answer = '';
+    for await (const chunk of socket) answer += (chunk as Buffer).toString();
+    assert.match(answer, /^HTTP\/1\.1 421 /);
+    assert.match(answer, /"code":"host_not_served"/);
   });
 });
 
