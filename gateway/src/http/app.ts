@@ -203,6 +203,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Before anything else, on every path: a name that is not ours may be a rebound one.
     if (!deps.origins.hostServed(request.headers.host)) throw hostRefusal(request.headers.host);
+    // `GET http://host/api/me` (absolute form, for proxies): the router would find /api/me while
+    // every check here, which reads the path, would see none, and the route would run without
+    // its principal. The gateway is not a proxy: a request names a path.
+    if (!request.url.startsWith('/')) throw new HttpError('bad_request', 'the request target must be a path (/api/…): this gateway is not a proxy');
     const path = request.url.split('?')[0] ?? '';
     if (!path.startsWith('/api/')) return;
     reply.header('cache-control', 'no-store');

@@ -50,8 +50,14 @@ function parsed(answer: string): { status: number; headers: string; body: any } 
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]), headers: answer.slice(0, split), body: body ? JSON.parse(body) : null };
 }
 
+/** As the page asks (Host, Origin, cookie); a header given as '' is left out. */
 const inject = (method: string, url: string, headers: Record<string, string> = {}, payload?: string) =>
-  gw.gateway.app.inject({ method: method as 'GET', url, headers: { host, origin: gw.url, cookie: alice.cookie!, ...headers }, ...(payload === undefined ? {} : { payload }) });
+  gw.gateway.app.inject({
+    method: method as 'GET',
+    url,
+    headers: Object.fromEntries(Object.entries({ host, origin: gw.url, cookie: alice.cookie!, ...headers }).filter(([, value]) => value !== '')),
+    ...(payload === undefined ? {} : { payload }),
+  });
 
 describe('a client that goes away mid-request (item 4)', () => {
   test('an aborted body is not an error: nothing at error level, no "Unhandled error", and the gateway goes on', async () => {
@@ -147,5 +153,51 @@ describe('what the docs say, the gateway does (item 6)', () => {
     assert.deepEqual([long.status, long.body.error.code], [414, 'uri_too_long']);
     const headers = parsed(await raw(`GET /api/me HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`));
     assert.deepEqual([headers.status, headers.body.error.code], [431, 'header_too_large']);
+  });
+});
+
+describe('bad inputs the issue did not list', () => {
+  const api = (text: string) => raw(text, { until: /"\}\}$|^HTTP\/1\.1 20[14] [^]*\r\n\r\n/ }).then(parsed);
+
+  test('an absolute-form target (a proxy request) is 400 before any route runs: it once skipped every check and crashed the route (500)', async () => {
+    const before = gw.logs.length;
+    for (const authority of [`evil.example:${port}`, host]) {
+      const answer = await api(`GET http://${authority}/api/me HTTP/1.1\r\nHost: ${host}\r\nCookie: ${alice.cookie}\r\n\r\n`);
+      assert.deepEqual([answer.status, answer.body.error.code], [400, 'bad_request'], authority);
+      assert.match(answer.body.error.message, /not a proxy/);
+    }
+    const created = await api(`POST http://${host}/api/sessions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    assert.equal(created.status, 400, 'no session made without credentials');
+    assert.deepEqual(gw.logs.slice(before).filter((line) => JSON.parse(line).level >= 50), []);
+  });
+
+  test('request smuggling shapes (Content-Length with Transfer-Encoding, bare LF line ends) are a JSON 400 and a closed connection', async () => {
+    for (const text of [
+      `POST /api/sessions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+      `GET /api/me HTTP/1.1\nHost: ${host}\n\n`,
+    ]) {
+      const answer = parsed(await raw(text));
+      assert.deepEqual([answer.status, answer.body.error.code], [400, 'bad_request']);
+      assert.match(answer.headers, /connection: close/i);
+    }
+  });
+
+  test('a second Origin header does not launder a foreign one; a garbage bearer does not fall back to the cookie', async () => {
+    const twoOrigins = await api(
+      `POST /api/sessions HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://evil.example\r\nOrigin: ${gw.url}\r\nCookie: ${alice.cookie}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+    );
+    assert.deepEqual([twoOrigins.status, twoOrigins.body.error.code], [403, 'origin_forbidden']);
+    const bearer = await inject('POST', '/api/sessions', { origin: '', authorization: 'Bearer garbage', 'content-type': 'application/json' }, '{}');
+    assert.equal(bearer.statusCode, 401, 'the cookie beside a bad bearer token is not used');
+    assert.equal((await alice.request('GET', '/api/sessions')).body.sessions.length, 1);
+  });
+
+  test('a body nested 8,000 deep is a 400 (no stack overflow, no 500); OPTIONS gets no CORS grant', async () => {
+    const deep = `${'['.repeat(8_000)}${']'.repeat(8_000)}`;
+    const response = await inject('POST', '/api/sessions', { 'content-type': 'application/json' }, deep);
+    assert.equal(response.statusCode, 400);
+    const preflight = await inject('OPTIONS', '/api/sessions', { origin: 'http://evil.example', 'access-control-request-method': 'POST' });
+    assert.equal(preflight.headers['access-control-allow-origin'], undefined);
+    assert.ok(preflight.statusCode >= 400, `preflight answered ${preflight.statusCode}`);
   });
 });
