@@ -9,6 +9,7 @@ import type { Principal as SessionPrincipal, SessionService } from '../sessions/
 import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth/index.js';
 import { clearedTokenCookie, tokenCookie, tokenFromHeaders } from './credentials.js';
 import { hostRefusal, type OriginPolicy } from './origin-policy.js';
+import { RouteMethods } from './route-methods.js';
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { audit } from './audit.js';
@@ -95,25 +96,6 @@ function prototypeKeyRefusal(): HttpError {
     'validation_failed',
     'the body has a "__proto__" key (or "constructor" with "prototype"): refused, because code that copies such an object changes the prototype of every object (prototype pollution); no field of this API has that name',
   );
-}
-
-/** The methods each route pattern answers, for 405's Allow header; patterns as regular expressions. */
-class RouteMethods {
-  private readonly routes: { readonly pattern: RegExp; readonly methods: Set<string> }[] = [];
-
-  add(url: string, methods: string | readonly string[]): void {
-    const source = `^${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+')}$`;
-    let route = this.routes.find((r) => r.pattern.source === source);
-    if (!route) this.routes.push((route = { pattern: new RegExp(source), methods: new Set() }));
-    for (const method of typeof methods === 'string' ? [methods] : methods) route.methods.add(method);
-  }
-
-  /** The methods `path` answers to, sorted; empty when no route has this path. */
-  allowed(path: string): string[] {
-    const methods = new Set<string>();
-    for (const route of this.routes) if (route.pattern.test(path)) for (const method of route.methods) methods.add(method);
-    return [...methods].sort();
-  }
 }
 
 function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
