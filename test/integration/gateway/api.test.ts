@@ -262,7 +262,8 @@ describe('bad input', () => {
     const login = await new ApiClient(gw.url, null).request('POST', '/api/login', '', json);
     assert.equal(login.status, 400);
     assert.equal(login.body.error.code, 'validation_failed');
-    assert.equal((await alice.request('POST', '/api/sessions', '{"__proto__": {"admin": true}}')).body.error.code, 'invalid_json');
+    // Valid JSON with a prototype key is refused for what it is (bad-requests.test.ts says why).
+    assert.equal((await alice.request('POST', '/api/sessions', '{"__proto__": {"admin": true}}')).body.error.code, 'validation_failed');
     assert.equal((await alice.request('POST', '/api/sessions', ' ')).body.error.code, 'invalid_json');
   });
 
