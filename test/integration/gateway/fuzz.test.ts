@@ -1,5 +1,5 @@
-// A bounded, seeded fuzz of the attach upgrade and of the frames behind it, through a real
-// gateway to a real agent (issue 18). The seed is printed; FUZZ_SEED=<seed> replays a run. What
+// A bounded, seeded fuzz of the attach upgrade and of the frames behind it (through both proxy
+// cores), through a real gateway to a real agent (issue 18). The seed is printed; FUZZ_SEED=<seed> replays a run. What
 // must hold, whatever is sent: every HTTP answer is 101 or an error whose code and status
 // docs/errors.md lists, every close code is one docs/protocol.md lists, the gateway and the
 // agent stay up, and the session the fuzz hammered still echoes afterwards.
@@ -293,8 +293,9 @@ function closeCodeIn(bytes: Buffer): number | null {
   return null;
 }
 
-test(`frames behind the upgrade: ${FRAME_ITERATIONS} attachments sent hostile frames close with documented codes; the session still echoes`, async () => {
-  const random = SeededRandom.fromEnvironment('attach frames fuzz');
+/** Hostile frames through the gateway now in `gw` (its proxy core), to the agent of `sessionId`. */
+async function fuzzFrames(name: string): Promise<void> {
+  const random = SeededRandom.fromEnvironment(name);
   const agentsBefore = runningAgents(gw.dataDir);
   const plans = Array.from({ length: FRAME_ITERATIONS }, () => ({
     attachFirst: random.int(3) !== 0,
@@ -339,4 +340,21 @@ test(`frames behind the upgrade: ${FRAME_ITERATIONS} attachments sent hostile fr
   await terminal.close();
   const metrics = await alice.request<string>('GET', '/metrics');
   assert.doesNotMatch(metrics.body, /reason="agent_failed"/);
+}
+
+test(`frames behind the upgrade, native core: ${FRAME_ITERATIONS} attachments sent hostile frames close with documented codes; the session still echoes`, () =>
+  fuzzFrames('attach frames fuzz, native core'));
+
+test(`frames behind the upgrade, js core: the same through the JavaScript splice`, async () => {
+  const native = { gw, alice, sessionId, port };
+  gw = await startGatewayFixture({ args: ['--shell', join(dir, 'raw-cat.sh'), '--proxy-core', 'js'] });
+  try {
+    alice = await gw.login('alice');
+    sessionId = (await alice.request('POST', '/api/sessions', {})).body.id;
+    port = Number(new URL(gw.url).port);
+    await fuzzFrames('attach frames fuzz, js core');
+  } finally {
+    await gw.stop();
+    ({ gw, alice, sessionId, port } = native);
+  }
 });
