@@ -32,6 +32,9 @@ const INPUT_BACKLOG_LIMIT = 1024 * 1024;
 /** After a failed read of the PTY, how long the program has between SIGHUP and SIGKILL. */
 const HANGUP_GRACE_MS = 2000;
 
+/** A WebSocket's 'error' needs a listener (else it throws); ws closes the socket itself. */
+function ignoreProtocolError(): void {}
+
 export interface PtySessionOptions
   extends Pick<AgentConfig, 'command' | 'args' | 'cwd' | 'env' | 'cols' | 'rows' | 'ringBytes'> {
   /** How long a client has to send its attach message after the hello. */
@@ -194,7 +197,12 @@ export class PtySession extends EventEmitter<PtySessionEvents> implements Sessio
       this.updateFlow();
       this.checkDrained();
     });
-    socket.on('error', () => socket.terminate());
+    // ws has already answered a protocol error (1009 for a frame over the limit, 1002…) with its
+    // close frame and a FIN, and goes on reading until the peer closes too. Terminating here
+    // instead would drop the socket with the rest of the frame unread: the kernel then resets
+    // the connection, and the gateway could see its writes fail before it read our close frame,
+    // telling the browser the agent was unreachable (4502) — which makes clients resend forever.
+    socket.on('error', ignoreProtocolError);
   }
 
   private onClientMessage(attachment: Attachment, data: Buffer): void {

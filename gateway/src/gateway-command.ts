@@ -9,6 +9,7 @@ import { GATEWAY_USAGE, loadGatewayConfig, type GatewayMode } from './config/gat
 import { prepareDirectory } from './config/directory.js';
 import { ensureFirstUser, FIRST_USER } from './local/first-run.js';
 import { startGateway } from './gateway.js';
+import { stopTerminals } from './local/stop-terminals.js';
 
 /** The built page: gateway/ui/dist next to the sources, found from here in src/ and in dist/. */
 function findUiRoot(): string | null {
@@ -26,6 +27,15 @@ export function gatewayCommand(mode: GatewayMode) {
       return 0;
     }
     const config = loadGatewayConfig(mode, argv, env);
+    if (config.stopTerminals) {
+      const { found, killed } = await stopTerminals(config.dataDir);
+      io.stdout.write(
+        found === 0
+          ? `No terminal of ${config.dataDir} is running.\n`
+          : `Stopped ${found} terminal${found === 1 ? '' : 's'} of ${config.dataDir}${killed > 0 ? ` (${killed} killed after not ending in time)` : ''}.\n`,
+      );
+      return 0;
+    }
     await prepareDirectory(config.dataDir, 'data-dir');
     const firstPassword = mode === 'local' && config.usersFile ? await ensureFirstUser(config.usersFile) : null;
     const uiRoot = findUiRoot();

@@ -19,6 +19,11 @@ import { loadStaticAssets } from './http/static-assets.js';
 import { startMetricsServer } from './http/metrics-server.js';
 import { loadTlsMaterial } from './http/tls.js';
 import { createAuthService } from './auth-service.js';
+import { OriginPolicy, listenerOrigins } from './http/origin-policy.js';
+import { answerAsRequest, isWebSocketUpgrade } from './http/plain-upgrade.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { networkInterfaces } from 'node:os';
 
 export interface GatewayRuntime {
   /** How to run this program again, for local agents: e.g. [node, dist/cli/src/main.js]. */
@@ -50,6 +55,14 @@ async function loadKeys(config: GatewayConfig, which: 'tokenKeys' | 'attachKeys'
   if (config.mode === 'local') return loadOrCreateKeyPair(files.privateKeyFile, files.publicKeyFile);
   const flag = which === 'tokenKeys' ? 'token' : 'attach';
   return loadKeyPairFiles({ ...files, privateFlag: `${flag}-key-file`, publicFlag: `${flag}-public-key-file` });
+}
+
+/** This machine's addresses: a wildcard listener serves each of them by name. */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((entry) => entry !== undefined && !entry.address.startsWith('fe80:'))
+    .map((entry) => entry!.address);
 }
 
 /** What is logged of a request (fastify's own serializer, less the query string). */
@@ -113,12 +126,14 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   );
 
   let shuttingDown = false;
+  // The listener's own origins join once its port is known (before any request can arrive).
+  const origins = new OriginPolicy(config.allowedOrigins);
   const attach = new AttachHandler({
     authenticate: (token) => auth.authenticate(token),
     sessions,
     store: stores.sessions,
     signAttachToken: (claims) => signAttachToken(attachKeys.privateKey, claims),
-    allowedOrigins: config.allowedOrigins,
+    origins,
     maxAttachments: config.maxAttachments,
     maxAttachmentsPerUser: config.maxAttachmentsPerUser,
     trustProxy: config.trustProxy,
@@ -142,7 +157,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     store: stores.sessions,
     metrics,
     log,
-    allowedOrigins: config.allowedOrigins,
+    origins,
     requestTimeoutMs: timings.requestTimeoutMs,
     secureCookies: config.secureCookies,
     trustProxy: config.trustProxy,
@@ -156,7 +171,10 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     onLogout: (tokenId) => attach.closeToken(tokenId),
     isShuttingDown: () => shuttingDown,
   });
-  app.server.on('upgrade', attach.handle);
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isWebSocketUpgrade(req)) attach.handle(req, socket, head);
+    else answerAsRequest(app.server, req, socket, head, timings.requestTimeoutMs);
+  });
 
   // Every replica reaps; the store's atomic claim makes sure each expired session is ended once.
   const reaper = setInterval(() => {
@@ -175,7 +193,9 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
 
   await app.ready();
   const bound = await listen(app.server, config.listen);
-  const url = 'path' in bound.address ? bound.text : `${tls ? 'https' : 'http'}://${bound.text}`;
+  const scheme = tls ? 'https' : 'http';
+  origins.serve(listenerOrigins(config.listen, 'port' in bound.address ? bound.address.port : 0, scheme, interfaceAddresses()));
+  const url = 'path' in bound.address ? bound.text : `${scheme}://${bound.text}`;
   const metricsServer = config.metricsListen ? await startMetricsServer(config.metricsListen, () => metrics.registry.render()) : null;
   if (metricsServer) log.info({ metrics: metricsServer.address }, 'Metrics listening');
   log.info({ url, mode: config.mode, store: config.redisUrl ? 'redis' : 'memory', proxyCore: config.tls ? 'js' : config.proxyCore }, 'Gateway listening');

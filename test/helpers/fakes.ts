@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AuthService } from '../../gateway/src/http/app.js';
 import { createGatewayMetrics, type GatewayMetrics } from '../../gateway/src/http/metrics.js';
+import { OriginPolicy } from '../../gateway/src/http/origin-policy.js';
 import { MemorySessionStore, type SessionRecord } from '../../gateway/src/store/index.js';
 import { SessionService, type SessionLimits, type StartRequest, type StartedTerminal, type TerminalBackend } from '../../gateway/src/sessions/index.js';
 import type { Principal } from '../../gateway/src/auth/index.js';
@@ -138,7 +139,8 @@ export async function testApp(t: TestContext, users: readonly FakeUser[]): Promi
     store: service.store,
     metrics,
     log: createLogger({ name: 'test', level: 'silent' }, process.stdout),
-    allowedOrigins: [ORIGIN],
+    // The page's origin, and inject()'s default Host (localhost:80), so that requests need not name one.
+    origins: new OriginPolicy([ORIGIN, 'http://localhost']),
     requestTimeoutMs: 5_000,
     secureCookies: true,
     trustProxy: false,

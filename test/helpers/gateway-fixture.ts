@@ -42,14 +42,21 @@ export class ApiClient {
     public cookie: string | null,
   ) {}
 
+  /**
+   * Sends what the page would: its Origin (as browsers do on every write) and the cookie. An
+   * `origin` of '' in `headers` sends none, as a script would.
+   */
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const sent: Record<string, string> = {
+      origin: this.baseUrl,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(this.cookie ? { cookie: this.cookie } : {}),
+      ...headers,
+    };
+    if (sent.origin === '') delete sent.origin;
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: {
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(this.cookie ? { cookie: this.cookie } : {}),
-        ...headers,
-      },
+      headers: sent,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const setCookie = response.headers.get('set-cookie');

@@ -13,6 +13,13 @@ test('docs/errors.md lists every gateway error code with its status', async () =
   }
 });
 
+test('docs/errors.md documents no code the gateway does not have, nor one twice', async () => {
+  const doc = await readFile('docs/errors.md', 'utf8');
+  const documented = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((match) => match[1]!);
+  assert.deepEqual(documented.filter((code) => !(code in ErrorCodes)), [], 'codes in docs/errors.md that gateway/src/errors.ts lacks');
+  assert.equal(new Set(documented).size, documented.length, 'a code is listed twice');
+});
+
 test('docs/protocol.md lists every WebSocket close code', async () => {
   const doc = await readFile('docs/protocol.md', 'utf8');
   for (const { code } of Object.values(CloseCode)) {

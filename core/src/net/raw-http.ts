@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 export const HTTP_PARSE_ERRORS = {
   bad_request: { status: 400, message: 'the request is malformed' },
   request_timeout: { status: 408, message: 'the request did not arrive in time' },
+  uri_too_long: { status: 414, message: 'the URL is too long' },
   header_too_large: { status: 431, message: 'the request headers are too large' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -30,18 +31,40 @@ export function endWithJsonError(
   );
 }
 
+/** The gateway's and the agent's HTTP servers both take 16 KiB of request line and headers. */
+const MAX_HEAD_BYTES = 16 * 1024;
+
+/**
+ * Past the head's limit: when the request line alone does not end within it, the URL is what is
+ * too long (414); otherwise the headers are (431).
+ */
+function overflowCode(rawPacket: Buffer | undefined): 'uri_too_long' | 'header_too_large' {
+  const lineEnd = rawPacket?.subarray(0, MAX_HEAD_BYTES).indexOf(0x0a) ?? 0;
+  return lineEnd === -1 ? 'uri_too_long' : 'header_too_large';
+}
+
 /**
  * Answers a request Node's HTTP parser gave up on (the server's 'clientError'): headers over the
- * limit are 431, a request that did not arrive in time 408, anything unparseable 400 — each in the
+ * limit are 431 (414 when the URL is what overflows), a request that did not arrive in time 408, anything unparseable 400 — each in the
  * JSON error shape, where Node's own answer has no body. A connection already gone is destroyed.
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(error: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Duplex): void {
   if (!socket.writable || error.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
-  const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_request';
-  const message = code === 'bad_request' ? 'the request could not be parsed' : HTTP_PARSE_ERRORS[code].message;
+  const code =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? overflowCode(Buffer.isBuffer(error.rawPacket) ? error.rawPacket : undefined)
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'request_timeout'
+        : 'bad_request';
+  const message =
+    code === 'bad_request'
+      ? 'the request could not be parsed'
+      : code === 'uri_too_long'
+        ? `the request line (method, URL, version) is over ${MAX_HEAD_BYTES} bytes`
+        : HTTP_PARSE_ERRORS[code].message;
   endWithJsonError(socket, HTTP_PARSE_ERRORS[code].status, { error: { code, message } });
 }
 

@@ -44,6 +44,7 @@ export const gatewayOptionSpecs = {
   shell: { flag: 'shell', env: 'CLOUDTERM_GATEWAY_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
   recordDir: { flag: 'record-dir', env: 'CLOUDTERM_GATEWAY_RECORD_DIR', kind: 'string', help: 'record every new terminal as an asciicast v2 file, <session id>.cast, in this directory (made 0700 if missing)' },
   logLevel: { flag: 'log-level', env: 'CLOUDTERM_GATEWAY_LOG_LEVEL', kind: 'string', default: 'info', help: 'fatal, error, warn, info, debug' },
+  stopTerminals: { flag: 'stop-terminals', kind: 'boolean', default: false, help: 'local mode: end every terminal of the data directory (they outlive the gateway by design), then exit' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type GatewayMode = 'gateway' | 'local';
@@ -163,6 +164,8 @@ export interface GatewayConfig {
   /** Where every new terminal's asciicast recording is written (made 0700 at start); null: not recorded. */
   readonly recordDir: string | null;
   readonly logLevel: string;
+  /** `--stop-terminals`: end the data directory's terminals instead of serving. */
+  readonly stopTerminals: boolean;
 }
 
 export const GATEWAY_USAGE = usage('gateway|local', gatewayOptionSpecs);
@@ -282,6 +285,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     if (nativeProblem) problems.push(`--proxy-core native: ${nativeProblem}; or run with --proxy-core js`);
   }
 
+  if (values.stopTerminals && mode !== 'local') problems.push('--stop-terminals is for local mode (cloudterm local --stop-terminals)');
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -311,5 +315,6 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     shell,
     recordDir: values.recordDir === undefined ? null : resolve(values.recordDir),
     logLevel,
+    stopTerminals: values.stopTerminals,
   };
 }

@@ -7,7 +7,9 @@ import { HttpError } from '../errors.js';
 import { StoreUnavailableError, type SessionStore } from '../store/index.js';
 import type { Principal as SessionPrincipal, SessionService } from '../sessions/index.js';
 import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth/index.js';
-import { clearedTokenCookie, originAllowed, tokenCookie, tokenFromHeaders } from './credentials.js';
+import { clearedTokenCookie, tokenCookie, tokenFromHeaders } from './credentials.js';
+import { hostRefusal, type OriginPolicy } from './origin-policy.js';
+import { RouteMethods } from './route-methods.js';
 import type { GatewayMetrics } from './metrics.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { audit } from './audit.js';
@@ -26,7 +28,8 @@ export interface AppDeps {
   readonly store: SessionStore;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
-  readonly allowedOrigins: readonly string[];
+  /** The sites served (Host) and the origins allowed to act with the cookie. */
+  readonly origins: OriginPolicy;
   /**
    * How long a request may take to arrive, headers and body: the API's bodies are at most 16 KiB,
    * so only a stalled or deliberately slow client needs longer, and each holds a descriptor.
@@ -75,12 +78,32 @@ function echoedPath(url: string): string {
   return path.length > ECHOED_PATH_CHARS ? `${path.slice(0, ECHOED_PATH_CHARS)}…` : path;
 }
 
+/**
+ * fastify's parser refuses `__proto__` and `constructor.prototype` keys with the same error as
+ * broken JSON; JSON.parse (which makes such keys plain own properties) tells the two apart.
+ */
+function parsesAsJson(body: string): boolean {
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function prototypeKeyRefusal(): HttpError {
+  return new HttpError(
+    'validation_failed',
+    'the body has a "__proto__" key (or "constructor" with "prototype"): refused, because code that copies such an object changes the prototype of every object (prototype pollution); no field of this API has that name',
+  );
+}
+
 function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
   return reply.code(error.status).headers(error.headers).send(error.toJSON());
 }
 
 /** Maps any error to the client-facing HttpError; unknown errors are 500 and logged. */
-function toHttpError(error: FastifyError | Error, log: Logger): HttpError {
+function toHttpError(error: FastifyError | Error, log: Pick<Logger, 'debug' | 'error'>): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof StoreUnavailableError) return new HttpError('store_unavailable');
   const fastifyError = error as FastifyError;
@@ -100,6 +123,12 @@ function toHttpError(error: FastifyError | Error, log: Logger): HttpError {
       return new HttpError('uri_too_long', `a path segment is longer than ${MAX_PARAM_CHARS} characters`);
   }
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new HttpError('invalid_json');
+  // The client went away before its body arrived (Node's "aborted"): nobody is left to answer,
+  // and a client that leaves is no fault of the gateway's.
+  if (fastifyError.code === 'ECONNRESET') {
+    log.debug({ err: error.message }, 'Request aborted by the client');
+    return new HttpError('bad_request', 'the request was cut short');
+  }
   log.error({ err: error }, 'Unhandled error');
   return new HttpError('internal');
 }
@@ -113,11 +142,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // connections every 30 s unless told otherwise.
     requestTimeout: deps.requestTimeoutMs,
     http: {
+      // Node would answer a request without a Host itself, 400 with no body; the Host check
+      // answers it as every other request for a site not served (421, JSON).
+      requireHostHeader: false,
       maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, deps.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, deps.requestTimeoutMs / 4),
     },
-    serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null),
+    serverFactory: serveStaticFirst(deps.staticAssets ?? null, deps.tls ?? null, (host) => deps.origins.hostServed(host)),
     // Oversized headers and unparseable requests get the same JSON error shape as everything else.
     clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: MAX_PARAM_CHARS },
@@ -134,20 +166,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') done(null, undefined);
-    else parseJson(request, body as string, done);
+    else parseJson(request, body as string, (error, value) => done(error && parsesAsJson(body as string) ? prototypeKeyRefusal() : error, value));
   });
   app.decorateRequest('principal', null);
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => sendError(reply, toHttpError(error, deps.log)));
-  app.setNotFoundHandler((request, reply) => sendError(reply, new HttpError('not_found', `no route ${request.method} ${echoedPath(request.url)}`)));
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(reply, toHttpError(error, request.log)));
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allow = routeMethods.allowed(path);
+    if (allow.length > 0) {
+      return sendError(reply, new HttpError('method_not_allowed', `${echoedPath(path)} answers ${allow.join(', ')}, not ${request.method}`, { allow: allow.join(', ') }));
+    }
+    return sendError(reply, new HttpError('not_found', `no route ${request.method} ${echoedPath(request.url)}`));
+  });
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // Before anything else, on every path: a name that is not ours may be a rebound one.
+    if (!deps.origins.hostServed(request.headers.host)) throw hostRefusal(request.headers.host);
+    // `GET http://host/api/me` (absolute form, for proxies): the router would find /api/me while
+    // every check here, which reads the path, would see none, and the route would run without
+    // its principal. The gateway is not a proxy: a request names a path.
+    if (!request.url.startsWith('/')) throw new HttpError('bad_request', 'the request target must be a path (/api/…): this gateway is not a proxy');
     const path = request.url.split('?')[0] ?? '';
     if (!path.startsWith('/api/')) return;
     reply.header('cache-control', 'no-store');
     if (deps.isShuttingDown?.()) throw new HttpError('shutting_down');
-    if (UNSAFE_METHODS.has(request.method) && request.headers.origin && !originAllowed(request.headers, deps.allowedOrigins)) {
-      throw new HttpError('origin_forbidden', `Origin "${request.headers.origin}" is not allowed`);
+    if (UNSAFE_METHODS.has(request.method)) {
+      const refusal = deps.origins.refusal(request.headers);
+      if (refusal) throw new HttpError('origin_forbidden', refusal);
     }
     // The JSON parser would read compressed bytes as text and call them invalid JSON: say why.
     const encoding = request.headers['content-encoding'];
@@ -184,11 +232,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     async (request, reply) => {
       try {
+        // Which answer: the page (an allowed Origin, checked by the hook) gets the HttpOnly cookie;
+        // a client that is no browser (no Origin, no Sec-Fetch-Site) gets the token in the body,
+        // never a cookie, so a form or fetch from another site can set no login (docs/decisions.md).
+        const browser = request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
+        if (browser && request.headers.origin === undefined && request.headers['sec-fetch-site'] !== 'same-origin') {
+          throw new HttpError('origin_forbidden', 'a browser login must come from the page of this gateway');
+        }
         const { token, claims: principal } = await deps.auth.login(request.body.username, request.body.password, request.ip);
         deps.metrics.logins.inc({ result: 'success' });
         audit(deps.log, { event: 'login', user: principal.user, result: 'success', address: request.ip });
+        const me = { user: principal.user, tenants: principal.tenants, expiresAt: new Date(principal.expiresAt).toISOString() };
+        if (!browser) return { ...me, token };
         reply.header('set-cookie', tokenCookie(token, Math.floor((principal.expiresAt - Date.now()) / 1000), deps.secureCookies));
-        return { user: principal.user, tenants: principal.tenants, expiresAt: new Date(principal.expiresAt).toISOString() };
+        return me;
       } catch (error) {
         const result = error instanceof HttpError ? error.code : 'error';
         deps.metrics.logins.inc({ result });

@@ -14,7 +14,8 @@ import type { SessionStore } from '../store/types.js';
 import type { AttachClaims } from '../../../core/src/keys/attach-token.js';
 import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 import type { Role } from '../../../core/src/protocol/messages.js';
-import { originAllowed, tokenFromHeaders } from './credentials.js';
+import { tokenFromHeaders } from './credentials.js';
+import { hostRefusal, type OriginPolicy } from './origin-policy.js';
 import { audit } from './audit.js';
 import type { GatewayMetrics, ProxyCounters } from './metrics.js';
 
@@ -23,7 +24,8 @@ export interface AttachDeps {
   readonly sessions: SessionService;
   readonly store: SessionStore;
   readonly signAttachToken: (claims: AttachClaims) => Promise<string>;
-  readonly allowedOrigins: readonly string[];
+  /** The sites served (Host) and the origins a cookie-authenticated upgrade may come from. */
+  readonly origins: OriginPolicy;
   /** Attachments held at once, counting those still being set up; past it: 503 gateway_full. */
   readonly maxAttachments: number;
   /** Attachments one user holds at once, set-up ones included; past it: 409 attachment_limit. */
@@ -63,8 +65,8 @@ function destroyOnError(this: Duplex): void {
 
 /** A Sec-WebSocket-Key is 16 random bytes in base64 (RFC 6455 4.1). */
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
-/** 13 is RFC 6455; 8, its last draft, frames the same and the agent (ws) speaks it too. */
-const WEBSOCKET_VERSIONS = new Set(['13', '8']);
+/** RFC 6455's, the one every browser has sent since 2012; drafts (8 and older) are refused. */
+const WEBSOCKET_VERSION = '13';
 
 /**
  * Checks the browser's half of the handshake before any token or agent work: the agent would
@@ -75,7 +77,7 @@ function checkHandshake(req: IncomingMessage): void {
   if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) {
     throw new HttpError('bad_request', 'Sec-WebSocket-Key is missing or is not 16 bytes in base64');
   }
-  if (!WEBSOCKET_VERSIONS.has(req.headers['sec-websocket-version'] ?? '')) {
+  if (req.headers['sec-websocket-version'] !== WEBSOCKET_VERSION) {
     throw new HttpError('bad_request', 'Sec-WebSocket-Version must be 13', { 'sec-websocket-version': '13' });
   }
 }
@@ -158,15 +160,14 @@ export class AttachHandler implements ProxyCounters {
   };
 
   private async attach(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (!this.deps.origins.hostServed(req.headers.host)) throw hostRefusal(req.headers.host);
     if (!this.accepting) throw new HttpError('shutting_down');
     const path = (req.url ?? '').split('?')[0] ?? '';
     const match = ATTACH_PATH.exec(path);
     if (!match) throw new HttpError('not_found', 'WebSocket upgrades are served at /api/sessions/<id>/attach only');
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new HttpError('bad_request', 'only WebSocket upgrades');
     checkHandshake(req);
-    if (!originAllowed(req.headers, this.deps.allowedOrigins)) {
-      throw new HttpError('origin_forbidden', `Origin ${req.headers.origin ? `"${req.headers.origin}" is` : 'missing:'} not allowed`);
-    }
+    const refusal = this.deps.origins.refusal(req.headers);
+    if (refusal) throw new HttpError('origin_forbidden', refusal);
     const principal = await this.deps.authenticate(tokenFromHeaders(req.headers));
     const overLimit = this.userLimitRefusal(principal.user);
     if (overLimit) throw overLimit;

@@ -1,5 +1,5 @@
 // Where a request's credentials come from (the login cookie or a bearer token), the cookie's
-// attributes, and the Origin check that every cookie-authenticated upgrade and write must pass.
+// attributes (the Origin rule they must pass is in origin-policy.ts).
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const TOKEN_COOKIE = 'cloudterm_token';
@@ -27,19 +27,8 @@ export function clearedTokenCookie(secure: boolean): string {
   return tokenCookie('', 0, secure);
 }
 
-/**
- * With configured origins (a public URL), only those; otherwise same-origin: the Origin's host
- * must be the Host the request was sent to. A missing Origin is refused — browsers always send it
- * on WebSocket upgrades, and other clients can.
- */
-export function originAllowed(headers: IncomingHttpHeaders, allowedOrigins: readonly string[]): boolean {
-  const origin = headers.origin;
-  if (!origin) return false;
-  if (allowedOrigins.length > 0) return allowedOrigins.includes(origin);
-  try {
-    const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === headers.host;
-  } catch {
-    return false;
-  }
+/** Which credential a request carries; the bearer token wins, as in tokenFromHeaders. */
+export function credentialSource(headers: IncomingHttpHeaders): 'bearer' | 'cookie' | null {
+  if (headers.authorization && /^Bearer\s+\S+$/i.test(headers.authorization)) return 'bearer';
+  return tokenFromHeaders(headers) === undefined ? null : 'cookie';
 }

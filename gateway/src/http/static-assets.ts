@@ -279,9 +279,12 @@ export async function loadStaticAssets(root: string): Promise<StaticAssets> {
  * keep-alive, request and connection timeouts), since fastify does not touch a server it is given.
  * With `tls` it is an HTTPS server.
  */
-export function serveStaticFirst(assets: StaticAssets | null, tls: TlsMaterial | null = null): FastifyServerFactory {
+/** `hostServed`: a request for another Host goes on to fastify, which refuses it (421). */
+export function serveStaticFirst(assets: StaticAssets | null, tls: TlsMaterial | null = null, hostServed: (host: string | undefined) => boolean = () => true): FastifyServerFactory {
   return (handler, options) => {
-    const listener: RequestListener = assets ? (request, response) => assets.serve(request, response) || handler(request, response) : handler;
+    const listener: RequestListener = assets
+      ? (request, response) => (hostServed(request.headers.host) && assets.serve(request, response)) || handler(request, response)
+      : handler;
     const serverOptions = (options.http ?? {}) as ServerOptions;
     const server = tls ? createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, listener) : createServer(serverOptions, listener);
     server.keepAliveTimeout = options.keepAliveTimeout as number;

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FrameBoundaryTracker, closeFrame } from './frame-boundary.js';
 import { CloseCode } from '../../../core/src/protocol/close-codes.js';
-import { CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
+import { BROWSER_LINGER_MS, CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
 
 // One gateway holds tens of thousands of splices. Their socket listeners are these module-level
 // functions, shared by all, which find their splice on the emitting socket: per attachment that
@@ -28,6 +28,9 @@ function onAgentGone(this: SplicedSocket): void {
 }
 function onBrowserGone(this: SplicedSocket): void {
   this[kSplice]?.browserGone();
+}
+function destroySocket(socket: Duplex): void {
+  socket.destroy();
 }
 
 export class Splice implements Spliced {
@@ -70,7 +73,9 @@ export class Splice implements Spliced {
 
   /** @internal */
   fromBrowser(chunk: Buffer): void {
-    if (this.closing) return;
+    // Once closing or ended the browser's last bytes have nowhere to go: writing them to the
+    // destroyed agent would fail and pause the browser, which would then never read its FIN.
+    if (this.closing || this.ended) return;
     this.bytesUp += chunk.length;
     if (!this.agent.write(chunk)) this.browser.pause();
   }
@@ -148,7 +153,14 @@ export class Splice implements Spliced {
     if (this.ended) return;
     this.ended = true;
     this.agent.destroy();
-    if (how === 'browser-closed') this.browser.destroy();
+    if (how === 'browser-closed') {
+      this.browser.destroy();
+    } else {
+      // Our close frame and FIN are on their way: read (and drop) what the browser still sends
+      // until its own FIN, and give it a while to send that, as the native core does.
+      this.browser.resume();
+      setTimeout(destroySocket, BROWSER_LINGER_MS, this.browser).unref();
+    }
     this.onEnd(this, how);
   }
 }

@@ -3,6 +3,8 @@
 
 /** How long a close of ours waits for the agent to finish the frame in progress. */
 export const CLOSE_GRACE_MS = 2_000;
+/** How long a browser sent our close and a FIN has to close its side (LINGER_MS in fd-splice.c). */
+export const BROWSER_LINGER_MS = 10_000;
 
 export type SpliceEnd = 'browser-closed' | 'agent-closed' | 'agent-failed' | 'restart';
 

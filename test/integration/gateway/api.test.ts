@@ -262,7 +262,8 @@ describe('bad input', () => {
     const login = await new ApiClient(gw.url, null).request('POST', '/api/login', '', json);
     assert.equal(login.status, 400);
     assert.equal(login.body.error.code, 'validation_failed');
-    assert.equal((await alice.request('POST', '/api/sessions', '{"__proto__": {"admin": true}}')).body.error.code, 'invalid_json');
+    // Valid JSON with a prototype key is refused for what it is (bad-requests.test.ts says why).
+    assert.equal((await alice.request('POST', '/api/sessions', '{"__proto__": {"admin": true}}')).body.error.code, 'validation_failed');
     assert.equal((await alice.request('POST', '/api/sessions', ' ')).body.error.code, 'invalid_json');
   });
 
@@ -487,7 +488,7 @@ describe('clients that never finish a request', () => {
     const socket = connect(Number(port), '127.0.0.1');
     // Without a timeout at the gateway this would wait forever: fail the test instead.
     socket.setTimeout(8_000, () => socket.destroy());
-    socket.write(text);
+    socket.write(text.replace('HOST', `127.0.0.1:${port}`));
     let answer = '';
     for await (const chunk of socket) answer += (chunk as Buffer).toString();
     return { answer, ms: Date.now() - started };
@@ -495,8 +496,8 @@ describe('clients that never finish a request', () => {
 
   test('a body that trickles in, or headers never finished, get 408 request_timeout and the connection closed', async () => {
     for (const text of [
-      'POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
-      'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ',
+      'POST /api/login HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+      'GET /healthz HTTP/1.1\r\nHost: HOST\r\nX-Slow: ',
     ]) {
       const { answer, ms } = await stall(text);
       assert.match(answer, /^HTTP\/1\.1 408 /, answer);

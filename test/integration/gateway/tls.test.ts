@@ -78,7 +78,7 @@ describe('HTTPS served by the gateway', () => {
 
   test('log in over HTTPS: the cookie is Secure; attach over wss:// and type through the splice', async () => {
     assert.match(fixture.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const login = await https('POST', `${fixture.url}/api/login`, { username: 'alice', password: PASSWORDS.alice });
+    const login = await https('POST', `${fixture.url}/api/login`, { username: 'alice', password: PASSWORDS.alice }, { origin: fixture.url });
     assert.equal(login.status, 200);
     const setCookie = String(login.headers['set-cookie']);
     assert.match(setCookie, /; Secure/);
