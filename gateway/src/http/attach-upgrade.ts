@@ -14,7 +14,7 @@ import type { SessionStore } from '../store/types.js';
 import type { AttachClaims } from '../agent/attach-token.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Role } from '../protocol/messages.js';
-import { originAllowed, tokenFromHeaders } from './credentials.js';
+import { bearerToken, originAllowed, tokenFromHeaders } from './credentials.js';
 import { audit } from './audit.js';
 import type { GatewayMetrics, ProxyCounters } from './metrics.js';
 
@@ -164,7 +164,9 @@ export class AttachHandler implements ProxyCounters {
     if (!match) throw new HttpError('not_found', 'WebSocket upgrades are served at /api/sessions/<id>/attach only');
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new HttpError('bad_request', 'only WebSocket upgrades');
     checkHandshake(req);
-    if (!originAllowed(req.headers, this.deps.allowedOrigins)) {
+    // The Origin guards the cookie a browser adds by itself; a bearer token is set by its client
+    // (the terminal client, a script: no browser can put one on a WebSocket), so it needs none.
+    if (!bearerToken(req.headers) && !originAllowed(req.headers, this.deps.allowedOrigins)) {
       throw new HttpError('origin_forbidden', `Origin ${req.headers.origin ? `"${req.headers.origin}" is` : 'missing:'} not allowed`);
     }
     const principal = await this.deps.authenticate(tokenFromHeaders(req.headers));

@@ -4,12 +4,16 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 export const TOKEN_COOKIE = 'cloudterm_token';
 
-export function tokenFromHeaders(headers: IncomingHttpHeaders): string | undefined {
+/** The `Authorization: Bearer` token, if any: set by scripts and the terminal client, never by a browser on its own. */
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   const authorization = headers.authorization;
-  if (authorization) {
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-    if (match) return match[1];
-  }
+  if (!authorization) return undefined;
+  return /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+}
+
+export function tokenFromHeaders(headers: IncomingHttpHeaders): string | undefined {
+  const bearer = bearerToken(headers);
+  if (bearer) return bearer;
   const cookie = headers.cookie;
   if (!cookie) return undefined;
   for (const part of cookie.split(';')) {
