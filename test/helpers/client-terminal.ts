@@ -16,6 +16,7 @@ export interface ClientHome {
   run(args: readonly string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs a command in a fresh PTY. */
   terminal(args: readonly string[], size?: { cols: number; rows: number }): ClientTerminal;
+  /** Ends every terminal still running and removes the home. */
   remove(): Promise<void>;
 }
 
@@ -23,6 +24,7 @@ export async function makeClientHome(): Promise<ClientHome> {
   const dir = await mkdtemp(join(tmpdir(), 'cloudterm-client-'));
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), LANG: 'C.UTF-8', TERM: 'xterm-256color' };
   const [command, ...prefix] = SELF_COMMAND;
+  const terminals: ClientTerminal[] = [];
   return {
     dir,
     env,
@@ -37,8 +39,16 @@ export async function makeClientHome(): Promise<ClientHome> {
         child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
         child.stdin.end(stdin);
       }),
-    terminal: (args, size) => new ClientTerminal(dir, env, args, size ?? { cols: 80, rows: 24 }),
-    remove: () => rm(dir, { recursive: true, force: true }),
+    terminal: (args, size) => {
+      const terminal = new ClientTerminal(dir, env, args, size ?? { cols: 80, rows: 24 });
+      terminals.push(terminal);
+      return terminal;
+    },
+    /** Ends whatever terminal a failed test left running, then removes the home. */
+    remove: async () => {
+      for (const terminal of terminals) terminal.kill();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
