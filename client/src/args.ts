@@ -1,7 +1,7 @@
 // Command lines of the client commands: positional arguments (a URL, a session) beside the
 // project's declarative options (flag, environment variable, help), every problem reported at once.
-import { parseOptions, usage as optionsUsage, type OptionSpec, type OptionValues } from '../../gateway/src/config/options.js';
-import type { Environment } from '../../gateway/src/cli.js';
+import { parseOptions, usage as optionsUsage, type OptionSpec, type OptionValues } from '../../core/src/config/options.js';
+import type { Environment } from '../../core/src/command.js';
 import { ClientError } from './errors.js';
 
 export interface CommandSpec<S extends Record<string, OptionSpec>> {

@@ -1,8 +1,8 @@
 // Where the client keeps its state and which options every command shares. The environment is
 // read here and through the option specs only (XDG_CONFIG_HOME, HOME, CLOUDTERM_*).
 import { isAbsolute, join } from 'node:path';
-import type { OptionSpec } from '../../gateway/src/config/options.js';
-import type { Environment } from '../../gateway/src/cli.js';
+import type { OptionSpec } from '../../core/src/config/options.js';
+import type { Environment } from '../../core/src/command.js';
 import { ClientError } from './errors.js';
 
 /** `$XDG_CONFIG_HOME/cloudterm`, else `~/.config/cloudterm` (as gh and many others do). */

@@ -1,8 +1,8 @@
 // What every client command shares: --help, the stored login and the gateway it names, and one
 // way of reporting a failure (a line on stderr, the exit status of the error table).
 import { resolve } from 'node:path';
-import type { OptionSpec } from '../../gateway/src/config/options.js';
-import type { CommandIo, Environment } from '../../gateway/src/cli.js';
+import type { OptionSpec } from '../../core/src/config/options.js';
+import type { Command, CommandIo, Environment } from '../../core/src/command.js';
 import { commandUsage, parseCommand, wantsHelp, type CommandSpec, type ParsedCommand } from './args.js';
 import { configDirectory, normalizeGatewayUrl } from './client-config.js';
 import { CredentialsStore, type StoredLogin } from './credentials-store.js';
@@ -10,14 +10,12 @@ import { ClientError } from './errors.js';
 import { GatewayApi } from './gateway-api.js';
 import { loadCa } from './tls-trust.js';
 
-export type ClientCommand = (argv: readonly string[], env: Environment, io: CommandIo) => Promise<number>;
-
 /** Wraps a command's body: --help, parsing, and its ClientErrors as a message and an exit status. */
 export function clientCommand<S extends Record<string, OptionSpec>>(
   name: string,
   spec: CommandSpec<S>,
   run: (parsed: ParsedCommand<S>, env: Environment, io: CommandIo) => Promise<number>,
-): ClientCommand {
+): Command {
   return async (argv, env, io) => {
     if (wantsHelp(argv)) {
       io.stdout.write(`${commandUsage(spec)}\n`);

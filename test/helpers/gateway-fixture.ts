@@ -17,7 +17,7 @@ export const PASSWORDS: Record<string, string> = {
 };
 
 /** Runs the agent from source, as `npm test` has no build step for it. */
-export const SELF_COMMAND = [process.execPath, '--import', 'tsx', join(process.cwd(), 'gateway/src/main.ts')];
+export const SELF_COMMAND = [process.execPath, '--import', 'tsx', join(process.cwd(), 'cli/src/main.ts')];
 
 export interface GatewayFixture {
   readonly gateway: RunningGateway;
@@ -145,11 +145,13 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
     env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dataDir, LANG: 'C.UTF-8', PS1: '$ ' },
     uiRoot: null,
     logDestination,
-    reapIntervalMs: options.reapIntervalMs ?? 200,
-    activityIntervalMs: options.activityIntervalMs ?? 200,
-    upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
-    revocationCheckMs: options.revocationCheckMs ?? 300,
-    requestTimeoutMs: options.requestTimeoutMs,
+    timings: {
+      reapIntervalMs: options.reapIntervalMs ?? 200,
+      activityIntervalMs: options.activityIntervalMs ?? 200,
+      upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
+      revocationCheckMs: options.revocationCheckMs ?? 300,
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    },
     processMetrics: false,
   });
   return {

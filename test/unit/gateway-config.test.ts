@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { attachmentsForFileLimit, loadGatewayConfig } from '../../gateway/src/config/gateway-config.js';
-import { ConfigError } from '../../gateway/src/config/options.js';
+import { ConfigError } from '../../core/src/config/options.js';
 
 const base = ['--data-dir', '/tmp/cloudterm-config-test'];
 
@@ -22,7 +22,7 @@ test("--max-attachments and CLOUDTERM_GATEWAY_MAX_ATTACHMENTS set it (not the ag
   assert.equal(loadGatewayConfig('local', [...base, '--max-attachments', '50000'], {}).maxAttachments, 50_000);
   assert.equal(loadGatewayConfig('local', base, { CLOUDTERM_GATEWAY_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
   // The agents' own limit (one terminal's viewers) is another setting: it does not cap the gateway.
-  assert.notEqual(loadGatewayConfig('local', base, { CLOUDTERM_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
+  assert.notEqual(loadGatewayConfig('local', base, { CLOUDTERM_AGENT_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
   for (const bad of ['0', 'many']) {
     assert.throws(() => loadGatewayConfig('local', [...base, '--max-attachments', bad], {}), (error: unknown) => {
       assert.ok(error instanceof ConfigError);

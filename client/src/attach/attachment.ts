@@ -2,8 +2,8 @@
 // the detach keys watched for, notices for drops, gaps and read-only keys, and the terminal
 // restored before the outcome is known to anyone. Resolves with the exit status.
 import { constants } from 'node:os';
-import type { CommandIo } from '../../../gateway/src/cli.js';
-import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
+import type { CommandIo } from '../../../core/src/command.js';
+import { NoticeCode } from '../../../core/src/protocol/messages.js';
 import type { OpenGateway } from '../command.js';
 import { ClientError, ClientErrors } from '../errors.js';
 import type { SessionView } from '../gateway-api.js';

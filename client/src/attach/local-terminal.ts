@@ -4,7 +4,7 @@
 // Node itself restores the terminal's modes when the process dies of a crash or a signal.
 import { spawnSync } from 'node:child_process';
 import type { ReadStream, WriteStream } from 'node:tty';
-import type { CommandIo } from '../../../gateway/src/cli.js';
+import type { CommandIo } from '../../../core/src/command.js';
 import { isTerminal } from '../prompt.js';
 
 const NOTICE_PREFIX = '[cloudterm]';
@@ -35,7 +35,7 @@ export class LocalTerminal {
     // full-screen program that moves the cursor down with a bare linefeed: turn it off, as
     // cfmakeraw() does for ssh. setRawMode(false) puts back the settings found before raw mode,
     // this one included.
-    spawnSync('stty', ['-opost'], { stdio: [this.stdin.fd, 'ignore', 'ignore'] });
+    spawnSync('stty', ['-opost'], { stdio: [(this.stdin as ReadStream & { fd: number }).fd, 'ignore', 'ignore'] });
   }
 
   size(): { cols: number; rows: number } | null {

@@ -5,7 +5,7 @@
 // on the upgrade and the gateway's HTTP refusals readable.
 import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { CloseCode, describeCloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { CloseCode, describeCloseCode } from '../../../core/src/protocol/close-codes.js';
 import {
   ACK_EVERY_BYTES,
   MAX_INPUT_CHUNK_BYTES,
@@ -17,7 +17,7 @@ import {
   encodeResize,
   type AgentMessage,
   type Role,
-} from '../../../gateway/src/protocol/messages.js';
+} from '../../../core/src/protocol/messages.js';
 import { ClientError, loginAgain } from '../errors.js';
 import type { GatewayApi } from '../gateway-api.js';
 import { describeConnectError } from '../tls-trust.js';

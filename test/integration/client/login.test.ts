@@ -9,7 +9,7 @@ import { startGatewayFixture, type GatewayFixture, PASSWORDS } from '../../helpe
 import { makeClientHome, type ClientHome } from '../../helpers/client-terminal.js';
 import { ClientErrors } from '../../../client/src/index.js';
 import { CredentialsStore } from '../../../client/src/credentials-store.js';
-import { loadOrCreateKeyPair } from '../../../gateway/src/keys/index.js';
+import { loadOrCreateKeyPair } from '../../../core/src/keys/index.js';
 import { UserTokens } from '../../../gateway/src/auth/user-tokens.js';
 import { MemoryRevocationList } from '../../../gateway/src/store/memory-revocations.js';
 
@@ -19,13 +19,13 @@ const homes: ClientHome[] = [];
 async function loggedIn(user = 'alice'): Promise<ClientHome> {
   const home = await makeClientHome();
   homes.push(home);
-  const login = await home.run(['login', gw.url, '--user', user], `${PASSWORDS[user]}\n`);
+  const login = await home.run(['login', gw.url, '--user', user], `${PASSWORDS[user]!}\n`);
   assert.equal(login.code, 0, login.stderr);
   return home;
 }
 
 function credentialsOf(home: ClientHome): CredentialsStore {
-  return new CredentialsStore(join(home.env.XDG_CONFIG_HOME, 'cloudterm'));
+  return new CredentialsStore(join(home.env.XDG_CONFIG_HOME!, 'cloudterm'));
 }
 
 before(async () => {
@@ -49,7 +49,7 @@ describe('cloudterm login and logout', () => {
     const finished = await terminal.finished();
     assert.equal(finished.status, 0);
     assert.equal(finished.sttyAfter, finished.sttyBefore, 'echo is back on');
-    assert.ok(!terminal.screen.includes(PASSWORDS.alice), 'the password never showed');
+    assert.ok(!terminal.screen.includes(PASSWORDS.alice!), 'the password never showed');
 
     const store = credentialsOf(home);
     assert.equal((await stat(store.path)).mode & 0o777, 0o600);
