@@ -20,7 +20,7 @@ async function newSession(name: string): Promise<string> {
 /** Attaches in a fresh PTY and waits for the shell's prompt. */
 async function attach(target: string, extra: string[] = [], size?: { cols: number; rows: number }, client: ClientHome = home): Promise<ClientTerminal> {
   const terminal = client.terminal(['attach', target, ...extra], size);
-  await terminal.waitFor(/attached to .*\r\n[^]*\$ $/, { timeoutMs: 20_000 });
+  await terminal.waitFor(/attached to .*\r\n[^]*[$#] $/, { timeoutMs: 20_000 });
   return terminal;
 }
 
