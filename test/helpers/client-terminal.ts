@@ -14,8 +14,8 @@ export interface ClientHome {
   readonly env: Record<string, string>;
   /** Runs a command without a terminal (stdin a pipe), as a script would. */
   run(args: readonly string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
-  /** Runs a command in a fresh PTY. */
-  terminal(args: readonly string[], size?: { cols: number; rows: number }): ClientTerminal;
+  /** Runs a command in a fresh PTY (`cloudterm` unless another program is given). */
+  terminal(args: readonly string[], size?: { cols: number; rows: number }, program?: readonly string[]): ClientTerminal;
   /** Ends every terminal still running and removes the home. */
   remove(): Promise<void>;
 }
@@ -39,8 +39,8 @@ export async function makeClientHome(): Promise<ClientHome> {
         child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
         child.stdin.end(stdin);
       }),
-    terminal: (args, size) => {
-      const terminal = new ClientTerminal(dir, env, args, size ?? { cols: 80, rows: 24 });
+    terminal: (args, size, program = SELF_COMMAND) => {
+      const terminal = new ClientTerminal(dir, env, [...program, ...args], size ?? { cols: 80, rows: 24 });
       terminals.push(terminal);
       return terminal;
     },
@@ -69,11 +69,11 @@ export class ClientTerminal {
   constructor(
     private readonly dir: string,
     env: Record<string, string>,
-    args: readonly string[],
+    command: readonly string[],
     size: { cols: number; rows: number },
   ) {
     this.tag = join(dir, `t${(terminals += 1)}`);
-    const quoted = [...SELF_COMMAND, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+    const quoted = command.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
     // The shell is the terminal's first program, as a login shell would be; the client runs in
     // its foreground, so SIGWINCH reaches it.
     const script = `stty -a > ${this.tag}.before; ${quoted}; echo $? > ${this.tag}.status; stty -a > ${this.tag}.after; echo CLIENT-DONE`;

@@ -157,6 +157,32 @@ describe('cloudterm attach', () => {
     assert.ok((JSON.parse(listed.stdout) as Array<{ id: string }>).some((session) => session.id === id));
   });
 
+  test('new --attach: a session at this terminal\'s size, attached at once', async () => {
+    const terminal = home.terminal(['new', '--name', 'fresh', '--attach'], { cols: 100, rows: 33 });
+    await terminal.waitFor(/attached to fresh \([^)]+\)[^]*[$#] $/, { timeoutMs: 20_000 });
+    terminal.type('stty size\r');
+    await terminal.waitFor('33 100\r\n');
+    terminal.type('exit 4\r');
+    await assertSane(terminal, 4);
+  });
+
+  test('a crash with the terminal in the client\'s raw mode: the terminal is still restored', async () => {
+    // The client's own LocalTerminal, then an exception nothing catches (Node's crash path).
+    const script = [
+      "const { LocalTerminal } = await import('./client/src/attach/local-terminal.ts');",
+      'const terminal = new LocalTerminal({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, stop: new AbortController().signal, selfCommand: [] });',
+      "terminal.enterRaw(); terminal.onInput(() => {});",
+      "const { execFileSync } = await import('node:child_process');",
+      "const stty = execFileSync('stty', ['-a'], { stdio: ['inherit', 'pipe', 'ignore'] }).toString();",
+      "console.log(/-icanon/.test(stty) && /-opost/.test(stty) ? 'RAW NOW' : 'NOT RAW');",
+      "setTimeout(() => { throw new Error('a bug'); }, 300);",
+    ].join('\n');
+    const terminal = home.terminal(['--import', 'tsx', '--input-type=module', '-e', script], undefined, [process.execPath]);
+    await terminal.waitFor('RAW NOW');
+    await assertSane(terminal, 1);
+    assert.match(terminal.screen, /Error: a bug/);
+  });
+
   test('the program killed by a signal: 128 + the signal', async () => {
     await newSession('killed');
     const terminal = await attach('killed');
