@@ -21,11 +21,12 @@ import { GATEWAY_ENTRY, SHELL_ENV, cpuSeconds, ensureBuilt, fixed, killAllStarte
 
 const QUIET = { quietMs: 200, timeoutMs: 10_000 } as const;
 
-/** A program in a PTY as a bench terminal: keys to the master, the screen's text as output. */
-class PtyTerminal implements Keyboard<string> {
-  sink: (chunk: string) => void = () => {};
+/** A program in a PTY as a bench terminal: keys to the master, its bytes as output (not decoded: the bench reads as fast as it can). */
+class PtyTerminal implements Keyboard<Buffer> {
+  sink: (chunk: Buffer) => void = () => {};
   constructor(readonly pty: IPty) {
-    pty.onData((data) => this.sink(data));
+    // With `encoding: null` node-pty hands on Buffers, whatever its types say.
+    pty.onData((data) => this.sink(data as unknown as Buffer));
   }
   type(text: string): void {
     this.pty.write(text);
@@ -79,10 +80,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     const wsSession = await gateway.createSession();
     const cliSession = await gateway.createSession();
     const ws = await WsTerminal.open(`${gateway.url.replace('http', 'ws')}/api/sessions/${wsSession}/attach`, { cookie: gateway.cookie, origin: gateway.url });
-    const cliPty = spawnPty(process.execPath, [GATEWAY_ENTRY, 'attach', cliSession], { name: 'xterm-256color', cols: 120, rows: 40, env });
+    const cliPty = spawnPty(process.execPath, [GATEWAY_ENTRY, 'attach', cliSession], { name: 'xterm-256color', cols: 120, rows: 40, env, encoding: null });
     ptys.push(cliPty);
     const cli = new PtyTerminal(cliPty);
-    const floorPty = spawnPty('cat', [], { name: 'xterm-256color', cols: 120, rows: 40, env });
+    const floorPty = spawnPty('cat', [], { name: 'xterm-256color', cols: 120, rows: 40, env, encoding: null });
     ptys.push(floorPty);
     const floor = new PtyTerminal(floorPty);
     const paths = [
