@@ -113,7 +113,8 @@ export class GatewayApi {
   }
 
   async me(): Promise<{ user: string; expiresAt: string | null }> {
-    return (await this.call<{ user: string; expiresAt?: string }>('GET', '/api/me')).body as { user: string; expiresAt: string | null };
+    const { body } = await this.call<{ user: string; expiresAt?: string }>('GET', '/api/me');
+    return { user: body.user, expiresAt: body.expiresAt ?? null };
   }
 
   async listSessions(): Promise<SessionView[]> {

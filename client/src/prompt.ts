@@ -5,7 +5,8 @@ import type { ReadStream } from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import { ClientError } from './errors.js';
 
-const MAX_LINE_BYTES = 4096;
+/** An identity provider's token with many groups runs to several KiB; nothing sane is longer. */
+const MAX_LINE_BYTES = 64 * 1024;
 
 export function isTerminal(stream: Readable | Writable): boolean {
   return (stream as ReadStream).isTTY === true;

@@ -10,6 +10,7 @@ import type { SessionView } from '../gateway-api.js';
 import { DetachMatcher, describeDetachKeys } from './detach-keys.js';
 import { LocalTerminal } from './local-terminal.js';
 import { ResumeConnection, type AttachEnd } from './resume-connection.js';
+import { isTerminal } from '../prompt.js';
 
 export interface AttachOptions {
   readonly readOnly: boolean;
@@ -43,6 +44,7 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
       if (outcome instanceof ClientError) reject(outcome);
       else resolve(outcome);
     };
+    const interactive = isTerminal(io.stdin);
     let readOnlyTold = false;
     let reconnecting = false;
     /** Whether a connection dropped: from then on every gap is a loss the user must see. */
@@ -56,8 +58,11 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
       events: {
         hello: (role) => {
           terminal.enterRaw();
+          // Read from now on: bytes piped in before the attach would have nowhere to go.
+          terminal.onInput(onInput);
           const readOnly = options.readOnly || role === 'ro';
-          io.stderr.write(`[cloudterm] attached to ${session.name} (${session.id})${readOnly ? ', read-only' : ''}${detachHint}\r\n`);
+          // In raw mode a line ends with a carriage return too.
+          io.stderr.write(`[cloudterm] attached to ${session.name} (${session.id})${readOnly ? ', read-only' : ''}${detachHint}${isTerminal(io.stderr) ? '\r\n' : '\n'}`);
         },
         output: (data) => {
           const more = terminal.write(data);
@@ -79,9 +84,12 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
           // One line however many attempts it takes: finished by "resumed" or by the outcome.
           if (!reconnecting) terminal.notice(`connection lost (${why}); reconnecting${detachHint}…`, { open: true });
           reconnecting = true;
+          // Keys typed blind are dropped, but a pipe's bytes can wait for the next connection.
+          if (!interactive) terminal.pauseInput();
         },
         resumed: () => {
           reconnecting = false;
+          if (!interactive) terminal.resumeInput();
           terminal.finishLine(' resumed');
         },
         ended: (end) => {
@@ -97,7 +105,7 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
     if (io.stop.aborted) return onStop();
     io.stop.addEventListener('abort', onStop);
 
-    terminal.onInput((bytes) => {
+    function onInput(bytes: Uint8Array): void {
       const { forward, detach } = matcher.feed(bytes);
       if (forward.byteLength > 0 && !connection.input(forward) && (options.readOnly || !connection.writable) && !readOnlyTold && !reconnecting) {
         readOnlyTold = true;
@@ -107,7 +115,7 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
         terminal.notice(`detached; the session runs on: cloudterm attach ${session.id}`);
         settle(ClientErrors.detached.exit);
       }
-    });
+    }
     terminal.onResize((cols, rows) => connection.resize(cols, rows));
     const size = terminal.size();
     if (size) connection.resize(size.cols, size.rows);

@@ -43,7 +43,8 @@ export class DetachMatcher {
   constructor(private readonly sequence: Uint8Array) {}
 
   feed(chunk: Uint8Array): Keystrokes {
-    if (this.sequence.length === 0) return { forward: chunk, detach: false };
+    // The common case, a keystroke with no part of the sequence in it: passed on as it came.
+    if (this.sequence.length === 0 || (this.matched === 0 && !chunk.includes(this.sequence[0]!))) return { forward: chunk, detach: false };
     const forward: number[] = [];
     for (const byte of chunk) {
       if (byte === this.sequence[this.matched]) {

@@ -60,6 +60,15 @@ export class LocalTerminal {
     this.cleanups.push(() => this.stdin.off('data', onData));
   }
 
+  /** Stops reading stdin (a pipe's bytes wait in it rather than be dropped while disconnected). */
+  pauseInput(): void {
+    this.stdin.pause();
+  }
+
+  resumeInput(): void {
+    this.stdin.resume();
+  }
+
   /** Writes the session's output; false when stdout is full (call onDrain). */
   write(data: Uint8Array): boolean {
     return this.stdout.write(data);

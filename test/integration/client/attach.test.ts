@@ -183,6 +183,15 @@ describe('cloudterm attach', () => {
     assert.match(terminal.screen, /Error: a bug/);
   });
 
+  test('no terminal at all: commands piped in, the output on stdout, the exit status passed on', async () => {
+    const id = await newSession('piped');
+    const piped = await home.run(['attach', id], 'echo "piped $((2 * 3))"; exit 6\n');
+    assert.equal(piped.code, 6, piped.stderr);
+    assert.match(piped.stdout, /piped 6\r\n/);
+    assert.doesNotMatch(piped.stdout, /\[cloudterm\]/, 'the client\'s own lines go to stderr');
+    assert.match(piped.stderr, /\[cloudterm\] attached to piped/);
+  });
+
   test('the program killed by a signal: 128 + the signal', async () => {
     await newSession('killed');
     const terminal = await attach('killed');
