@@ -136,6 +136,29 @@ describe('cloudterm attach', () => {
     }
   });
 
+  test('a viewer that fell more than the ring behind is shown the gap, then the output goes on', async () => {
+    const id = await newSession('gap');
+    const writer = await (await gw.login('alice')).attach(id);
+    const viewer = await attach(id, ['--ro']);
+    // The viewer's terminal stops being read: its writes block, it reads no more, and the agent
+    // runs on for the writer past everything its ring (1 MiB) and the sockets' buffers hold for it.
+    viewer.pty.pause();
+    writer.type("head -c 40000000 /dev/zero | tr '\\0' a; echo; echo \"end $((6 * 7))\"\r");
+    // (Counted, not searched: the writer's 40 MB are not read back as text.)
+    await writer.waitFor(() => writer.received > 40_000_000, 'all of the output, at the writer', 60_000);
+    viewer.pty.resume();
+    const shown = await viewer.waitFor(/end 42\r\n/, { timeoutMs: 30_000 });
+    const gap = /\r\n\[cloudterm\] (\d+) bytes of output are missing here: the session no longer held them\r\n/.exec(shown);
+    assert.ok(gap, 'the gap is shown');
+    const shownA = (shown.replace(gap[0], '').match(/a/g) ?? []).length;
+    // Every byte of the 40 MB is either shown or counted in the gap (the rest of the screen holds
+    // a few more a's, in the prompt's echo of the command, hence the small slack).
+    assert.ok(Math.abs(shownA + Number(gap[1]) - 40_000_000) < 200, `${shownA} shown + ${gap[1]} missing`);
+    viewer.type('\x1dd');
+    await assertSane(viewer, ClientErrors.detached.exit);
+    await writer.close();
+  });
+
   test('the session deleted while attached: the client says it is gone', async () => {
     const id = await newSession('doomed');
     const terminal = await attach(id);
