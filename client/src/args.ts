@@ -23,9 +23,11 @@ export function commandUsage(spec: CommandSpec<Record<string, OptionSpec>>): str
   return [`usage: cloudterm ${spec.synopsis}${options.length ? ' [options]' : ''}`, `${spec.summary}`, ...options].join('\n');
 }
 
-/** True when the user asked for help: the caller prints the usage and exits 0. */
+/** True when the user asked for help (before any `--`): the caller prints the usage and exits 0. */
 export function wantsHelp(argv: readonly string[]): boolean {
-  return argv.includes('--help') || argv.includes('-h');
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return options.includes('--help') || options.includes('-h');
 }
 
 /** Parses `argv`; a ClientError('usage') names every problem and shows the usage. */
@@ -35,7 +37,13 @@ export function parseCommand<S extends Record<string, OptionSpec>>(spec: Command
   const takesValue = new Set(Object.values(spec.options).filter((option) => option.kind !== 'boolean').map((option) => `--${option.flag}`));
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
-    if (!arg.startsWith('-') || arg === '-') {
+    // Session ids may begin with "-" (base64url): only "--" starts an option, and after a bare
+    // "--" everything is an argument (`cloudterm attach -- --id`).
+    if (arg === '--') {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--')) {
       args.push(arg);
       continue;
     }

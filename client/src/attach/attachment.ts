@@ -47,6 +47,7 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
     const interactive = isTerminal(io.stdin);
     let readOnlyTold = false;
     let reconnecting = false;
+    let draining = false;
     /** Whether a connection dropped: from then on every gap is a loss the user must see. */
     let lostSomething = false;
     const connection: ResumeConnection = new ResumeConnection({
@@ -66,7 +67,14 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
         },
         output: (data) => {
           const more = terminal.write(data);
-          if (!more) terminal.onDrain(() => connection.resumeOutput());
+          // Frames ws had already parsed still arrive after a pause: one drain is waited for.
+          if (!more && !draining) {
+            draining = true;
+            terminal.onDrain(() => {
+              draining = false;
+              connection.resumeOutput();
+            });
+          }
           return more;
         },
         gap: (from, to) => {

@@ -187,7 +187,11 @@ export class ResumeConnection {
   private async onRefused(socket: WebSocket, response: IncomingMessage): Promise<void> {
     this.socket = null;
     const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+    } catch {
+      // A body cut short: the status alone decides.
+    }
     socket.terminate();
     let body: unknown = null;
     try {

@@ -27,6 +27,11 @@ describe('client command lines', () => {
     assert.deepEqual(parseCommand(SPEC, ['s1', 'bob', 'rw'], { CLOUDTERM_URL: 'https://b' }).values, { url: 'https://b' });
   });
 
+  test('a session id that begins with "-" is an argument; after "--" even one that begins with "--"', () => {
+    assert.deepEqual(parseCommand(SPEC, ['-1Ye6eF1nVDm5Ctn', 'bob'], {}).args, ['-1Ye6eF1nVDm5Ctn', 'bob']);
+    assert.deepEqual(parseCommand(SPEC, ['--ro', '--', '--Ye6eF1nVDm5Ctn', 'bob'], {}), { values: { ro: true }, args: ['--Ye6eF1nVDm5Ctn', 'bob'] });
+  });
+
   test('every problem at once, with the usage', () => {
     assert.throws(() => parseCommand(SPEC, ['--nope'], {}), usageError(/unknown argument "--nope"; missing ID USER\nusage: cloudterm share ID USER rw\|ro \[options\]/));
     assert.throws(() => parseCommand(SPEC, ['a', 'b', 'c', 'd'], {}), usageError(/unexpected argument "d"/));
