@@ -88,6 +88,8 @@ export interface GatewayFixtureOptions {
   readonly revocationCheckMs?: number;
   readonly requestTimeoutMs?: number;
   readonly dataDir?: string;
+  /** More of the gateway's environment (what its local agents may or may not inherit). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** What the command line of every agent a gateway started names: its data directory's key file. */
@@ -142,7 +144,7 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
   });
   const gateway = await startGateway(config, {
     selfCommand: SELF_COMMAND,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dataDir, LANG: 'C.UTF-8', PS1: '$ ' },
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dataDir, LANG: 'C.UTF-8', PS1: '$ ', ...options.env },
     uiRoot: null,
     logDestination,
     timings: {
