@@ -52,9 +52,10 @@ export async function ask(question: string, input: Readable, output: Writable): 
 
 /** Asks for a secret on the terminal: nothing is echoed; Ctrl-C or Ctrl-D on an empty line abandons. */
 export function askSecret(question: string, input: ReadStream, output: Writable): Promise<string> {
-  output.write(question);
+  // Echo off before the question shows: what is typed as soon as it shows is not echoed either.
   const wasRaw = input.isRaw;
   input.setRawMode(true);
+  output.write(question);
   return new Promise<string>((resolve, reject) => {
     let secret = '';
     const finish = (error: ClientError | null) => {

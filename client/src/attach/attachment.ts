@@ -23,6 +23,11 @@ export function attachUrl(url: string, sessionId: string): string {
   return `${url.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(sessionId)}/attach`;
 }
 
+function signalName(signal: number): string {
+  const name = Object.entries(constants.signals).find(([, number]) => number === signal)?.[0];
+  return name ? `${name}${signal === constants.signals.SIGHUP ? ' (the session was ended, or its terminal hung up)' : ''}` : `signal ${signal}`;
+}
+
 /** The remote program's status as a shell gives it: its code, or 128 + the signal that ended it. */
 function exitStatus(end: Extract<AttachEnd, { kind: 'exited' }>): number {
   return end.signal > 0 ? 128 + end.signal : end.code & 0xff;
@@ -101,6 +106,9 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
           terminal.finishLine(' resumed');
         },
         ended: (end) => {
+          // A signal is worth a word: a hangup is what ending the session (`cloudterm rm`, the
+          // page's Delete, expiry) does to its program.
+          if (end.kind === 'exited' && end.signal > 0) terminal.notice(`the session's program was ended by ${signalName(end.signal)}`);
           if (end.kind === 'exited') settle(exitStatus(end));
           else settle(end.error);
         },

@@ -164,8 +164,15 @@ describe('cloudterm attach', () => {
     const terminal = await attach(id);
     const removed = await home.run(['rm', id]);
     assert.equal(removed.code, 0, removed.stderr);
-    await assertSane(terminal, ClientErrors.gone.exit);
-    assert.match(terminal.screen, /the session was deleted or expired/);
+    // Ending a session hangs up its program first (then forgets it): the client passes the
+    // program's end on, 128 + SIGHUP, saying so — or, if the gateway's close came first, gone.
+    const finished = await terminal.finished();
+    assert.equal(finished.sttyAfter, finished.sttyBefore);
+    if (finished.status === 128 + 1) assert.match(terminal.screen, /the session's program was ended by SIGHUP \(the session was ended/);
+    else {
+      assert.equal(finished.status, ClientErrors.gone.exit, terminal.screen.slice(-300));
+      assert.match(terminal.screen, /the session was deleted or expired/);
+    }
     const again = await home.run(['attach', id]);
     assert.equal(again.code, ClientErrors.gone.exit);
     assert.match(again.stderr, /no session/);
@@ -220,5 +227,6 @@ describe('cloudterm attach', () => {
     const terminal = await attach('killed');
     terminal.type('kill -9 $$\r');
     await assertSane(terminal, 128 + 9);
+    assert.match(terminal.screen, /\[cloudterm\] the session's program was ended by SIGKILL\r\n/);
   });
 });
