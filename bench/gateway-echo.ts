@@ -37,7 +37,7 @@ export const PIPELINE_BYTES = 200_000_000;
 const PIPELINE_LINE = `read _; head -c ${PIPELINE_BYTES} /dev/zero | tr '\\0' a\n`;
 
 /** A lean terminal client: raw `ws`, no compression, output bytes to `sink`, acks as the page sends them. */
-class WsTerminal {
+export class WsTerminal {
   sink: (chunk: Buffer) => void = () => {};
   private received = 0;
   private acked = 0;

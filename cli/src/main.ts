@@ -26,6 +26,13 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: async (...args) => (await import('../../gateway/src/auth/hash-password-command.js')).runHashPasswordCommand(...args),
     summary: 'read a password on stdin, print an htpasswd line (bcrypt)',
   },
+  login: { run: async (...args) => (await import('../../client/src/index.js')).runLogin(...args), summary: 'log in to a gateway from this terminal' },
+  logout: { run: async (...args) => (await import('../../client/src/index.js')).runLogout(...args), summary: 'revoke and forget the stored login' },
+  sessions: { run: async (...args) => (await import('../../client/src/index.js')).runSessions(...args), summary: 'list your sessions' },
+  new: { run: async (...args) => (await import('../../client/src/index.js')).runNew(...args), summary: 'start a session (--attach to attach to it)' },
+  rm: { run: async (...args) => (await import('../../client/src/index.js')).runRm(...args), summary: 'end a session' },
+  share: { run: async (...args) => (await import('../../client/src/index.js')).runShare(...args), summary: 'share a session with a user, rw or ro' },
+  attach: { run: async (...args) => (await import('../../client/src/index.js')).runAttach(...args), summary: 'attach this terminal to a session (resumes after a dropped connection)' },
 };
 
 function help(): string {
