@@ -190,11 +190,17 @@ describe('agent bad input', () => {
 
 describe('input faster than the program reads it', () => {
   test('at most ~1 MiB waits; more is refused with a notice, and input flows again once the program reads', async () => {
-    // The program ignores its input for a while, then reads everything (raw mode: no line limit).
-    const slow = await startAgentFixture({ command: '/bin/sh', args: ['-c', 'stty raw -echo; sleep 2; exec cat >/dev/null'] });
+    // The program ignores its input for a while, then reads what was accepted (raw mode: no line
+    // limit) and says so. It tells us each step instead of the test guessing how long a step takes
+    // on a loaded machine.
+    const accepted = 3 * 512 * 1024;
+    const slow = await startAgentFixture({
+      command: '/bin/sh',
+      args: ['-c', `stty raw -echo; echo READY; sleep 2; head -c ${accepted} >/dev/null; echo DRAINED; exec cat >/dev/null`],
+    });
     try {
       const client = await slow.connect('rw');
-      await new Promise((resolve) => setTimeout(resolve, 300)); // stty has run
+      await client.waitForText('READY');
       const half = new Uint8Array(512 * 1024).fill(0x61);
       const notices = () => client.messages.filter((m) => m.type === 'notice' && m.code === NoticeCode.InputRefused);
       for (let i = 0; i < 4; i += 1) client.type(half);
@@ -202,10 +208,10 @@ describe('input faster than the program reads it', () => {
       const notice = notices()[0];
       assert.ok(notice?.type === 'notice' && /input refused: \d+ bytes already wait for the program/.test(notice.message), JSON.stringify(notice));
       assert.ok(slow.agent.session.status().exit === null && client.closeCode === null, 'nothing else happened to anyone');
-      // Once the program reads, the backlog drains and input is taken again.
-      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      // Once the program has read the backlog, input is taken again.
+      await client.waitForText('DRAINED', 20_000);
       client.type(half);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await client.waitFor(() => slow.agent.session.inputBytes === 4 * half.byteLength, 'the input after the drain taken');
       assert.equal(notices().length, 1, 'accepted after the drain');
       assert.equal(slow.agent.session.inputBytes, 4 * half.byteLength, 'three before, one after; the refused one not counted');
     } finally {
