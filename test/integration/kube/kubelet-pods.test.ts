@@ -103,3 +103,26 @@ test('the kubelet killed and started again adopts its pods, finishes missed dele
   assert.equal((await agentStatus(after)).sessionId, `s-${ns}-kept`);
   assert.match(kubelet.log(), /Adopted container/);
 });
+
+test('light mode runs no process: 100 pods go Running with an address each, and deletes finish at once', async () => {
+  const kubelet = await startKubelet(plane, { light: true, maxPods: 1000 });
+  cleanups.push(() => kubelet.stop());
+  const ns = await testNamespace({ after: (fn) => cleanups.push(fn) }, plane, 'light');
+  const names = Array.from({ length: 100 }, (_, index) => `light-${index}`);
+  await Promise.all(
+    names.map((name) =>
+      core.createNamespacedPod({
+        namespace: ns,
+        body: { metadata: { name }, spec: { nodeName: kubelet.nodeName, automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/anything:1' }] } },
+      }),
+    ),
+  );
+  const running = await eventually('100 pods Running and Ready', async () => {
+    const list = await core.listNamespacedPod({ namespace: ns });
+    return list.items.length === 100 && list.items.every((pod) => pod.status?.phase === 'Running' && podReady(pod)) ? list.items : undefined;
+  }, 60_000, 250);
+  assert.equal(new Set(running.map((pod) => pod.status!.podIP)).size, 100);
+  assert.ok(running.every((pod) => /^127\.1\.\d+\.\d+$/.test(pod.status!.podIP!)), 'light pods take addresses no real pod uses');
+  await core.deleteCollectionNamespacedPod({ namespace: ns });
+  await eventually('every pod to be removed', async () => ((await core.listNamespacedPod({ namespace: ns })).items.length === 0 ? true : undefined), 30_000, 250);
+});
