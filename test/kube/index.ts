@@ -33,4 +33,5 @@ export type { AuditEntry } from './audit-log.js';
 export { freePort, freePortPair } from './free-port.js';
 export { eventually, waitForPod, podReady, processRunning } from './wait.js';
 export { startKubelet, sharedKubelet, KubeletProcess, type KubeletStartOptions, type KubeletState } from './kubelet-process.js';
+export { withKeepAlive } from './kubelet/keep-alive.js';
 export { agentPod, AGENT_PORT, KEY_MOUNT, type AgentPodOptions } from './agent-pod.js';

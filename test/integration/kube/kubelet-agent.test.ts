@@ -9,7 +9,7 @@ import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
 import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
 import { TestClient } from '../../helpers/agent-client.js';
 import { agentPod, AGENT_PORT, KEY_MOUNT } from '../../kube/agent-pod.js';
-import { eventually, podReady, processRunning, sharedControlPlane, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';
+import { eventually, podReady, processRunning, sharedControlPlane, sharedKubelet, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';
 
 let plane: ControlPlane;
 let kubelet: KubeletProcess;
@@ -138,4 +138,17 @@ test('the Redis image runs as the local redis-server on its pod IP', async (t) =
   await redis.connect();
   assert.equal(await redis.ping(), 'PONG');
   await core.deleteNamespacedPod({ name: 'redis', namespace: ns });
+});
+
+test('the real scheduler binds a pod to the run\'s shared kubelet, which runs it', async () => {
+  const shared = await sharedKubelet(plane);
+  await core.createNamespacedPod({ namespace: ns, body: agentPod({ name: 'scheduled', sessionId: 's-scheduled', keySecret: 'attach-key' }) });
+  const pod = await waitForPod(plane, ns, 'scheduled', 'Ready', podReady);
+  assert.equal(pod.spec!.nodeName, shared.nodeName, 'the private kubelets\' taints keep the scheduler away from them');
+  assert.ok(pod.status!.conditions!.some((condition) => condition.type === 'PodScheduled' && condition.status === 'True'));
+  const client = await attach(pod, 's-scheduled');
+  client.type('echo sched""uled\n');
+  await client.waitForText('scheduled');
+  await client.close();
+  await core.deleteNamespacedPod({ name: 'scheduled', namespace: ns });
 });
