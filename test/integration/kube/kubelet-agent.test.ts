@@ -3,7 +3,7 @@
 // follows the process (a crash makes it Failed; a delete stops it within its grace period).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, AuthenticationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
 import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
@@ -151,4 +151,22 @@ test('the real scheduler binds a pod to the run\'s shared kubelet, which runs it
   await client.waitForText('scheduled');
   await client.close();
   await core.deleteNamespacedPod({ name: 'scheduled', namespace: ns });
+});
+
+test('a pod\'s ServiceAccount token, CA and namespace are projected where in-cluster clients look for them', async (t) => {
+  const body = agentPod({ name: 'in-cluster', sessionId: 's-in-cluster', keySecret: 'attach-key', nodeName: kubelet.nodeName });
+  body.spec!.automountServiceAccountToken = true;
+  await core.createNamespacedPod({ namespace: ns, body });
+  const pod = await waitForPod(plane, ns, 'in-cluster', 'Ready', podReady);
+  const client = await attach(pod, 's-in-cluster');
+  t.after(() => client.close());
+  const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
+  client.type(`echo "ns=$(cat ${dir}/namespace) api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"; grep -c CERTIFICATE ${dir}/ca.crt; echo "tok""en=$(cat ${dir}/token)"\n`);
+  await client.waitFor(() => /token=\S+/.test(client.text()), 'the token');
+  assert.match(client.text(), new RegExp(`ns=${ns} api=127\\.0\\.0\\.1:${plane.port}`));
+  const token = /token=(\S+)/.exec(client.text())![1]!;
+  const review = await plane.kubeConfig.makeApiClient(AuthenticationV1Api).createTokenReview({ body: { spec: { token } } });
+  assert.equal(review.status?.authenticated, true, 'the API server accepts the projected token');
+  assert.equal(review.status?.user?.username, `system:serviceaccount:${ns}:default`);
+  assert.equal(review.status?.user?.extra?.['authentication.kubernetes.io/pod-name']?.[0], 'in-cluster', 'the token is bound to the pod');
 });
