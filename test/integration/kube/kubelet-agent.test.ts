@@ -3,7 +3,7 @@
 // follows the process (a crash makes it Failed; a delete stops it within its grace period).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, AuthenticationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, AuthenticationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
 import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
@@ -169,4 +169,33 @@ test('a pod\'s ServiceAccount token, CA and namespace are projected where in-clu
   assert.equal(review.status?.authenticated, true, 'the API server accepts the projected token');
   assert.equal(review.status?.user?.username, `system:serviceaccount:${ns}:default`);
   assert.equal(review.status?.user?.extra?.['authentication.kubernetes.io/pod-name']?.[0], 'in-cluster', 'the token is bound to the pod');
+});
+
+test('restartPolicy Always restarts a crashed agent: restartCount and lastState say so, and it is Ready again', async () => {
+  const pod = await runAgentPod('restarts', { restartPolicy: 'Always' });
+  const first = kubelet.pidOf(pod.metadata!.uid!, 'agent')!;
+  process.kill(first, 'SIGKILL');
+  const again = await waitForPod(plane, ns, 'restarts', 'restarted and Ready', (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) === 1 && podReady(p));
+  const status = again.status!.containerStatuses![0]!;
+  assert.equal(status.lastState?.terminated?.exitCode, 137);
+  assert.equal(again.status!.phase, 'Running');
+  const second = kubelet.pidOf(pod.metadata!.uid!, 'agent');
+  assert.ok(second && second !== first && processRunning(second), 'a new agent process runs');
+  assert.equal(again.status!.podIP, pod.status!.podIP, 'on the same pod IP');
+});
+
+test('a Secret changed after the pod started is seen at its mount path', async (t) => {
+  const pod = await runAgentPod('refresh');
+  const client = await attach(pod, 's-refresh');
+  t.after(() => client.close());
+  await core.patchNamespacedSecret(
+    { name: 'attach-key', namespace: ns, body: { stringData: { note: 'rotated-42' } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  // The kubelet looks at its pods' Secrets every 5 s, as a kubelet's sync period does (every minute there).
+  await eventually('the new key in the volume', async () => {
+    client.type(`cat ${KEY_MOUNT}/note 2>/dev/null | tr 0-9 A-J; echo\n`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return client.text().includes('rotated-EC') ? true : undefined;
+  }, 20_000, 500);
 });
