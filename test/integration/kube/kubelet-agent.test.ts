@@ -5,6 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, AuthenticationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
 import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
 import { TestClient } from '../../helpers/agent-client.js';
@@ -184,7 +186,7 @@ test('restartPolicy Always restarts a crashed agent: restartCount and lastState 
   assert.equal(again.status!.podIP, pod.status!.podIP, 'on the same pod IP');
 });
 
-test('a Secret changed after the pod started is seen at its mount path', async (t) => {
+test('a Secret changed after the pod started is seen at its mount path, and no other pod\'s folder is', async (t) => {
   const pod = await runAgentPod('refresh');
   const client = await attach(pod, 's-refresh');
   t.after(() => client.close());
@@ -198,4 +200,10 @@ test('a Secret changed after the pod started is seen at its mount path', async (
     await new Promise((resolve) => setTimeout(resolve, 500));
     return client.text().includes('rotated-EC') ? true : undefined;
   }, 20_000, 500);
+  // Another pod's folder exists on the machine, but not inside this pod's mount namespace.
+  const other = (await core.readNamespacedPod({ name: 'restarts', namespace: ns })).metadata!.uid!;
+  const otherDir = join(kubelet.stateDir, 'pods', other);
+  assert.ok(readdirSync(otherDir).length > 0, 'the other pod\'s folder is there on the machine');
+  client.type(`test -e ${otherDir} || echo "NO OTHER ""POD"\n`);
+  await client.waitForText('NO OTHER POD');
 });
