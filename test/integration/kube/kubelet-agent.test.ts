@@ -207,3 +207,15 @@ test('a Secret changed after the pod started is seen at its mount path, and no o
   client.type(`test -e ${otherDir} || echo "NO OTHER ""POD"\n`);
   await client.waitForText('NO OTHER POD');
 });
+
+test('a container whose sandbox cannot be set up fails with StartError and the reason', async () => {
+  const body = agentPod({ name: 'bad-mount', sessionId: 's-bad-mount', keySecret: 'attach-key', nodeName: kubelet.nodeName, extraVolumes: [{ name: 'scratch', emptyDir: {} }] });
+  // A folder cannot be bind-mounted over a file.
+  body.spec!.containers[0]!.volumeMounts!.push({ name: 'scratch', mountPath: '/etc/hostname' });
+  await core.createNamespacedPod({ namespace: ns, body });
+  const failed = await waitForPod(plane, ns, 'bad-mount', 'Failed', (p) => p.status?.phase === 'Failed');
+  const terminated = failed.status!.containerStatuses![0]!.state!.terminated!;
+  assert.equal(terminated.reason, 'StartError');
+  assert.equal(terminated.exitCode, 128);
+  assert.match(terminated.message ?? '', /mount/i);
+});

@@ -3,6 +3,7 @@
 // difference, then writes the status if it changed. Syncs never overlap (one at a time, the last
 // request wins). Deletion follows the kubelet: SIGTERM, SIGKILL at the end of the grace period,
 // the final status, then a delete with grace 0 (only for the same pod uid).
+import { readFileSync } from 'node:fs';
 import { mkdir, rm, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
@@ -300,10 +301,16 @@ export class PodWorker {
   /** Records how the process ended and applies the restart policy. */
   private exited(container: V1Container, state: ContainerRecord, code: number | undefined, unknownMessage?: string): void {
     const startedAt = state.state.kind === 'running' ? state.state.startedAt : rfc3339();
+    const finishedAt = rfc3339();
+    // Neither exit code nor PID written: the shim failed before the program started (a mount,
+    // setpriv); its log says why.
+    const neverRan = code === undefined && !this.termination && programPid(this.podDir, container.name, state.attempt) === undefined;
     const terminated: Terminated =
-      code === undefined
-        ? { kind: 'terminated', exitCode: 137, reason: this.termination ? 'Error' : 'ContainerStatusUnknown', message: this.termination ? undefined : unknownMessage ?? 'The container could not be located', startedAt, finishedAt: rfc3339() }
-        : { kind: 'terminated', exitCode: code, reason: code === 0 ? 'Completed' : 'Error', startedAt, finishedAt: rfc3339() };
+      neverRan
+        ? { kind: 'terminated', exitCode: 128, reason: 'StartError', message: this.logTail(container.name), startedAt, finishedAt }
+        : code === undefined
+          ? { kind: 'terminated', exitCode: 137, reason: this.termination ? 'Error' : 'ContainerStatusUnknown', message: this.termination ? undefined : unknownMessage ?? 'The container could not be located', startedAt, finishedAt }
+          : { kind: 'terminated', exitCode: code, reason: code === 0 ? 'Completed' : 'Error', startedAt, finishedAt };
     state.shimPid = undefined;
     state.shimStart = undefined;
     const policy = this.pod.spec?.restartPolicy ?? 'Always';
@@ -324,6 +331,14 @@ export class PodWorker {
         this.kick();
       }
     });
+  }
+
+  private logTail(container: string): string {
+    try {
+      return readFileSync(join(this.podDir, 'logs', `${container}.log`), 'utf8').trim().split('\n').slice(-3).join('\n').slice(-512);
+    } catch {
+      return 'the container could not be started';
+    }
   }
 
   private terminate(container: string, signal: NodeJS.Signals): void {
