@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { bindToPodIp, containerProgram, imageRepository, ImageError } from '../../kube/kubelet/images.js';
 import { expand } from '../../kube/kubelet/pod-environment.js';
 import { podPhase, type ContainerView } from '../../kube/kubelet/pod-status.js';
+import { exitOutcome, terminatedState } from '../../kube/kubelet/container-exit.js';
 
 test('image names are normalised as a container runtime does', () => {
   const cases: Array<[string, string]> = [
@@ -57,4 +58,25 @@ test('the pod phase follows its containers', () => {
   assert.equal(podPhase(view(done(0), done(0))), 'Succeeded');
   assert.equal(podPhase(view(done(0), done(3))), 'Failed');
   assert.equal(podPhase(view({ restartCount: 1, state: { kind: 'waiting', reason: 'CrashLoopBackOff' } })), 'Running', 'restarting is still Running');
+});
+
+test('a container\'s end is reported and followed as the kubelet does', () => {
+  const facts = { startedAt: 'a', finishedAt: 'b', startFailure: () => 'mount: Not a directory', programStarted: true, terminating: false };
+  assert.deepEqual(
+    [terminatedState({ ...facts, code: 0 }), terminatedState({ ...facts, code: 3 }), terminatedState({ ...facts, code: undefined })].map((s) => [s.exitCode, s.reason]),
+    [[0, 'Completed'], [3, 'Error'], [137, 'ContainerStatusUnknown']],
+  );
+  assert.equal(terminatedState({ ...facts, code: undefined, terminating: true }).reason, 'Error', 'killed at the end of its grace period');
+  const never = terminatedState({ ...facts, code: undefined, programStarted: false });
+  assert.deepEqual([never.exitCode, never.reason, never.message], [128, 'StartError', 'mount: Not a directory']);
+
+  const failed = terminatedState({ ...facts, code: 1 });
+  assert.equal(exitOutcome(failed, 'Never', false, 0, 1000, 'c').restart, false);
+  assert.equal(exitOutcome(terminatedState({ ...facts, code: 0 }), 'OnFailure', false, 0, 1000, 'c').restart, false, 'OnFailure keeps a success');
+  assert.equal(exitOutcome(failed, 'Always', true, 0, 1000, 'c').restart, false, 'nothing restarts while the pod is deleted');
+  const backoffs = [0, 1, 2, 10].map((count) => {
+    const outcome = exitOutcome(failed, 'OnFailure', false, count, 1000, 'c');
+    return outcome.restart ? outcome.backoffMs : -1;
+  });
+  assert.deepEqual(backoffs, [1000, 2000, 4000, 60_000], 'doubling, capped at a minute');
 });
