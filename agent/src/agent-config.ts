@@ -105,6 +105,20 @@ function childEnvironment(env: Readonly<Record<string, string | undefined>>): Re
   return out;
 }
 
+/**
+ * The account the agent runs as. A pod may run as a uid its image has no passwd entry for (a
+ * random `runAsUser`, as OpenShift assigns): then `os.userInfo()` throws, and only the
+ * environment says where home is.
+ */
+function account(env: Readonly<Record<string, string | undefined>>): { homedir: string; shell: string | null } {
+  try {
+    const user = userInfo();
+    return { homedir: user.homedir, shell: user.shell };
+  } catch {
+    return { homedir: env.HOME || '/', shell: null };
+  }
+}
+
 export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentConfig {
   const problems: string[] = [];
   const { values, rest } = parseOptions(agentOptionSpecs, argv, env, problems);
@@ -126,7 +140,7 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
     problems.push(`the gateway's public key is required: --public-key-file or ${agentOptionSpecs.publicKey.env}`);
   }
 
-  const user = userInfo();
+  const user = account(env);
   const shell = env.SHELL || user.shell || '/bin/sh';
   const [command, ...args] = rest.length > 0 ? rest : [shell, '-l'];
   const notRunnable = programProblem(command!, env.PATH);

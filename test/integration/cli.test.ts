@@ -3,7 +3,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -308,4 +309,37 @@ describe('cloudterm command', () => {
     assert.match(stderr, /users\.htpasswd:3/);
     assert.doesNotMatch(stderr, /\$apr1\$abc/, 'the hash is not echoed');
   });
+});
+
+test('an agent run as a uid with no passwd entry (a pod with an arbitrary runAsUser) starts, its shell in $HOME', async (t) => {
+  assert.equal(process.getuid?.(), 0, 'this test runs as root, to start the agent as another uid');
+  const uid = 54_321;
+  assert.doesNotMatch(await readFile('/etc/passwd', 'utf8'), new RegExp(`^[^:]*:[^:]*:${uid}:`, 'm'), `uid ${uid} must have no passwd entry`);
+  const dir = await mkdtemp(join(tmpdir(), 'cloudterm-nouser-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const home = join(dir, 'home');
+  await mkdir(home);
+  await chown(home, uid, uid);
+  await chmod(dir, 0o755);
+  const pair = await generateSigningKeyPair();
+  await writeFile(join(dir, 'attach.pub'), pair.publicKeyPem, { mode: 0o644 });
+  const [command, ...prefix] = SELF_COMMAND;
+  const agent = spawn(command!, [...prefix, 'agent', '--listen', '127.0.0.1:0', '--session-id', 's1', '--public-key-file', join(dir, 'attach.pub'), '--', '/bin/sh', '-c', 'pwd > pwd.txt; sleep 30'], {
+    uid,
+    gid: uid,
+    env: { PATH: process.env.PATH, HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => agent.kill('SIGKILL'));
+  let output = '';
+  agent.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  agent.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  const exited = once(agent, 'exit');
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(join(home, 'pwd.txt')) && Date.now() < deadline && agent.exitCode === null) await sleep(50);
+  assert.equal(agent.exitCode, null, `the agent exited: ${output}`);
+  assert.match(output, /Agent listening/);
+  assert.equal((await readFile(join(home, 'pwd.txt'), 'utf8')).trim(), home);
+  agent.kill('SIGTERM');
+  await exited;
 });
