@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGatewayFixture, type GatewayFixture } from '../../helpers/gateway-fixture.js';
+import { startGatewayFixture, terminalHostPid, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 
 const fixtures: GatewayFixture[] = [];
@@ -95,8 +95,7 @@ describe('proxy', () => {
     const alice = await gw.login('alice');
     const { body } = await alice.request('POST', '/api/sessions', {});
     const terminal = await alice.attach(body.id);
-    const record = await gw.gateway.stores.sessions.get(body.id);
-    process.kill(record!.pid!, 'SIGKILL');
+    process.kill(await terminalHostPid(gw.gateway, body.id), 'SIGKILL');
     await terminal.waitForClose();
     assert.ok([CloseCode.UpstreamFailed.code, 1006].includes(terminal.closeCode!), `close code ${terminal.closeCode}`);
   });
