@@ -25,13 +25,11 @@ export async function runHostCommand(argv: readonly string[], env: Environment, 
     onRecordingError: (session, error) => log.error({ session, err: error.message }, 'Recording stopped: the session goes on unrecorded'),
   });
   log.info({ listen: `unix:${host.socketPath}`, pid: process.pid, command: config.command }, 'Terminal host listening');
-  const stopped = new Promise<void>((resolve) => {
-    io.stop.addEventListener('abort', () => {
-      log.info({ signal: io.stop.reason, terminals: host.terminals.size }, 'Stopping: ending every terminal');
-      void host.stop().then(resolve);
-    });
+  io.stop.addEventListener('abort', () => {
+    log.info({ signal: io.stop.reason, terminals: host.terminals.size }, 'Stopping: ending every terminal');
+    void host.stop();
   });
-  await stopped;
-  log.info('Terminal host stopped');
+  await host.done;
+  log.info(io.stop.aborted ? 'Terminal host stopped' : 'Terminal host exits: its last terminal ended');
   return 0;
 }

@@ -19,6 +19,7 @@ export const hostOptionSpecs = {
   maxAttachments,
   maxTerminals: { flag: 'max-terminals', kind: 'integer', min: 1, max: 100_000, default: 2000, help: 'terminals open at once' },
   recordDir: { flag: 'record-dir', kind: 'string', help: 'record every terminal as <session id>.cast in this directory' },
+  exitWhenIdle: { flag: 'exit-when-idle', kind: 'boolean', default: false, help: 'exit once the last terminal ended (none left for a moment)' },
 } as const satisfies Record<string, OptionSpec>;
 
 /** The header naming the terminal an attach to a host is for (lower case, as Node gives headers). */
@@ -33,6 +34,7 @@ export interface HostLaunch {
   readonly publicKeyFile: string;
   readonly recordDir?: string | null;
   readonly maxTerminals?: number;
+  readonly exitWhenIdle?: boolean;
   /** What each terminal runs; absent: the login shell. */
   readonly command?: readonly string[] | null;
 }
@@ -42,6 +44,7 @@ export function hostArgs(launch: HostLaunch): string[] {
   const args = ['--listen', formatListenAddress({ path: launch.socketPath }), '--public-key-file', launch.publicKeyFile];
   if (launch.recordDir) args.push('--record-dir', launch.recordDir);
   if (launch.maxTerminals !== undefined) args.push('--max-terminals', String(launch.maxTerminals));
+  if (launch.exitWhenIdle) args.push('--exit-when-idle');
   if (launch.command && launch.command.length > 0) args.push('--', ...launch.command);
   return args;
 }
@@ -53,6 +56,7 @@ export interface HostConfig extends ProgramConfig {
   readonly maxAttachments: number;
   readonly maxTerminals: number;
   readonly recordDir: string | null;
+  readonly exitWhenIdle: boolean;
 }
 
 export function loadHostConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): HostConfig {
@@ -75,5 +79,6 @@ export function loadHostConfig(argv: readonly string[], env: Readonly<Record<str
     maxAttachments: values.maxAttachments,
     maxTerminals: values.maxTerminals,
     recordDir: values.recordDir ?? null,
+    exitWhenIdle: values.exitWhenIdle,
   };
 }

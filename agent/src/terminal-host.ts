@@ -23,6 +23,8 @@ import { agentError, type AgentErrorCode } from './errors.js';
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TERMINAL_PATH = /^\/terminals\/([^/]+)$/;
 const MAX_BODY_BYTES = 4096;
+/** With exitWhenIdle: how long a host with no terminal waits for a new one before it exits. */
+export const IDLE_LINGER_MS = 1_000;
 
 /** What `GET /status` of a host answers. */
 export interface HostStatus {
@@ -48,6 +50,8 @@ export interface HostOptions extends Omit<HostConfig, 'publicKeyPem'>, Readonly<
 export interface RunningHost {
   readonly socketPath: string;
   readonly terminals: ReadonlyMap<string, ServedTerminal>;
+  /** Resolves once the host stopped serving (stopped, or idle with exitWhenIdle). */
+  readonly done: Promise<void>;
   /** SIGTERM: ends every terminal (as `cloudterm agent` ends its one), then stops serving. */
   stop(): Promise<void>;
 }
@@ -92,6 +96,7 @@ export async function startTerminalHost(options: HostOptions): Promise<RunningHo
   const terminals = new Map<string, ServedTerminal>();
   const watchers = new Set<ServerResponse>();
   let stopping = false;
+  let idleTimer: NodeJS.Timeout | null = null;
   // Counters of terminals that ended carry on in the totals.
   const ended = { inputBytes: 0, outputBytes: 0, replays: 0 };
   const sum = (key: keyof typeof ended) => {
@@ -137,6 +142,9 @@ export async function startTerminalHost(options: HostOptions): Promise<RunningHo
       terminals.delete(sessionId);
       const line = `${JSON.stringify({ ended: sessionId, exit } satisfies HostEvent)}\n`;
       for (const watcher of watchers) watcher.write(line);
+      if (options.exitWhenIdle && terminals.size === 0 && !stopping) {
+        idleTimer = setTimeout(() => void stop(), IDLE_LINGER_MS);
+      }
     });
     return terminal;
   };
@@ -160,6 +168,8 @@ export async function startTerminalHost(options: HostOptions): Promise<RunningHo
     if (terminal) return refuse(res, 'terminal_exists');
     if (terminals.size >= options.maxTerminals) return refuse(res, 'too_many_terminals', `at most ${options.maxTerminals} terminals`);
     let opened: ServedTerminal;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = null;
     try {
       opened = open(sessionId, size);
     } catch (error) {
@@ -215,11 +225,13 @@ export async function startTerminalHost(options: HostOptions): Promise<RunningHo
   // that died is replaced.
   await listen(server, { path: options.socketPath }, { replaceSocketFile: true });
 
-  return {
-    socketPath: options.socketPath,
-    terminals,
-    stop: async () => {
+  let stopped: Promise<void> | null = null;
+  let markDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (markDone = resolve));
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
       stopping = true;
+      if (idleTimer) clearTimeout(idleTimer);
       const all = [...terminals.values()];
       for (const terminal of all) terminal.session.terminate(options.stopGraceMs);
       await Promise.all(all.map((terminal) => terminal.done));
@@ -227,6 +239,9 @@ export async function startTerminalHost(options: HostOptions): Promise<RunningHo
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+      markDone();
+    })();
+    return stopped;
   };
+  return { socketPath: options.socketPath, terminals, done, stop };
 }

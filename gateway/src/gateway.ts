@@ -149,7 +149,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   metrics.observeProxy(attach);
   backend.onEnded((sessionId, reason) => {
     sessionLog.info({ session: sessionId, reason }, 'Session ended');
-    void sessions.ended(sessionId).catch((error: unknown) => sessionLog.warn({ err: error }, 'Could not forget an ended session'));
+    void sessions.ended(sessionId, reason).catch((error: unknown) => sessionLog.warn({ err: error }, 'Could not forget an ended session'));
   });
 
   const app = await buildApp({

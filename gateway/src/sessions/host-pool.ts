@@ -96,11 +96,18 @@ export class HostPool {
     // Counted at once, so that a burst of opens spreads over the hosts.
     slot.terminals.add(sessionId);
     try {
-      await this.ensure(slot, true);
-      const answer = await hostRequest<AgentStatus | { error: { message: string } }>(slot.socketPath, 'PUT', `/terminals/${sessionId}`, this.options.startTimeoutMs, size);
-      if (answer === null) throw new Error(`its host (${slot.socketPath}) did not answer`);
-      if (answer.status !== 201) throw new Error((answer.body as { error: { message: string } }).error.message);
-      return { socketPath: slot.socketPath, pid: (answer.body as AgentStatus).pid };
+      for (let attempt = 1; ; attempt++) {
+        await this.ensure(slot, true);
+        const answer = await hostRequest<AgentStatus | { error: { code: string; message: string } }>(slot.socketPath, 'PUT', `/terminals/${sessionId}`, this.options.startTimeoutMs, size);
+        if (answer?.status === 201) return { socketPath: slot.socketPath, pid: (answer.body as AgentStatus).pid };
+        const refusal = answer === null ? null : (answer.body as { error: { code: string; message: string } }).error;
+        // A host that exits as its last terminal ended may do so just as this one is opened: once, a new one.
+        if (attempt === 1 && (refusal === null || refusal.code === 'host_stopping')) {
+          await this.gone(slot);
+          continue;
+        }
+        throw new Error(refusal?.message ?? `its host (${slot.socketPath}) did not answer`);
+      }
     } catch (error) {
       slot.terminals.delete(sessionId);
       throw error;
@@ -126,6 +133,12 @@ export class HostPool {
         slot.ready = null;
       });
     return slot.ready;
+  }
+
+  /** Resolves once the host of `slot` is gone (or after the time a stopping host takes). */
+  private async gone(slot: Slot): Promise<void> {
+    const deadline = Date.now() + 2 * HOST_REQUEST_TIMEOUT_MS;
+    while (Date.now() < deadline && (slot.watch !== null || (slot.pid !== null && alive(slot.pid)))) await sleep(POLL_MS);
   }
 
   private async adopt(slot: Slot): Promise<boolean> {

@@ -71,7 +71,8 @@ export class LocalBackend implements TerminalBackend {
         socketDir: this.socketDir,
         logDir: this.logDir,
         selfCommand: options.selfCommand,
-        launch: { publicKeyFile: options.attachPublicKeyFile, recordDir: options.recordDir, command: options.shell },
+        // A host with no terminal left exits: closing every terminal leaves no process behind.
+        launch: { publicKeyFile: options.attachPublicKeyFile, recordDir: options.recordDir, command: options.shell, exitWhenIdle: true },
         env: options.env,
         size: options.terminalHosts,
         startTimeoutMs: options.startTimeoutMs,
