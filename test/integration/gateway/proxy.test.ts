@@ -128,11 +128,12 @@ describe('proxy', () => {
     terminal.type('echo before-restart\r');
     await terminal.waitForText('before-restart\r\n');
     const pid = (await gw.gateway.stores.sessions.get(body.id))!.pid!;
+    const host = await terminalHostPid(gw.gateway, body.id);
     await gw.gateway.close();
     await terminal.waitForClose();
     assert.equal(terminal.closeCode, CloseCode.GatewayRestart.code);
-    assert.ok(processAlive(pid), 'the agent outlives the gateway');
-    process.kill(pid, 'SIGTERM');
+    assert.ok(processAlive(pid) && processAlive(host), 'the terminal and its host outlive the gateway');
+    process.kill(host, 'SIGTERM');
   });
 
   test('an idle session expires and is reaped: its agent ends and it is gone from the list', async () => {
