@@ -5,6 +5,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   gateway: () => import('./gateway.js'),
   soak: () => import('./soak.js'),
   client: () => import('./client.js'),
+  terminals: () => import('./terminals.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);
