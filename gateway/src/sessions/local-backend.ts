@@ -85,7 +85,7 @@ export class LocalBackend implements TerminalBackend {
     if (socketPathBytes > MAX_UNIX_SOCKET_PATH_BYTES) {
       const allowed = Buffer.byteLength(options.dataDir) - (socketPathBytes - MAX_UNIX_SOCKET_PATH_BYTES);
       throw new ConfigError([
-        `--data-dir ${options.dataDir} is too long for the terminal hosts' unix sockets (${socketPathBytes} bytes; at most ${MAX_UNIX_SOCKET_PATH_BYTES} work): choose one of at most ${allowed} bytes`,
+        `--data-dir ${options.dataDir} is too long for the terminals' unix sockets (${socketPathBytes} bytes each; at most ${MAX_UNIX_SOCKET_PATH_BYTES} work): choose one of at most ${allowed} bytes`,
       ]);
     }
     // Hosts a previous gateway started: their terminals' ends are heard from now on.
