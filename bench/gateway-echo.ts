@@ -16,6 +16,7 @@ import {
   GATEWAY_ENTRY,
   SHELL_ENV,
   agentPidOf,
+  agentPidsOf,
   cpuSeconds,
   freePort,
   latency,
@@ -178,7 +179,8 @@ export async function measureEcho(options: EchoOptions): Promise<EchoFigures> {
       args: ['--proxy-core', options.proxyCore],
     });
     const sessionId = await gateway.createSession();
-    const gatewayAgentPid = agentPidOf(sessionId);
+    // Local mode serves its terminals from terminal hosts: the one this session is on is the only one.
+    const gatewayAgentPid = agentPidOf(sessionId) ?? agentPidsOf(gateway.dataDir)[0] ?? null;
 
     const agentPort = await freePort();
     agent = startProc(

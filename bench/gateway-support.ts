@@ -90,7 +90,7 @@ function processArgs(): Array<{ pid: number; args: string[] }> {
 /** The pids of the terminal agents a gateway started: found by its data directory in their arguments. */
 export function agentPidsOf(dataDir: string): number[] {
   return processArgs()
-    .filter(({ args }) => args.includes('agent') && args.some((arg) => arg.startsWith(`${dataDir}/`)))
+    .filter(({ args }) => (args.includes('agent') || args.includes('agent-host')) && args.some((arg) => arg.includes(`${dataDir}/`)))
     .map(({ pid }) => pid);
 }
 

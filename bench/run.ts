@@ -6,6 +6,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   soak: () => import('./soak.js'),
   client: () => import('./client.js'),
   kube: () => import('./kube-rig.js'),
+  terminals: () => import('./terminals.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);

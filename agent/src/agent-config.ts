@@ -119,15 +119,22 @@ function account(env: Readonly<Record<string, string | undefined>>): { homedir: 
   }
 }
 
-export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentConfig {
-  const problems: string[] = [];
-  const { values, rest } = parseOptions(agentOptionSpecs, argv, env, problems);
-  checkRenamedVariables(RENAMED_AGENT_VARIABLES, env, problems);
+/** What the agent and the terminal host read alike: the gateway's public key, the program, its directory. */
+export interface ProgramConfig {
+  readonly publicKeyPem: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+}
 
-  const listen = parseListenAddress(values.listen, '127.0.0.1');
-  if (typeof listen === 'string') problems.push(`--listen: ${listen}`);
-  if (!values.sessionId) problems.push(`--session-id (or ${agentOptionSpecs.sessionId.env}) is required`);
-
+/** Reads the key, the program (`rest`, default the login shell) and the directory; adds what is wrong to `problems`. */
+export function loadProgramConfig(
+  values: { readonly publicKey?: string | undefined; readonly publicKeyFile?: string | undefined; readonly cwd?: string | undefined },
+  rest: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): ProgramConfig {
   let publicKeyPem = values.publicKey ?? '';
   if (values.publicKeyFile) {
     try {
@@ -153,16 +160,24 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
   else if (cwdProblem) cwd = '/';
   const readerProblem = loadPtyReader();
   if (readerProblem) problems.push(readerProblem);
+  return { publicKeyPem, command: command!, args, cwd, env: childEnvironment(env) };
+}
+
+export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentConfig {
+  const problems: string[] = [];
+  const { values, rest } = parseOptions(agentOptionSpecs, argv, env, problems);
+  checkRenamedVariables(RENAMED_AGENT_VARIABLES, env, problems);
+
+  const listen = parseListenAddress(values.listen, '127.0.0.1');
+  if (typeof listen === 'string') problems.push(`--listen: ${listen}`);
+  if (!values.sessionId) problems.push(`--session-id (or ${agentOptionSpecs.sessionId.env}) is required`);
+  const program = loadProgramConfig(values, rest, env, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     sessionId: values.sessionId!,
     listen: listen as ListenAddress,
-    publicKeyPem,
-    command: command!,
-    args,
-    cwd,
-    env: childEnvironment(env),
+    ...program,
     cols: values.cols,
     rows: values.rows,
     ringBytes: values.ringBytes,

@@ -13,10 +13,16 @@ export const AgentErrorCodes = {
   token_expired: { status: 401, message: 'the attach token has expired' },
   token_wrong_session: { status: 401, message: 'the attach token is for another session' },
   token_reused: { status: 401, message: 'the attach token was already used' },
+  bad_session_id: { status: 400, message: 'a session id is 1 to 64 letters, digits, - or _' },
+  session_header_missing: { status: 400, message: 'a terminal host needs the CloudTerm-Session header naming the terminal' },
   not_found: { status: 404, message: 'not found' },
   session_ended: { status: 404, message: 'the session has ended' },
   method_not_allowed: { status: 405, message: 'GET only' },
+  terminal_exists: { status: 409, message: 'this host already holds a terminal of that session id' },
+  terminal_failed: { status: 500, message: 'the terminal could not start' },
   too_many_attachments: { status: 503, message: 'the agent holds as many attachments as it may' },
+  too_many_terminals: { status: 503, message: 'the host holds as many terminals as it may' },
+  host_stopping: { status: 503, message: 'the host is stopping' },
 } as const satisfies Record<string, { status: number; message: string }> & Record<AttachTokenErrorCode, unknown>;
 
 export type AgentErrorCode = keyof typeof AgentErrorCodes;

@@ -5,3 +5,5 @@ export { loadPtyReader } from './pty-output.js';
 export { AgentErrorCodes, type AgentErrorCode } from './errors.js';
 export type { AgentStatus } from './agent-server.js';
 export type { ExitStatus } from './attachment.js';
+export { SESSION_HEADER, hostArgs, hostOptionSpecs, type HostLaunch } from './host-config.js';
+export type { HostEvent, HostStatus } from './terminal-host.js';

@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: async (...args) => (await import('../../agent/src/command.js')).runAgentCommand(...args),
     summary: 'serve one PTY over WebSocket (the shell end of a session)',
   },
+  'agent-host': {
+    run: async (...args) => (await import('../../agent/src/host-command.js')).runHostCommand(...args),
+    summary: "serve many PTYs from one process, each as `agent` serves one (local mode's terminal hosts)",
+  },
   'hash-password': {
     run: async (...args) => (await import('../../gateway/src/auth/hash-password-command.js')).runHashPasswordCommand(...args),
     summary: 'read a password on stdin, print an htpasswd line (bcrypt)',

@@ -101,6 +101,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     attachPublicKeyFile: config.attachKeys.publicKeyFile,
     shell: config.shell,
     recordDir: config.recordDir,
+    terminalHosts: config.terminalHosts,
     env: runtime.env,
     startTimeoutMs: timings.agentStartTimeoutMs,
     stopTimeoutMs: timings.agentStopTimeoutMs,
@@ -146,9 +147,9 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     log: log.child({ part: 'attach' }),
   });
   metrics.observeProxy(attach);
-  backend.onEnded((sessionId) => {
-    sessionLog.info({ session: sessionId }, 'Session ended: its process exited');
-    void sessions.ended(sessionId).catch((error: unknown) => sessionLog.warn({ err: error }, 'Could not forget an ended session'));
+  backend.onEnded((sessionId, reason) => {
+    sessionLog.info({ session: sessionId, reason }, 'Session ended');
+    void sessions.ended(sessionId, reason).catch((error: unknown) => sessionLog.warn({ err: error }, 'Could not forget an ended session'));
   });
 
   const app = await buildApp({

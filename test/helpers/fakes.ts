@@ -22,7 +22,7 @@ export class FakeBackend implements TerminalBackend {
   /** Each start and stop takes the next failure queued, if any. */
   readonly startFailures: Error[] = [];
   readonly stopFailures: Error[] = [];
-  private readonly listeners: Array<(id: string) => void> = [];
+  private readonly listeners: Array<(id: string, reason: string) => void> = [];
 
   async start(request: StartRequest): Promise<StartedTerminal> {
     this.started.push(request);
@@ -43,14 +43,14 @@ export class FakeBackend implements TerminalBackend {
     return this.running.has(record.id);
   }
 
-  onEnded(listener: (sessionId: string) => void): void {
+  onEnded(listener: (sessionId: string, reason: string) => void): void {
     this.listeners.push(listener);
   }
 
   /** The terminal's program exited by itself. */
-  end(id: string): void {
+  end(id: string, reason = 'its program exited with code 0'): void {
     this.running.delete(id);
-    for (const listener of this.listeners) listener(id);
+    for (const listener of this.listeners) listener(id, reason);
   }
 
   async close(): Promise<void> {}

@@ -9,6 +9,7 @@ import bcrypt from 'bcrypt';
 import { loadGatewayConfig, type GatewayConfig, type GatewayTimings } from '../../gateway/src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
 import { TestClient } from './agent-client.js';
+import { hostStatus } from '../../gateway/src/sessions/host-client.js';
 
 export const PASSWORDS: Record<string, string> = {
   alice: 'alice-password-1',
@@ -111,6 +112,15 @@ export function stopAllAgents(dataDir: string): void {
   } catch {
     // none were running
   }
+}
+
+/** The pid of the terminal host serving a session (local mode), from its record's endpoint. */
+export async function terminalHostPid(gateway: RunningGateway, sessionId: string): Promise<number> {
+  const record = await gateway.stores.sessions.get(sessionId);
+  if (!record?.endpoint.startsWith('unix:')) throw new Error(`session ${sessionId} has no terminal host`);
+  const status = await hostStatus(record.endpoint.slice('unix:'.length), 2_000);
+  if (status?.status !== 200) throw new Error(`the terminal host of ${sessionId} does not answer`);
+  return status.body.pid;
 }
 
 /** The pids of the agents of a data directory still running. */

@@ -42,6 +42,7 @@ export const gatewayOptionSpecs = {
   trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_GATEWAY_TRUST_PROXY', kind: 'boolean', default: false, help: 'take the client address from X-Forwarded-For (behind an ingress)' },
   dataDir: { flag: 'data-dir', env: 'CLOUDTERM_GATEWAY_DATA_DIR', kind: 'string', help: 'agent sockets and logs; local mode: also users, keys, sessions (default ~/.cloudterm)' },
   shell: { flag: 'shell', env: 'CLOUDTERM_GATEWAY_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
+  terminalHosts: { flag: 'terminal-hosts', env: 'CLOUDTERM_GATEWAY_TERMINAL_HOSTS', kind: 'integer', min: 1, max: 64, default: 4, help: 'local mode: the processes terminals are spread over (a crash ends only its share)' },
   recordDir: { flag: 'record-dir', env: 'CLOUDTERM_GATEWAY_RECORD_DIR', kind: 'string', help: 'record every new terminal as an asciicast v2 file, <session id>.cast, in this directory (made 0700 if missing)' },
   logLevel: { flag: 'log-level', env: 'CLOUDTERM_GATEWAY_LOG_LEVEL', kind: 'string', default: 'info', help: 'fatal, error, warn, info, debug' },
   stopTerminals: { flag: 'stop-terminals', kind: 'boolean', default: false, help: 'local mode: end every terminal of the data directory (they outlive the gateway by design), then exit' },
@@ -163,6 +164,7 @@ export interface GatewayConfig {
   readonly shell: readonly string[] | null;
   /** Where every new terminal's asciicast recording is written (made 0700 at start); null: not recorded. */
   readonly recordDir: string | null;
+  readonly terminalHosts: number;
   readonly logLevel: string;
   /** `--stop-terminals`: end the data directory's terminals instead of serving. */
   readonly stopTerminals: boolean;
@@ -314,6 +316,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     dataDir,
     shell,
     recordDir: values.recordDir === undefined ? null : resolve(values.recordDir),
+    terminalHosts: values.terminalHosts,
     logLevel,
     stopTerminals: values.stopTerminals,
   };

@@ -226,6 +226,7 @@ export class AttachHandler implements ProxyCounters {
     const attachToken = await this.deps.signAttachToken({ sessionId: record.id, user: principal.user, role: attachRole(access) });
     const upstream = await openUpstream({
       endpoint,
+      sessionId: record.id,
       attachToken,
       browserHeaders: req.headers,
       timeoutMs: this.deps.upstreamTimeoutMs,

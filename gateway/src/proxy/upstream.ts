@@ -12,6 +12,8 @@ export type UpstreamResult =
 
 export interface UpstreamOptions {
   readonly endpoint: ListenAddress;
+  /** Names the terminal to a terminal host (local mode); a one-terminal agent ignores it. */
+  readonly sessionId: string;
   readonly attachToken: string;
   readonly browserHeaders: IncomingHttpHeaders;
   /** Covers connecting and the agent's answer to the upgrade. */
@@ -22,7 +24,7 @@ const MAX_RESPONSE_HEAD = 16 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** Only the headers the agent needs; cookies and the user's own Authorization never leave. */
-function upgradeRequest(headers: IncomingHttpHeaders, token: string): string {
+function upgradeRequest(headers: IncomingHttpHeaders, token: string, sessionId: string): string {
   const lines = [
     'GET /attach HTTP/1.1',
     'Host: cloudterm-agent',
@@ -31,6 +33,7 @@ function upgradeRequest(headers: IncomingHttpHeaders, token: string): string {
     `Sec-WebSocket-Key: ${headers['sec-websocket-key'] ?? ''}`,
     `Sec-WebSocket-Version: ${headers['sec-websocket-version'] ?? '13'}`,
     `Authorization: Bearer ${token}`,
+    `CloudTerm-Session: ${sessionId}`,
   ];
   const protocol = headers['sec-websocket-protocol'];
   if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
@@ -84,6 +87,6 @@ export function openUpstream(options: UpstreamOptions): Promise<UpstreamResult> 
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.once('connect', () => socket.write(upgradeRequest(options.browserHeaders, options.attachToken)));
+    socket.once('connect', () => socket.write(upgradeRequest(options.browserHeaders, options.attachToken, options.sessionId)));
   });
 }

@@ -28,8 +28,11 @@ export interface TerminalBackend {
    * a terminal that is gone for good (forget the session) from one that is briefly unreachable.
    */
   isRunning(record: SessionRecord): Promise<boolean>;
-  /** Registers a listener for terminals that ended by themselves (the shell exited). */
-  onEnded(listener: (sessionId: string) => void): void;
+  /**
+   * Registers a listener for terminals that ended by themselves (the shell exited, or the process
+   * serving it died), with why, in words for the user.
+   */
+  onEnded(listener: (sessionId: string, reason: string) => void): void;
   /** Stops watching; running terminals keep running (they outlive a gateway restart). */
   close(): Promise<void>;
 }

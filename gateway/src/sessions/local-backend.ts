@@ -1,17 +1,17 @@
-// Local mode: each terminal is a `cloudterm agent` process on a unix socket in the data
-// directory. Agents are detached, so they outlive a gateway restart (like tmux): the restarted
-// gateway finds them again through the session records.
-import { spawn } from 'node:child_process';
-import { mkdir, open, readFile } from 'node:fs/promises';
-import { get } from 'node:http';
+// Local mode: terminals run in a small pool of terminal hosts (host-pool.ts), detached processes
+// on unix sockets in the data directory, so they outlive a gateway restart (like tmux): the
+// restarted gateway adopts the hosts and finds its terminals again through the session records.
+// A record's endpoint is its host's socket; its pid is the terminal's program (its shell).
+// Records of one-process-per-terminal agents (before terminal hosts) are still stopped and
+// checked as such: their pid is the agent's, and its command line names the session.
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SessionRecord } from '../store/types.js';
-import { MAX_UNIX_SOCKET_PATH_BYTES } from '../../../core/src/net/listen-address.js';
+import { MAX_UNIX_SOCKET_PATH_BYTES, parseListenAddress } from '../../../core/src/net/listen-address.js';
 import { ConfigError } from '../../../core/src/config/options.js';
-import { SESSION_ID_CHARS } from './session-service.js';
 import type { StartRequest, StartedTerminal, TerminalBackend } from './backend.js';
-import { agentArgs, type AgentLaunch, type AgentStatus } from '../../../agent/src/index.js';
-import { agentEnvironment } from './agent-environment.js';
+import { HOST_REQUEST_TIMEOUT_MS, HostPool } from './host-pool.js';
+import { hostRequest, terminalStatus } from './host-client.js';
 
 export interface LocalBackendOptions {
   readonly dataDir: string;
@@ -20,151 +20,137 @@ export interface LocalBackendOptions {
   readonly attachPublicKeyFile: string;
   /** The command a terminal runs; null for the agent's default (the login shell). */
   readonly shell: readonly string[] | null;
-  /** Where each terminal's agent records it (<session id>.cast; the directory exists); null: not recorded. */
+  /** Where each terminal is recorded (<session id>.cast; the directory exists); null: not recorded. */
   readonly recordDir: string | null;
-  /** The gateway's environment: agents get only the part a login shell should (agentEnvironment). */
+  /** How many terminal hosts terminals are spread over. */
+  readonly terminalHosts: number;
+  /** The gateway's environment: hosts get only the part a login shell should (agentEnvironment). */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** How long a new agent has to answer. */
+  /** How long a new host, and a new terminal, have to answer. */
   readonly startTimeoutMs: number;
-  /** How long a stopped agent has to end its program and exit. */
+  /** How long a stopped terminal has to end its program. */
   readonly stopTimeoutMs: number;
 }
 
-const SOCKET_POLL_MS = 20;
+const POLL_MS = 20;
 
-/** The agent's /status on this unix socket, or null while it does not answer. */
-function agentStatus(socketPath: string): Promise<AgentStatus | null> {
-  return new Promise((resolve) => {
-    const request = get({ socketPath, path: '/status', timeout: 1_000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => {
-        try {
-          resolve(response.statusCode === 200 ? (JSON.parse(body) as AgentStatus) : null);
-        } catch {
-          resolve(null);
-        }
-      });
-    });
-    request.on('error', () => resolve(null));
-    request.on('timeout', () => request.destroy());
-  });
+async function commandLine(pid: number): Promise<string[]> {
+  // A dead process's zombie has no command line.
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+}
+
+/** Whether `pid` runs and is a terminal host's child (a reused pid is someone else's). */
+async function isHostedProgram(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (!state || state === 'Z' || !ppid) return false;
+  return (await commandLine(Number(ppid))).includes('agent-host');
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
 }
 
 export class LocalBackend implements TerminalBackend {
-  private readonly listeners: Array<(id: string) => void> = [];
+  private readonly listeners: Array<(id: string, reason: string) => void> = [];
   private readonly socketDir: string;
   private readonly logDir: string;
+  private readonly pool: HostPool;
   private closed = false;
 
   constructor(private readonly options: LocalBackendOptions) {
     this.socketDir = join(options.dataDir, 'sockets');
     this.logDir = join(options.dataDir, 'logs');
-    const socketPathBytes = Buffer.byteLength(this.socketPath('x'.repeat(SESSION_ID_CHARS)));
+    this.pool = new HostPool(
+      {
+        socketDir: this.socketDir,
+        logDir: this.logDir,
+        selfCommand: options.selfCommand,
+        // A host with no terminal left exits: closing every terminal leaves no process behind.
+        launch: { publicKeyFile: options.attachPublicKeyFile, recordDir: options.recordDir, command: options.shell, exitWhenIdle: true },
+        env: options.env,
+        size: options.terminalHosts,
+        startTimeoutMs: options.startTimeoutMs,
+      },
+      (id, reason) => {
+        if (!this.closed) for (const listener of this.listeners) listener(id, reason);
+      },
+    );
+    const socketPathBytes = Math.max(...this.pool.socketPaths.map((path) => Buffer.byteLength(path)));
     if (socketPathBytes > MAX_UNIX_SOCKET_PATH_BYTES) {
       const allowed = Buffer.byteLength(options.dataDir) - (socketPathBytes - MAX_UNIX_SOCKET_PATH_BYTES);
       throw new ConfigError([
         `--data-dir ${options.dataDir} is too long for the terminals' unix sockets (${socketPathBytes} bytes each; at most ${MAX_UNIX_SOCKET_PATH_BYTES} work): choose one of at most ${allowed} bytes`,
       ]);
     }
+    // Hosts a previous gateway started: their terminals' ends are heard from now on.
+    void this.pool.adoptRunning();
   }
 
   get recording(): boolean {
     return this.options.recordDir !== null;
   }
 
-  private socketPath(sessionId: string): string {
-    return join(this.socketDir, `${sessionId}.sock`);
-  }
-
   async start(request: StartRequest): Promise<StartedTerminal> {
     // Only the user may open the sockets: the directory is 0700.
     await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
     await mkdir(this.logDir, { recursive: true, mode: 0o700 });
-    const recording = this.options.recordDir ? join(this.options.recordDir, `${request.id}.cast`) : null;
-    const socketPath = this.socketPath(request.id);
-    const logFile = join(this.logDir, `${request.id}.log`);
-    const log = await open(logFile, 'a', 0o600);
-    const [command, ...prefix] = this.options.selfCommand;
-    const launch: AgentLaunch = {
-      sessionId: request.id,
-      listen: { path: socketPath },
-      publicKeyFile: this.options.attachPublicKeyFile,
-      cols: request.cols,
-      rows: request.rows,
-      record: recording ?? undefined,
-      command: this.options.shell,
-    };
-    const child = spawn(command!, [...prefix, 'agent', ...agentArgs(launch)], {
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd],
-      env: agentEnvironment(this.options.env),
-    });
-    await log.close();
-    let exited = false;
-    child.once('exit', () => {
-      exited = true;
-      if (!this.closed) for (const listener of this.listeners) listener(request.id);
-    });
-    child.unref();
-
-    // Ready means answering, not merely a socket file: bind() makes the file before listen().
-    const deadline = Date.now() + this.options.startTimeoutMs;
-    // A shell that does not exist, or one that fails at once, is said now, not at the attach.
-    const program = this.options.shell?.join(' ') ?? 'the login shell';
-    while (Date.now() < deadline && !exited) {
-      const status = await agentStatus(socketPath);
-      if (status?.exit) throw new Error(`its program (${program}) ended as soon as it started, with exit code ${status.exit.code}`);
-      if (status) return { endpoint: `unix:${socketPath}`, pid: child.pid ?? null };
-      await new Promise((r) => setTimeout(r, SOCKET_POLL_MS));
-    }
-    if (exited) {
-      // An agent that refused its configuration (its program gone, say) printed why to its log.
-      const reasons = ConfigError.problemsPrintedIn(await readFile(logFile, 'utf8').catch(() => ''));
-      if (reasons.length > 0) throw new Error(`it could not start: ${reasons.join('; ')}`);
-      throw new Error(`it ended as soon as it started: check its program (${program}) and ${logFile}`);
-    }
-    child.kill('SIGKILL');
-    throw new Error(`the agent did not start within the timeout (see ${logFile})`);
+    const { socketPath, pid } = await this.pool.open(request.id, { cols: request.cols, rows: request.rows });
+    return { endpoint: `unix:${socketPath}`, pid };
   }
 
-  /** Whether the session's agent process is alive: its pid runs an agent for this session id. */
+  /** The host socket of a hosted terminal's record; null for an agent of its own. */
+  private hostOf(record: SessionRecord): string | null {
+    const address = parseListenAddress(record.endpoint, '127.0.0.1');
+    return typeof address !== 'string' && 'path' in address && this.pool.holds(address.path) ? address.path : null;
+  }
+
+  /** Whether the session's terminal is still there: its host holds it, or (host unreachable) its program runs. */
   async isRunning(record: SessionRecord): Promise<boolean> {
     if (record.pid === null) return false;
-    // A pid may have been reused since (after a reboot); a dead agent's zombie has no command line.
-    const cmdline = await readFile(`/proc/${record.pid}/cmdline`, 'utf8').catch(() => '');
-    return cmdline.split('\0').includes(record.id);
+    if ((await commandLine(record.pid)).includes(record.id)) return true;
+    const host = this.hostOf(record);
+    const answer = host === null ? null : await terminalStatus(host, record.id, HOST_REQUEST_TIMEOUT_MS);
+    return answer ? answer.status === 200 : isHostedProgram(record.pid);
   }
 
-  /** Resolves once the agent is gone; throws (after a SIGKILL) when it outlived the timeout. */
+  /** Resolves once the terminal is gone; throws (after a SIGKILL) when it outlived the timeout. */
   async stop(record: SessionRecord): Promise<void> {
     if (!(await this.isRunning(record))) return;
-    // The agent ends its shell and closes its attachments with the exit status.
-    this.signal(record.pid!, 'SIGTERM');
+    if ((await commandLine(record.pid!)).includes(record.id)) return this.stopAgent(record);
+    const host = this.hostOf(record);
+    // The host ends the program, gives the attachments the exit status, then answers.
+    const answer = host === null ? null : await hostRequest(host, 'DELETE', `/terminals/${record.id}`, this.options.stopTimeoutMs);
+    if (answer && (answer.status === 200 || answer.status === 404)) return;
+    if (!(await isHostedProgram(record.pid!))) return;
+    // Forced, so that the next attempt finds it gone; this one still reports the failure.
+    signal(record.pid!, 'SIGKILL');
+    throw new Error(`the terminal (pid ${record.pid}) did not stop within ${this.options.stopTimeoutMs} ms`);
+  }
+
+  /** A terminal that has an agent process of its own: SIGTERM, then SIGKILL after the timeout. */
+  private async stopAgent(record: SessionRecord): Promise<void> {
+    signal(record.pid!, 'SIGTERM');
     const deadline = Date.now() + this.options.stopTimeoutMs;
     while (Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, SOCKET_POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       if (!(await this.isRunning(record))) return;
     }
-    // Forced, so that the next attempt finds it gone; this one still reports the failure.
-    this.signal(record.pid!, 'SIGKILL');
+    signal(record.pid!, 'SIGKILL');
     throw new Error(`the agent (pid ${record.pid}) did not stop within ${this.options.stopTimeoutMs} ms of SIGTERM`);
   }
 
-  private signal(pid: number, signal: NodeJS.Signals): void {
-    try {
-      process.kill(pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
-  }
-
-  onEnded(listener: (id: string) => void): void {
+  onEnded(listener: (id: string, reason: string) => void): void {
     this.listeners.push(listener);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.pool.close();
   }
 }

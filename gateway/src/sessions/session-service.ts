@@ -91,7 +91,12 @@ export function toView(record: SessionRecord, role: AccessRole): SessionView {
   };
 }
 
+/** Sessions whose terminal ended by itself, remembered (with why) for those who come back to them. */
+const ENDED_KEPT = 1024;
+
 export class SessionService {
+  private readonly endedReasons = new Map<string, { record: SessionRecord; reason: string }>();
+
   constructor(
     private readonly store: SessionStore,
     private readonly backend: TerminalBackend,
@@ -168,7 +173,11 @@ export class SessionService {
   async find(principal: Principal, id: string): Promise<{ record: SessionRecord; access: AccessRole }> {
     const record = await this.store.get(id);
     const access = record ? accessOf(principal, record) : null;
-    if (!record || !access) throw new HttpError('session_not_found', `no session "${id}"`);
+    if (!record || !access) {
+      const ended = record ? undefined : this.endedReasons.get(id);
+      if (ended && accessOf(principal, ended.record)) throw new HttpError('session_not_found', `the session has ended: ${ended.reason}`);
+      throw new HttpError('session_not_found', `no session "${id}"`);
+    }
     return { record, access };
   }
 
@@ -227,8 +236,18 @@ export class SessionService {
     return this.backend.isRunning(record);
   }
 
-  /** A terminal ended by itself (its shell exited): it is provably gone, so forget the session. */
-  async ended(id: string): Promise<void> {
+  /**
+   * A terminal ended by itself (its shell exited, or the process serving it died): it is provably
+   * gone, so forget the session. With a reason, this replica tells it to whoever comes back to it.
+   */
+  async ended(id: string, reason?: string): Promise<void> {
+    if (reason !== undefined) {
+      const record = await this.store.get(id);
+      if (record) {
+        this.endedReasons.set(id, { record, reason });
+        if (this.endedReasons.size > ENDED_KEPT) this.endedReasons.delete(this.endedReasons.keys().next().value!);
+      }
+    }
     await this.store.delete(id);
   }
 

@@ -25,7 +25,8 @@ after(() => gw.stop());
 /** Writes `text` on a fresh connection; everything the gateway answered, once it closed (or 3 s passed). */
 async function raw(text: string | Buffer, { destroyAfterMs, until }: { destroyAfterMs?: number; until?: RegExp } = {}): Promise<string> {
   const socket = connect(port, '127.0.0.1');
-  socket.setTimeout(3_000, () => socket.destroy());
+  // A guard against a hung answer, not a deadline: a create starts a terminal host, slow on a loaded machine.
+  socket.setTimeout(20_000, () => socket.destroy());
   socket.on('error', () => undefined);
   socket.write(text);
   if (destroyAfterMs !== undefined) {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGatewayFixture, type GatewayFixture } from '../../helpers/gateway-fixture.js';
+import { startGatewayFixture, terminalHostPid, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 
 const fixtures: GatewayFixture[] = [];
@@ -95,8 +95,7 @@ describe('proxy', () => {
     const alice = await gw.login('alice');
     const { body } = await alice.request('POST', '/api/sessions', {});
     const terminal = await alice.attach(body.id);
-    const record = await gw.gateway.stores.sessions.get(body.id);
-    process.kill(record!.pid!, 'SIGKILL');
+    process.kill(await terminalHostPid(gw.gateway, body.id), 'SIGKILL');
     await terminal.waitForClose();
     assert.ok([CloseCode.UpstreamFailed.code, 1006].includes(terminal.closeCode!), `close code ${terminal.closeCode}`);
   });
@@ -129,11 +128,12 @@ describe('proxy', () => {
     terminal.type('echo before-restart\r');
     await terminal.waitForText('before-restart\r\n');
     const pid = (await gw.gateway.stores.sessions.get(body.id))!.pid!;
+    const host = await terminalHostPid(gw.gateway, body.id);
     await gw.gateway.close();
     await terminal.waitForClose();
     assert.equal(terminal.closeCode, CloseCode.GatewayRestart.code);
-    assert.ok(processAlive(pid), 'the agent outlives the gateway');
-    process.kill(pid, 'SIGTERM');
+    assert.ok(processAlive(pid) && processAlive(host), 'the terminal and its host outlive the gateway');
+    process.kill(host, 'SIGTERM');
   });
 
   test('an idle session expires and is reaped: its agent ends and it is gone from the list', async () => {
@@ -146,9 +146,15 @@ describe('proxy', () => {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 100));
     assert.ok(!processAlive(pid), 'the agent was stopped');
-    assert.equal((await alice.request('GET', `/api/sessions/${body.id}`)).status, 404);
-    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    // The shell is gone before the reaper's pass has finished (and counted): wait for the pass.
+    let metrics = '';
+    while (Date.now() < deadline + 5000) {
+      metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      if (/cloudterm_gateway_reaped_sessions_total 1/.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.match(metrics, /cloudterm_gateway_reaped_sessions_total 1/);
+    assert.equal((await alice.request('GET', `/api/sessions/${body.id}`)).status, 404);
   });
 
   test('traffic keeps a session alive: its expiry slides forward', async (t) => {

@@ -1,15 +1,17 @@
-// Stop, then forget, with real local agents: a session's record goes only once its agent process
-// is gone, and an agent that does not stop is reported, counted, killed and forgotten by a later
-// reaper pass, never left running without a record.
+// Stop, then forget, with real local terminals: a session's record goes only once its program
+// is gone, and a program that does not stop is reported, counted, killed and forgotten by a later
+// reaper pass, never left running without a record. (A local record's pid is its terminal's
+// program, served by a terminal host.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startGatewayFixture, type ApiClient, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 
-/** Whether the session's agent still runs (a zombie has no command line). */
-function agentRuns(pid: number, sessionId: string): boolean {
+/** Whether the terminal's program still runs (a zombie has ended). */
+function agentRuns(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(sessionId);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
@@ -19,7 +21,7 @@ async function newSession(gw: GatewayFixture, client: ApiClient): Promise<{ id: 
   const { body } = await client.request<{ id: string }>('POST', '/api/sessions', {});
   const record = await gw.gateway.stores.sessions.get(body.id);
   assert.ok(record?.pid, 'a local agent has a pid');
-  assert.ok(agentRuns(record.pid, body.id));
+  assert.ok(agentRuns(record.pid));
   return { id: body.id, pid: record.pid };
 }
 
@@ -40,12 +42,12 @@ test('a DELETE answers once the agent is gone; a reaped session is forgotten onl
 
   const deleted = await newSession(gw, alice);
   assert.equal((await alice.request('DELETE', `/api/sessions/${deleted.id}`)).status, 204);
-  assert.equal(agentRuns(deleted.pid, deleted.id), false, 'no agent left behind by the time the DELETE answers');
+  assert.equal(agentRuns(deleted.pid), false, 'no agent left behind by the time the DELETE answers');
 
   const expired = await newSession(gw, alice);
   await gw.gateway.stores.sessions.extend(expired.id, Date.now() - 1);
   await until('the reaper', async () => (await alice.request('GET', `/api/sessions/${expired.id}`)).status === 404);
-  assert.equal(agentRuns(expired.pid, expired.id), false, 'the record went after the agent, never before');
+  assert.equal(agentRuns(expired.pid), false, 'the record went after the agent, never before');
   assert.equal(await metric(gw, 'cloudterm_gateway_reaped_sessions_total'), 1);
 });
 
@@ -54,10 +56,10 @@ test('an agent that does not stop: 502, counted, the session kept as ending, the
   t.after(() => gw.stop());
   const alice = await gw.login('alice');
   const { id, pid } = await newSession(gw, alice);
-  // A stopped process takes no SIGTERM until it is continued: the stop times out.
+  // A stopped process takes no SIGHUP until it is continued: the stop times out.
   process.kill(pid, 'SIGSTOP');
   t.after(() => {
-    if (agentRuns(pid, id)) process.kill(pid, 'SIGKILL');
+    if (agentRuns(pid)) process.kill(pid, 'SIGKILL');
   });
 
   const refused = await alice.request<{ error: { code: string; message: string } }>('DELETE', `/api/sessions/${id}`);
@@ -69,5 +71,5 @@ test('an agent that does not stop: 502, counted, the session kept as ending, the
 
   // The failed stop ended in SIGKILL; the next reaper pass finds the agent gone and forgets it.
   await until('the retry', async () => (await alice.request('GET', `/api/sessions/${id}`)).status === 404);
-  assert.equal(agentRuns(pid, id), false);
+  assert.equal(agentRuns(pid), false);
 });

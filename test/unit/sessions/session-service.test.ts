@@ -168,3 +168,19 @@ test('a stop under way holds its claim: another replica does not stop it again; 
   assert.deepEqual((await replica.reap()).map((r) => r.id), [orphan.id]);
   assert.deepEqual(other.stopped, [orphan.id]);
 });
+
+test('a terminal that ended with a reason: its users are told why, anyone else only that there is no such session', async (t) => {
+  const { sessions } = await testService(t);
+  const view = await sessions.create(alice, {});
+  await sessions.share(alice, view.id, 'bob', 'ro');
+  await sessions.ended(view.id, 'its terminal host (pid 42) killed by SIGKILL unexpectedly');
+  for (const principal of [alice, bob, admin]) {
+    await assert.rejects(sessions.get(principal, view.id), (error: unknown) => {
+      assert.ok(error instanceof HttpError);
+      assert.equal(error.code, 'session_not_found');
+      assert.equal(error.message, 'the session has ended: its terminal host (pid 42) killed by SIGKILL unexpectedly');
+      return true;
+    });
+  }
+  await assert.rejects(sessions.get(stranger, view.id), (error: unknown) => error instanceof HttpError && error.message === `no session "${view.id}"`);
+});
