@@ -1,0 +1,5 @@
+// cloudterm.io/v1alpha1: the public names of the TerminalSession API, for the operator and the gateway.
+export * from './terminal-session.js';
+export { DURATION_PATTERN, DurationError, parseDuration, formatDuration } from './duration.js';
+export * from './defaults.js';
+export { type Expiry, type ExpiryReason, expiryOf } from './expiry.js';
