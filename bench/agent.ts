@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { intOption } from './lib/options.js';
-import { generateSigningKeyPair } from '../gateway/src/keys/key-pair.js';
+import { generateSigningKeyPair } from '../core/src/keys/key-pair.js';
 import { startAgent, type AgentTransport } from './lib/agent-target.js';
 import { startRelay } from './lib/relay-target.js';
 import { startWetty } from './lib/wetty-target.js';
@@ -18,13 +18,14 @@ import { cpuSeconds, killAllStarted, machineCpu, rssKiB } from './lib/processes.
 import { latency, medianRatio, summarize, type Latency, type Summary } from './lib/stats.js';
 import { summarizeProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import type { Target, Terminal } from './lib/terminal.js';
+import { cloudtermEntry } from './lib/entry.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDir, '..');
 
 type TargetName = 'ceiling' | 'relay' | 'agent' | 'wetty';
 const TARGETS: readonly TargetName[] = ['ceiling', 'relay', 'agent', 'wetty'];
-const DEFAULT_AGENT_ENTRY = 'dist/gateway/src/main.js';
+const DEFAULT_AGENT_ENTRY = cloudtermEntry(repoRoot);
 
 interface Options {
   readonly runs: number;

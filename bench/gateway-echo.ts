@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
-import { signAttachToken } from '../gateway/src/agent/attach-token.js';
-import { importKeyPair } from '../gateway/src/keys/index.js';
-import { ACK_EVERY_BYTES, encodeAck, encodeAttach, encodeInput } from '../gateway/src/protocol/messages.js';
+import { signAttachToken } from '../core/src/keys/attach-token.js';
+import { importKeyPair } from '../core/src/keys/index.js';
+import { ACK_EVERY_BYTES, encodeAck, encodeAttach, encodeInput } from '../core/src/protocol/messages.js';
 import { echoLatency, settle as settleFor } from './lib/measure.js';
 import {
   GATEWAY_ENTRY,

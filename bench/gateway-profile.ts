@@ -19,7 +19,7 @@ function origin(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (pkg) return pkg[1]!;
-  if (url.includes('/dist/gateway/src/')) return 'gateway code';
+  if (url.includes('/dist/')) return 'gateway code';
   if (url.startsWith('node:')) return 'node internals';
   return 'other';
 }

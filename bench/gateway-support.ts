@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcrypt';
 import type { Spread } from './lib/stats.js';
+import { cloudtermEntry } from './lib/entry.js';
 import { freePort, killAllStarted as killAllProcesses, sleep, startProcess, waitForPort, type ServerProcess } from './lib/processes.js';
 
 // Shared with the agent benchmark (bench/lib/), offered here too so the gateway-*.ts parts import
@@ -18,7 +19,7 @@ export { latency, percentile, spread, type Latency, type Spread } from './lib/st
 export { withTimeout } from './lib/terminal.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const GATEWAY_ENTRY = join(REPO_ROOT, 'dist/gateway/src/main.js');
+export const GATEWAY_ENTRY = join(REPO_ROOT, cloudtermEntry(REPO_ROOT));
 /** What `cloudterm local` gives the agents it starts, and what we give the agent we start. */
 export const SHELL_ENV: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', PS1: '$ ' };
 export const NOFILE = 1_048_576;

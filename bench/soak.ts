@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
-import { AgentType, OUTPUT_HEADER_BYTES, decodeAgentMessage, encodeAttach, encodeInput } from '../gateway/src/protocol/messages.js';
+import { AgentType, OUTPUT_HEADER_BYTES, decodeAgentMessage, encodeAttach, encodeInput } from '../core/src/protocol/messages.js';
 import { intOption } from './lib/options.js';
 import { Redis } from 'ioredis';
 import {

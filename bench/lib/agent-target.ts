@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { WebSocket, type RawData } from 'ws';
 import type { CryptoKey } from 'jose';
-import { signAttachToken } from '../../gateway/src/agent/attach-token.js';
+import { signAttachToken } from '../../core/src/keys/attach-token.js';
 import {
   AgentType,
   OUTPUT_HEADER_BYTES,
   decodeAgentMessage,
   encodeAttach,
   encodeInput,
-} from '../../gateway/src/protocol/messages.js';
+} from '../../core/src/protocol/messages.js';
 import { freePort, startProcess, waitForPort } from './processes.js';
 import { terminateWebSocket, withTimeout, type Chunk, type Target, type Terminal } from './terminal.js';
 

@@ -40,7 +40,7 @@ export function agentOrigin(url: string, functionName: string): string {
   if (url.includes('/node_modules/ws/')) return 'ws';
   if (url.includes('/node_modules/node-pty/')) return 'node-pty';
   if (url.includes('/node_modules/')) return 'other packages';
-  if (url.includes('/dist/gateway/')) return 'agent code';
+  if (url.includes('/dist/')) return 'agent code';
   if (url.startsWith('node:')) return 'node internals';
   return 'other';
 }

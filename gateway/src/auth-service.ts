@@ -2,8 +2,8 @@
 // the store's rate limiter and revocation list, and OIDC when configured.
 import { Authenticator, Tenants, loadHtpasswd, type HtpasswdUsers } from './auth/index.js';
 import type { GatewayConfig } from './config/gateway-config.js';
-import { allReported } from './config/options.js';
-import type { SigningKeyPair } from './keys/index.js';
+import { allReported } from '../../core/src/config/options.js';
+import type { SigningKeyPair } from '../../core/src/keys/index.js';
 import type { RateLimiter, RevocationList } from './store/types.js';
 
 export interface AuthServiceDeps {

@@ -23,7 +23,7 @@ import {
   NoticeCode,
   type ClientMessage,
   type Role,
-} from '../../gateway/src/protocol/messages.js';
+} from '../../core/src/protocol/messages.js';
 
 const root = join(import.meta.dirname, '../../gateway/ui/dist');
 const SCREENSHOT = '/tmp/cloudterm-login.png';

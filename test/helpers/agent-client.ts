@@ -10,7 +10,7 @@ import {
   encodeInput,
   encodeResize,
   type AgentMessage,
-} from '../../gateway/src/protocol/messages.js';
+} from '../../core/src/protocol/messages.js';
 
 export interface ConnectOptions {
   readonly url: string;

@@ -3,11 +3,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAgent, type AgentOptions, type RunningAgent } from '../../gateway/src/agent/agent-server.js';
-import { signAttachToken } from '../../gateway/src/agent/attach-token.js';
-import { generateSigningKeyPair } from '../../gateway/src/keys/index.js';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/src/agent-server.js';
+import { signAttachToken } from '../../core/src/keys/attach-token.js';
+import { generateSigningKeyPair } from '../../core/src/keys/index.js';
 import type { CryptoKey } from 'jose';
-import type { Role } from '../../gateway/src/protocol/messages.js';
+import type { Role } from '../../core/src/protocol/messages.js';
 import { TestClient, type ConnectOptions } from './agent-client.js';
 
 export interface AgentFixture {

@@ -17,7 +17,7 @@ export const PASSWORDS: Record<string, string> = {
 };
 
 /** Runs the agent from source, as `npm test` has no build step for it. */
-export const SELF_COMMAND = [process.execPath, '--import', 'tsx', join(process.cwd(), 'gateway/src/main.ts')];
+export const SELF_COMMAND = [process.execPath, '--import', 'tsx', join(process.cwd(), 'cli/src/main.ts')];
 
 export interface GatewayFixture {
   readonly gateway: RunningGateway;

@@ -11,7 +11,7 @@ import bcrypt from 'bcrypt';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { SELF_COMMAND, startGatewayFixture } from '../helpers/gateway-fixture.js';
-import { generateSigningKeyPair } from '../../gateway/src/keys/index.js';
+import { generateSigningKeyPair } from '../../core/src/keys/index.js';
 
 async function cloudterm(
   args: string[],
@@ -78,9 +78,11 @@ describe('cloudterm command', () => {
   test('a gateway whose addons were never built: exit 2 naming each; without the splice alone, --proxy-core js starts', async () => {
     // A copy of the sources with no build/ beside them, as after `npm ci --ignore-scripts`.
     const root = await mkdtemp(join(tmpdir(), 'cloudterm-unbuilt-'));
-    await cp(join(process.cwd(), 'gateway', 'src'), join(root, 'gateway', 'src'), { recursive: true });
+    for (const part of ['core', 'agent', 'gateway', 'cli']) {
+      await cp(join(process.cwd(), part, 'src'), join(root, part, 'src'), { recursive: true });
+    }
     await symlink(join(process.cwd(), 'node_modules'), join(root, 'node_modules'));
-    const self = [process.execPath, '--import', 'tsx', join(root, 'gateway', 'src', 'main.ts')];
+    const self = [process.execPath, '--import', 'tsx', join(root, 'cli', 'src', 'main.ts')];
     const refused = await cloudterm(['local', '--listen', '127.0.0.1:0', '--data-dir', join(root, 'data')], '', [], self);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /--proxy-core native: build\/Release\/fd_splice\.node is not built \(npm ci builds it.*\); or run with --proxy-core js/);

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ConfigError } from '../../gateway/src/config/options.js';
+import { ConfigError } from '../../core/src/config/options.js';
 import type { Redis } from 'ioredis';
 import {
   MemorySessionStore,

@@ -2,7 +2,7 @@
 // agent's log to tell the user why their terminal could not start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../gateway/src/config/options.js';
+import { ConfigError } from '../../core/src/config/options.js';
 
 test('the problems printed by a ConfigError are read back from a log, the last error only', () => {
   const older = new ConfigError(['an older problem']);

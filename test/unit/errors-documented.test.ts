@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { ErrorCodes } from '../../gateway/src/errors.js';
-import { CloseCode } from '../../gateway/src/protocol/close-codes.js';
+import { CloseCode } from '../../core/src/protocol/close-codes.js';
 
 test('docs/errors.md lists every gateway error code with its status', async () => {
   const doc = await readFile('docs/errors.md', 'utf8');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { attachmentsForFileLimit, loadGatewayConfig } from '../../gateway/src/config/gateway-config.js';
-import { ConfigError } from '../../gateway/src/config/options.js';
+import { ConfigError } from '../../core/src/config/options.js';
 
 const base = ['--data-dir', '/tmp/cloudterm-config-test'];
 

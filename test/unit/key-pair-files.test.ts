@@ -6,8 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompactSign, compactVerify } from 'jose';
-import { SIGNING_ALG, generateSigningKeyPair, loadKeyPairFiles } from '../../gateway/src/keys/index.js';
-import { ConfigError } from '../../gateway/src/config/options.js';
+import { SIGNING_ALG, generateSigningKeyPair, loadKeyPairFiles } from '../../core/src/keys/index.js';
+import { ConfigError } from '../../core/src/config/options.js';
 
 let dir: string;
 const flags = { privateFlag: 'token-key-file', publicFlag: 'token-public-key-file' };

@@ -2,8 +2,8 @@
 // values read at scrape time, and counters that only go up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetricsRegistry } from '../../gateway/src/metrics/registry.js';
-import { registerProcessMetrics } from '../../gateway/src/metrics/process-metrics.js';
+import { MetricsRegistry } from '../../core/src/metrics/registry.js';
+import { registerProcessMetrics } from '../../core/src/metrics/process-metrics.js';
 
 test('counters and derived metrics render in the text format, in registration order', () => {
   const registry = new MetricsRegistry();

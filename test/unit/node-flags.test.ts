@@ -1,7 +1,7 @@
 // Local-mode agents run the gateway's program with its code-loading flags, never its V8 tuning.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { codeLoadingFlags } from '../../gateway/src/config/node-flags.js';
+import { codeLoadingFlags } from '../../cli/src/node-flags.js';
 
 test('loaders and conditions pass on, in both spellings; V8 tuning does not', () => {
   assert.deepEqual(

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { answerClientError } from '../../gateway/src/net/raw-http.js';
+import { answerClientError } from '../../core/src/net/raw-http.js';
 
 function refusal(code: string): { status: number; errorCode: string; closes: boolean } {
   const socket = new PassThrough();

@@ -1,7 +1,7 @@
 // The users file: Apache htpasswd format, bcrypt only. Weaker schemes that htpasswd can also write
 // (MD5 `$apr1$`, `{SHA}`, crypt, plain text) are refused at start rather than silently accepted,
 // because a stolen file of those falls to an offline attack in minutes.
-import { ConfigFileError, readConfigFile } from '../config/options.js';
+import { ConfigFileError, readConfigFile } from '../../../core/src/config/options.js';
 
 /** User name → bcrypt hash, in file order. */
 export type HtpasswdUsers = ReadonlyMap<string, string>;

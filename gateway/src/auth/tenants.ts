@@ -10,7 +10,7 @@
 //   them a member of it, and a group `<tenant>:admin` makes them an admin of it. Groups naming no
 //   configured tenant are ignored, so an IdP cannot create tenants, only grant membership in the
 //   ones the operator configured (with no file, the default tenant is the one configured tenant).
-import { ConfigFileError, readConfigFile } from '../config/options.js';
+import { ConfigFileError, readConfigFile } from '../../../core/src/config/options.js';
 
 export interface TenantMembership {
   readonly tenant: string;

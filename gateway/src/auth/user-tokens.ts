@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, errors, jwtVerify, type CryptoKey } from 'jose';
 import { HttpError } from '../errors.js';
-import { SIGNING_ALG } from '../keys/index.js';
+import { SIGNING_ALG } from '../../../core/src/keys/index.js';
 import type { RevocationList } from '../store/types.js';
 
 export const USER_TOKEN_ISSUER = 'cloudterm-gateway';

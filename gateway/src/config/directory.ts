@@ -4,7 +4,7 @@
 // or written is a configuration error naming it, not a stack trace.
 import { access, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, fsProblem } from './options.js';
+import { ConfigError, fsProblem } from '../../../core/src/config/options.js';
 
 /** Makes `path` (and its missing parents) a writable directory, or throws a ConfigError naming `--flag`. */
 export async function prepareDirectory(path: string, flag: string): Promise<void> {

@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
-import { parseListenAddress, type ListenAddress } from './listen-address.js';
-import { programProblem } from './program.js';
+import { ConfigError, parseOptions, usage, type OptionSpec } from '../../../core/src/config/options.js';
+import { parseListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
+import { programProblem } from '../../../core/src/config/program.js';
 import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
-import { loadPtyReader } from '../agent/pty-output.js';
+import { loadPtyReader } from '../../../agent/src/pty-output.js';
 
 export const gatewayOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },

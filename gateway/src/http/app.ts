@@ -13,9 +13,9 @@ import { registerSessionRoutes } from './session-routes.js';
 import { audit } from './audit.js';
 import { SECURITY_HEADERS, serveStaticFirst, type StaticAssets } from './static-assets.js';
 import type { TlsMaterial } from './tls.js';
-import { answerClientError } from '../net/raw-http.js';
-import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
-import type { Role } from '../protocol/messages.js';
+import { answerClientError } from '../../../core/src/net/raw-http.js';
+import { METRICS_CONTENT_TYPE } from '../../../core/src/metrics/registry.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 
 /** What the HTTP layer needs from authentication (the Authenticator in gateway/src/auth). */
 export type AuthService = Pick<Authenticator, 'login' | 'authenticate' | 'renew' | 'logout'>;

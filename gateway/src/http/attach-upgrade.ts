@@ -3,17 +3,17 @@
 // spliced to the agent byte for byte. Every check happens before any byte reaches the agent:
 // Origin, the user's token, the user's right to the session.
 import type { IncomingMessage } from 'node:http';
-import { endWithJsonError } from '../net/raw-http.js';
+import { endWithJsonError } from '../../../core/src/net/raw-http.js';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors.js';
 import { makeSplice, openUpstream, type ProxyCore, type SpliceEnd, type Spliced } from '../proxy/index.js';
-import { parseListenAddress } from '../config/listen-address.js';
+import { parseListenAddress } from '../../../core/src/net/listen-address.js';
 import { attachRole, type Principal, type SessionService } from '../sessions/index.js';
 import type { SessionStore } from '../store/types.js';
-import type { AttachClaims } from '../agent/attach-token.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import type { Role } from '../protocol/messages.js';
+import type { AttachClaims } from '../../../core/src/keys/attach-token.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 import { originAllowed, tokenFromHeaders } from './credentials.js';
 import { audit } from './audit.js';
 import type { GatewayMetrics, ProxyCounters } from './metrics.js';

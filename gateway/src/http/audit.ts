@@ -2,7 +2,7 @@
 // log line per event at info, under an `audit` key (`jq 'select(.audit)'` picks them out of the
 // gateway's log), with stable field names (docs/gateway.md, "Audit"). Never a credential.
 import type { Logger } from 'pino';
-import type { Role } from '../protocol/messages.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 import type { SpliceEnd } from '../proxy/index.js';
 
 export type AuditEvent =

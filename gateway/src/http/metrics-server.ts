@@ -4,9 +4,9 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { HttpError } from '../errors.js';
-import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
-import { answerClientError, sendJson } from '../net/raw-http.js';
-import { formatListenAddress, type ListenAddress } from '../config/listen-address.js';
+import { METRICS_CONTENT_TYPE } from '../../../core/src/metrics/registry.js';
+import { answerClientError, sendJson } from '../../../core/src/net/raw-http.js';
+import { formatListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
 
 export interface MetricsServer {
   /** Where it listens, as host:port (the port the system chose for port 0) or unix:path. */

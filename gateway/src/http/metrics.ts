@@ -1,8 +1,8 @@
 // The gateway's Prometheus metrics, on a registry of its own (tests build many gateways in one
 // process). Attachment figures are read from the proxy when scraped: the splice does no metrics
 // work, and a terminal open for hours shows its bytes while it is open.
-import { MetricsRegistry, type Counter } from '../metrics/registry.js';
-import { registerProcessMetrics } from '../metrics/process-metrics.js';
+import { MetricsRegistry, type Counter } from '../../../core/src/metrics/registry.js';
+import { registerProcessMetrics } from '../../../core/src/metrics/process-metrics.js';
 
 /** What the attach route counts anyway (AttachHandler implements it). */
 export interface ProxyCounters {

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Principal, SessionService } from '../sessions/index.js';
 import type { GatewayMetrics } from './metrics.js';
-import type { Role } from '../protocol/messages.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 import type { Logger } from 'pino';
 import { audit } from './audit.js';
 

@@ -4,7 +4,7 @@
 // certificate stops the start saying which, instead of failing every browser's handshake.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { ConfigError, readNamedFile } from '../config/options.js';
+import { ConfigError, readNamedFile } from '../../../core/src/config/options.js';
 import type { TlsFiles } from '../config/gateway-config.js';
 
 /** What https.createServer takes: the certificate chain and its key, as PEM. */

@@ -6,9 +6,9 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { closeFrame } from './frame-boundary.js';
-import { loadAddon } from '../native/load-addon.js';
-import { socketDescriptor } from '../net/socket-descriptor.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { loadAddon } from '../../../core/src/native/load-addon.js';
+import { socketDescriptor } from '../../../core/src/net/socket-descriptor.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 import { CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
 
 /** The C side's end codes index this list (enum splice_end in fd-splice.c). */

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FrameBoundaryTracker, closeFrame } from './frame-boundary.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 import { CLOSE_GRACE_MS, type SpliceEnd, type SpliceEndHandler, type Spliced } from './spliced.js';
 
 // One gateway holds tens of thousands of splices. Their socket listeners are these module-level

@@ -4,7 +4,7 @@
 // so the WebSocket handshake (key, accept) is end to end.
 import { connect, type Socket } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ListenAddress } from '../config/listen-address.js';
+import type { ListenAddress } from '../../../core/src/net/listen-address.js';
 
 export type UpstreamResult =
   | { readonly ok: true; readonly socket: Socket; readonly responseHead: Buffer; readonly leftover: Buffer }

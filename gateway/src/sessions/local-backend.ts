@@ -6,8 +6,8 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import type { SessionRecord } from '../store/types.js';
-import { MAX_UNIX_SOCKET_PATH_BYTES } from '../config/listen-address.js';
-import { ConfigError } from '../config/options.js';
+import { MAX_UNIX_SOCKET_PATH_BYTES } from '../../../core/src/net/listen-address.js';
+import { ConfigError } from '../../../core/src/config/options.js';
 import { SESSION_ID_CHARS } from './session-service.js';
 import type { StartRequest, StartedTerminal, TerminalBackend } from './backend.js';
 

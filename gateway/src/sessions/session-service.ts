@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { HttpError } from '../errors.js';
 import { SessionLimitError, type SessionRecord, type SessionStore } from '../store/types.js';
 import { newestFirst } from '../store/session-record.js';
-import type { Role } from '../protocol/messages.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 import type { TerminalBackend } from './backend.js';
 
 /** Random bytes in a session id: 96 bits, written as SESSION_ID_CHARS base64url characters. */

@@ -3,7 +3,7 @@
 // still-running agents) it had.
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import type { Role } from '../protocol/messages.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 import { checkMaxPerUser, compareIds, freezeRecord, newestFirst, parseRecord } from './session-record.js';
 import { SessionLimitError, StoreUnavailableError, type SessionRecord, type SessionStore } from './types.js';
 import { SnapshotLock } from './snapshot-lock.js';

@@ -10,7 +10,7 @@
 // claim) build those names from the prefix: the layout needs one Redis, not a Redis Cluster.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Role } from '../protocol/messages.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 import { DEFAULT_KEY_PREFIX, closeRedis, redisCall } from './redis-connection.js';
 import { checkMaxPerUser, newestFirst, parseRecord } from './session-record.js';
 import { SessionLimitError, type SessionRecord, type SessionStore } from './types.js';

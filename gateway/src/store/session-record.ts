@@ -1,5 +1,5 @@
 // Checks and orderings both session stores share, so they behave the same.
-import type { Role } from '../protocol/messages.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 import type { SessionRecord, SessionState } from './types.js';
 
 const STATES: ReadonlySet<string> = new Set<SessionState>(['starting', 'running']);

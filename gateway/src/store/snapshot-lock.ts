@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config/options.js';
+import { ConfigError } from '../../../core/src/config/options.js';
 
 /** A process's start time in clock ticks since boot (field 22 of /proc/PID/stat); null off Linux or when gone. */
 function startTimeOf(pid: number): string | null {

@@ -1,6 +1,6 @@
 // The session store's contract. Two implementations (Redis and in-process) pass one shared test
 // suite; the gateway depends only on these interfaces.
-import type { Role } from '../protocol/messages.js';
+import type { Role } from '../../../core/src/protocol/messages.js';
 
 export type SessionState = 'starting' | 'running';
 

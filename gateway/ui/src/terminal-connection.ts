@@ -2,7 +2,7 @@
 // blips: it reconnects with backoff and resumes from `received`, the end of the output it has,
 // so that no byte is shown twice and every lost byte is reported as a gap. It knows nothing of
 // xterm: it hands bytes and events to a sink.
-import { CloseCode, describeCloseCode } from '../../src/protocol/close-codes.js';
+import { CloseCode, describeCloseCode } from '../../../core/src/protocol/close-codes.js';
 import {
   ACK_EVERY_BYTES,
   ProtocolError,
@@ -14,7 +14,7 @@ import {
   encodeResize,
   type AgentMessage,
   type Role,
-} from '../../src/protocol/messages.js';
+} from '../../../core/src/protocol/messages.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'ended' | 'closed';
 

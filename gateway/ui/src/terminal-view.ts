@@ -3,7 +3,7 @@
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
-import { NoticeCode, type Role } from '../../src/protocol/messages.js';
+import { NoticeCode, type Role } from '../../../core/src/protocol/messages.js';
 import { ApiError, api, attachUrl, type SessionView } from './api.js';
 import { absoluteTime, h, recordedBadge, relativeTime, replaceChildren, toast } from './dom.js';
 import { TerminalConnection, type ConnectionState, type EndReason, type SessionStatus } from './terminal-connection.js';

@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { startAgentFixture, type AgentFixture } from '../../helpers/agent-fixture.js';
 import type { TestClient } from '../../helpers/agent-client.js';
-import { NoticeCode, encodeAttach, encodeResize } from '../../../gateway/src/protocol/messages.js';
-import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { NoticeCode, encodeAttach, encodeResize } from '../../../core/src/protocol/messages.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 
 let agent: AgentFixture;
 let bystander: TestClient;

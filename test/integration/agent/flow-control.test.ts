@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
-import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
+import { generateSigningKeyPair } from '../../../core/src/keys/index.js';
+import { signAttachToken } from '../../../core/src/keys/attach-token.js';
 import { TestClient } from '../../helpers/agent-client.js';
 
 const children: ChildProcess[] = [];
@@ -47,7 +47,7 @@ describe('agent flow control', () => {
     const child = spawn(
       process.execPath,
       [
-        '--import', 'tsx', 'gateway/src/main.ts', 'agent',
+        '--import', 'tsx', 'cli/src/main.ts', 'agent',
         '--listen', `127.0.0.1:${port}`, '--session-id', 'flow', '--public-key-file', join(dir, 'pub.pem'),
         '--ring-bytes', String(ringBytes), '--cwd', dir,
         '--', '/bin/sh', '-c', `stty -echo; printf R; read go; head -c ${OUTPUT_BYTES} /dev/zero | tr '\\0' a; read done`,
@@ -107,7 +107,7 @@ describe('agent flow control', () => {
     const child = spawn(
       process.execPath,
       [
-        '--import', 'tsx', 'gateway/src/main.ts', 'agent',
+        '--import', 'tsx', 'cli/src/main.ts', 'agent',
         '--listen', `127.0.0.1:${port}`, '--session-id', 'slow', '--public-key-file', join(dir, 'pub.pem'),
         '--ring-bytes', '256Ki', '--cwd', dir,
         '--', '/bin/sh', '-c', `stty -echo; printf R; read go; head -c ${total} /dev/zero | tr '\\0' b; read done`,

@@ -5,7 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgentFixture, type AgentFixture } from '../../helpers/agent-fixture.js';
-import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
+import { NoticeCode } from '../../../core/src/protocol/messages.js';
 
 const fixtures: AgentFixture[] = [];
 after(async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT, generateKeyPair, type CryptoKey } from 'jose';
 import { startAgentFixture, type AgentFixture } from '../../helpers/agent-fixture.js';
 import { TestClient } from '../../helpers/agent-client.js';
-import { ATTACH_TOKEN_AUDIENCE, ATTACH_TOKEN_ISSUER } from '../../../gateway/src/agent/attach-token.js';
+import { ATTACH_TOKEN_AUDIENCE, ATTACH_TOKEN_ISSUER } from '../../../core/src/keys/attach-token.js';
 
 let agent: AgentFixture;
 let bystander: TestClient;

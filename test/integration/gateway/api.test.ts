@@ -2,8 +2,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGatewayFixture, runningAgents, ApiClient, PASSWORDS, type GatewayFixture, type GatewayFixtureOptions } from '../../helpers/gateway-fixture.js';
-import { NoticeCode } from '../../../gateway/src/protocol/messages.js';
-import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { NoticeCode } from '../../../core/src/protocol/messages.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayFixture, type GatewayFixture } from '../../helpers/gateway-fixture.js';
-import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 
 const fixtures: GatewayFixture[] = [];
 after(async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { startGatewayFixture, ApiClient, type GatewayFixture } from '../../helpers/gateway-fixture.js';
-import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 
 let redis: RedisServer;
 let first: GatewayFixture;

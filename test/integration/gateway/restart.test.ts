@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, PASSWORDS, writeUsersFile } from '../../helpers/gateway-fixture.js';
 import { freePort, startGatewayProcess, stopAllAgents, type GatewayProcess } from '../../helpers/gateway-process.js';
-import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 
 let dataDir = '';
 let gateway: GatewayProcess | null = null;

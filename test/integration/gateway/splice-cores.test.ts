@@ -9,7 +9,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeFrame, loadNativeSplice, makeSplice, type ProxyCore, type SpliceEnd, type Spliced } from '../../../gateway/src/proxy/index.js';
-import { CloseCode } from '../../../gateway/src/protocol/close-codes.js';
+import { CloseCode } from '../../../core/src/protocol/close-codes.js';
 
 const RESPONSE_HEAD = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
 

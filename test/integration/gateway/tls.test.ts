@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PASSWORDS, SELF_COMMAND, startGatewayFixture, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { TestClient } from '../../helpers/agent-client.js';
 import { loadGatewayConfig } from '../../../gateway/src/config/gateway-config.js';
-import { ConfigError } from '../../../gateway/src/config/options.js';
+import { ConfigError } from '../../../core/src/config/options.js';
 import { loadTlsMaterial } from '../../../gateway/src/http/tls.js';
 
 let dir: string;

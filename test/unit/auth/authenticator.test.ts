@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import bcrypt from 'bcrypt';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { HttpError, type ErrorCode } from '../../../gateway/src/errors.js';
-import { generateSigningKeyPair } from '../../../gateway/src/keys/key-pair.js';
+import { generateSigningKeyPair } from '../../../core/src/keys/key-pair.js';
 import { MemoryRateLimiter } from '../../../gateway/src/store/memory-rate-limit.js';
 import { MemoryRevocationList } from '../../../gateway/src/store/memory-revocations.js';
 import type { RateLimiter, RevocationList } from '../../../gateway/src/store/types.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
 import { HtpasswdError, loadHtpasswd, parseHtpasswd } from '../../../gateway/src/auth/htpasswd.js';
-import { ConfigError } from '../../../gateway/src/config/options.js';
+import { ConfigError } from '../../../core/src/config/options.js';
 
 const hash = bcrypt.hashSync('secret-password', 4);
 const body = hash.slice(4);

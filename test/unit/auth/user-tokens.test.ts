@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, decodeJwt } from 'jose';
 import { HttpError, type ErrorCode } from '../../../gateway/src/errors.js';
-import { generateSigningKeyPair } from '../../../gateway/src/keys/key-pair.js';
+import { generateSigningKeyPair } from '../../../core/src/keys/key-pair.js';
 import { MemoryRevocationList } from '../../../gateway/src/store/memory-revocations.js';
 import type { RevocationList } from '../../../gateway/src/store/types.js';
-import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
+import { signAttachToken } from '../../../core/src/keys/attach-token.js';
 import { UserTokens, USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER } from '../../../gateway/src/auth/user-tokens.js';
 
 const keys = await generateSigningKeyPair();

@@ -1,11 +1,11 @@
 // Configuration of `cloudterm agent`, from flags and CLOUDTERM_* environment variables.
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { ConfigError, parseOptions, usage, type OptionSpec } from './options.js';
-import { parseListenAddress, type ListenAddress } from './listen-address.js';
-import { MAX_COLS, MAX_ROWS } from '../protocol/messages.js';
-import { directoryProblem, programProblem } from './program.js';
-import { loadPtyReader } from '../agent/pty-output.js';
+import { ConfigError, parseOptions, usage, type OptionSpec } from '../../core/src/config/options.js';
+import { parseListenAddress, type ListenAddress } from '../../core/src/net/listen-address.js';
+import { MAX_COLS, MAX_ROWS } from '../../core/src/protocol/messages.js';
+import { directoryProblem, programProblem } from '../../core/src/config/program.js';
+import { loadPtyReader } from './pty-output.js';
 
 export const agentOptionSpecs = {
   listen: { flag: 'listen', env: 'CLOUDTERM_AGENT_LISTEN', kind: 'string', help: 'port, host:port or unix:/path (default 127.0.0.1:7681)' },

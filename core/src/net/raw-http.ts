@@ -3,7 +3,7 @@
 // JSON on the small plain servers (the agent's, the gateway's metrics listener).
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HttpError } from '../errors.js';
+import { HttpError } from '../../../gateway/src/errors.js';
 
 export function endWithJsonError(
   socket: Duplex,

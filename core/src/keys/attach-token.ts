@@ -3,7 +3,7 @@
 // the wire is worth almost nothing.
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors, type CryptoKey } from 'jose';
-import { SIGNING_ALG } from '../keys/index.js';
+import { SIGNING_ALG } from './index.js';
 import type { Role } from '../protocol/messages.js';
 
 export const ATTACH_TOKEN_ISSUER = 'cloudterm-gateway';

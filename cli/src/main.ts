@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The `cloudterm` command: the entry point of every image and of local mode. The only module
 // that touches `process` (arguments, environment, signals, exit).
-import { runCommand } from './cli.js';
-import { ConfigError } from './config/options.js';
-import { StoreUnavailableError } from './store/types.js';
-import { codeLoadingFlags } from './config/node-flags.js';
+import { runCommand } from './commands.js';
+import { ConfigError } from '../../core/src/config/options.js';
+import { StoreUnavailableError } from '../../gateway/src/store/types.js';
+import { codeLoadingFlags } from './node-flags.js';
 
 /** What the person who started us needs to read: the problem, not a stack, when it is theirs to fix. */
 function describeFailure(error: unknown): string {

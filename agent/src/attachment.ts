@@ -13,8 +13,8 @@ import {
   encodeHello,
   writeOutputHeader,
   type Role,
-} from '../protocol/messages.js';
-import { CloseCode } from '../protocol/close-codes.js';
+} from '../../core/src/protocol/messages.js';
+import { CloseCode } from '../../core/src/protocol/close-codes.js';
 
 /** Bytes sent to a socket but not yet handed to the kernel, above which we stop sending. */
 export const IN_FLIGHT_LIMIT = 256 * 1024;

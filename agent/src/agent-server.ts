@@ -8,14 +8,14 @@ import { rm } from 'node:fs/promises';
 import { WebSocketServer } from 'ws';
 import type { CryptoKey } from 'jose';
 import { PtySession, type PtySessionOptions } from './pty-session.js';
-import { AttachTokenError, AttachTokenVerifier } from './attach-token.js';
+import { AttachTokenError, AttachTokenVerifier } from '../../core/src/keys/attach-token.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
-import { METRICS_CONTENT_TYPE } from '../metrics/registry.js';
+import { METRICS_CONTENT_TYPE } from '../../core/src/metrics/registry.js';
 import { AsciicastRecorder } from './recorder.js';
 import type { ExitStatus } from './attachment.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import { answerClientError, endWithJsonError, sendJson } from '../net/raw-http.js';
-import type { AgentConfig } from '../config/agent-config.js';
+import { CloseCode } from '../../core/src/protocol/close-codes.js';
+import { answerClientError, endWithJsonError, sendJson } from '../../core/src/net/raw-http.js';
+import type { AgentConfig } from './agent-config.js';
 
 /** The agent's configuration (config/agent-config.ts) with the key imported, plus limits. */
 export interface AgentOptions

@@ -22,10 +22,10 @@ import {
   encodeResized,
   writeOutputHeader,
   type Role,
-} from '../protocol/messages.js';
-import { CloseCode } from '../protocol/close-codes.js';
+} from '../../core/src/protocol/messages.js';
+import { CloseCode } from '../../core/src/protocol/close-codes.js';
 import type { SessionCounters } from './metrics.js';
-import type { AgentConfig } from '../config/agent-config.js';
+import type { AgentConfig } from './agent-config.js';
 
 /** Input waiting for a program that does not read it, above which more is refused. */
 const INPUT_BACKLOG_LIMIT = 1024 * 1024;

@@ -1,10 +1,10 @@
 // `cloudterm agent`: wires the configuration to the agent server and the process's signals.
 import pino from 'pino';
-import type { CommandIo, Environment } from '../cli.js';
-import { AGENT_USAGE, loadAgentConfig } from '../config/agent-config.js';
-import { formatListenAddress } from '../config/listen-address.js';
-import { ConfigError } from '../config/options.js';
-import { importPublicKey } from '../keys/index.js';
+import type { CommandIo, Environment } from '../../cli/src/commands.js';
+import { AGENT_USAGE, loadAgentConfig } from './agent-config.js';
+import { formatListenAddress } from '../../core/src/net/listen-address.js';
+import { ConfigError } from '../../core/src/config/options.js';
+import { importPublicKey } from '../../core/src/keys/index.js';
 import { startAgent } from './agent-server.js';
 
 export async function runAgentCommand(argv: readonly string[], env: Environment, io: CommandIo): Promise<number> {

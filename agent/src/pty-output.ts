@@ -5,7 +5,7 @@
 import { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { IPty } from 'node-pty';
-import { loadAddon } from '../native/load-addon.js';
+import { loadAddon } from '../../core/src/native/load-addon.js';
 
 interface PtyReaderAddon {
   open(

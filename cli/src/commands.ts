@@ -20,19 +20,19 @@ type Command = (argv: readonly string[], env: Environment, io: CommandIo) => Pro
 // never loads node-pty — every process starts faster and holds less memory.
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   local: {
-    run: async (...args) => (await import('./gateway-command.js')).gatewayCommand('local')(...args),
+    run: async (...args) => (await import('../../gateway/src/gateway-command.js')).gatewayCommand('local')(...args),
     summary: 'one machine: the gateway with local shells (what npm start runs)',
   },
   gateway: {
-    run: async (...args) => (await import('./gateway-command.js')).gatewayCommand('gateway')(...args),
+    run: async (...args) => (await import('../../gateway/src/gateway-command.js')).gatewayCommand('gateway')(...args),
     summary: 'the session gateway for shared and cluster deployments',
   },
   agent: {
-    run: async (...args) => (await import('./agent/command.js')).runAgentCommand(...args),
+    run: async (...args) => (await import('../../agent/src/command.js')).runAgentCommand(...args),
     summary: 'serve one PTY over WebSocket (the shell end of a session)',
   },
   'hash-password': {
-    run: async (...args) => (await import('./auth/hash-password-command.js')).runHashPasswordCommand(...args),
+    run: async (...args) => (await import('../../gateway/src/auth/hash-password-command.js')).runHashPasswordCommand(...args),
     summary: 'read a password on stdin, print an htpasswd line (bcrypt)',
   },
 };

@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type { Attachment } from './attachment.js';
 import type { PtyOutput } from './pty-output.js';
-import { socketDescriptor } from '../net/socket-descriptor.js';
+import { socketDescriptor } from '../../core/src/net/socket-descriptor.js';
 
 export class OutputLanes {
   private readonly byId = new Map<number, Attachment>();

@@ -3,7 +3,7 @@
 // stream so that a character split across two PTY reads is written whole.
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { ConfigError, fsProblem } from '../config/options.js';
+import { ConfigError, fsProblem } from '../../core/src/config/options.js';
 
 export interface RecorderOptions {
   readonly path: string;

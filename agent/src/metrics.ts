@@ -1,8 +1,8 @@
 // The agent's Prometheus metrics, on a registry of its own so that tests can make many agents in
 // one process without names colliding. Byte and attachment figures are read from the session when
 // scraped, so the output path does no metrics work at all.
-import { MetricsRegistry, type Counter } from '../metrics/registry.js';
-import { registerProcessMetrics } from '../metrics/process-metrics.js';
+import { MetricsRegistry, type Counter } from '../../core/src/metrics/registry.js';
+import { registerProcessMetrics } from '../../core/src/metrics/process-metrics.js';
 
 /** What the session counts anyway (PtySession implements it). */
 export interface SessionCounters {
