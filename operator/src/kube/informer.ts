@@ -8,7 +8,7 @@
 import type { KubeClient, WatchEvent, WatchHandle } from './client.js';
 import { KubeApiError } from './client.js';
 import type { Clock } from '../controller/clock.js';
-import type { ObjectMeta } from './objects.js';
+import type { ObjectMeta } from '../api/index.js';
 
 export interface KubeObject {
   readonly metadata?: ObjectMeta;
