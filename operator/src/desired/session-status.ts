@@ -90,19 +90,24 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
     return { status: current, ended: true, requeueAfterMs: deleteAfterMs(session, now) };
   }
   const podName = childNames(session).pod;
-  const created = time(session.metadata.creationTimestamp) ?? now;
+  const view = seen.pod;
+  const agent = view.kind === 'running' && view.ready && view.podIP ? seen.agent : null;
   // Until the agent runs, the clock of both limits starts at the session's creation, so that a
-  // session stuck before it starts (an image that never pulls) still ends.
-  const startedAt = time(current.startedAt) ?? created;
-  const lastActivity = Math.max(startedAt, time(current.lastActivityAt) ?? startedAt);
-  const expiry = expiryOf(session.spec, startedAt, lastActivity);
+  // session stuck before it starts (an image that never pulls) still ends. Once it runs, the
+  // agent's own account of input and output is the source of idleness.
+  const created = time(session.metadata.creationTimestamp) ?? now;
+  const startedAt = time(current.startedAt ?? agent?.startedAt) ?? created;
+  const activity = Math.max(startedAt, time(current.lastActivityAt) ?? 0, time(agent?.lastInputAt) ?? 0, time(agent?.lastOutputAt) ?? 0);
+  const expiry = expiryOf(session.spec, startedAt, activity);
   if (now >= expiry.at) {
-    const message = expiry.reason === 'IdleTimeout' ? `no input or output for ${session.spec.idleTimeout}: the session expired` : `the maximum lifetime of ${session.spec.maxLifetime} has passed: the session expired`;
-    return end(session, now, 'Expired', READY_REASONS[expiry.reason], message);
+    const message =
+      expiry.reason === 'IdleTimeout'
+        ? `no input or output for ${session.spec.idleTimeout}: the session expired`
+        : `the maximum lifetime of ${session.spec.maxLifetime} has passed: the session expired`;
+    return end(session, now, 'Expired', READY_REASONS[expiry.reason], message, agent ? { lastActivityAt: iso(activity) } : {});
   }
   const untilExpiry = expiry.at - now;
 
-  const view = seen.pod;
   if (view.kind === 'terminated') {
     if (view.exitCode === 0) return end(session, now, 'Succeeded', READY_REASONS.Exited, 'the shell exited with status 0', { exitCode: 0 });
     return end(session, now, 'Failed', READY_REASONS.PodFailed, view.message, view.exitCode === null ? {} : { exitCode: view.exitCode });
@@ -123,19 +128,10 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
     const status = withReady(session, now, { phase: 'Pending', podName }, 'False', READY_REASONS.ImagePullFailed, view.message);
     return { status, ended: false, requeueAfterMs: untilExpiry };
   }
-  // Running: the agent's own account of activity is the source of idleness.
-  const agent = seen.agent;
-  if (!view.ready || !agent || !view.podIP) {
+  if (!agent || view.kind !== 'running' || !view.podIP) {
     const phase = current.phase === 'Running' ? 'Running' : 'Pending';
     const status = withReady(session, now, { phase, podName }, 'False', READY_REASONS.Pending, 'waiting for the agent to answer');
     return { status, ended: false, requeueAfterMs: Math.min(untilExpiry, seen.pollMs) };
-  }
-  const agentStarted = current.startedAt ?? agent.startedAt;
-  const activity = Math.max(time(agent.lastInputAt) ?? 0, time(agent.lastOutputAt) ?? 0, time(agentStarted) ?? 0);
-  const running = expiryOf(session.spec, Date.parse(agentStarted), activity);
-  if (now >= running.at) {
-    const message = running.reason === 'IdleTimeout' ? `no input or output for ${session.spec.idleTimeout}: the session expired` : `the maximum lifetime of ${session.spec.maxLifetime} has passed: the session expired`;
-    return end(session, now, 'Expired', READY_REASONS[running.reason], message, { lastActivityAt: iso(activity) });
   }
   const host = view.podIP.includes(':') ? `[${view.podIP}]` : view.podIP;
   const status = withReady(
@@ -145,16 +141,16 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
       phase: 'Running',
       podName,
       endpoint: `http://${host}:${seen.agentPort}`,
-      startedAt: agentStarted,
+      startedAt: iso(startedAt),
       lastActivityAt: iso(activity),
-      expiresAt: iso(running.at),
+      expiresAt: iso(expiry.at),
       attached: agent.attachments,
     },
     'True',
     READY_REASONS.Running,
     'the terminal is ready to attach',
   );
-  return { status, ended: false, requeueAfterMs: Math.min(running.at - now, seen.pollMs) };
+  return { status, ended: false, requeueAfterMs: Math.min(untilExpiry, seen.pollMs) };
 }
 
 /** Whether two statuses say the same (the reconcile writes only when they differ). */
