@@ -26,6 +26,7 @@ function matchesType(value: unknown, schema: JsonSchema): boolean {
   return actual === schema.type || (schema.type === 'number' && actual === 'integer');
 }
 
+const join = (field: string, name: string) => (field ? `${field}.${name}` : name);
 const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
 
 /** The causes of the 422 the server answers for `value` at `field`, empty when it is valid. */
@@ -58,10 +59,10 @@ export function schemaCauses(value: unknown, schema: JsonSchema, field: string):
   if (typeOf(value) === 'object') {
     const object = value as Record<string, unknown>;
     for (const name of schema.required ?? []) {
-      if (object[name] === undefined) out.push({ field: `${field}.${name}`, message: 'Required value' });
+      if (object[name] === undefined) out.push({ field: join(field, name), message: 'Required value' });
     }
     for (const [name, child] of Object.entries(schema.properties ?? {})) {
-      if (object[name] !== undefined && object[name] !== null) out.push(...schemaCauses(object[name], child, `${field}.${name}`));
+      if (object[name] !== undefined && object[name] !== null) out.push(...schemaCauses(object[name], child, join(field, name)));
     }
   }
   return out;
