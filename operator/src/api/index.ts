@@ -3,3 +3,5 @@ export * from './terminal-session.js';
 export { DURATION_PATTERN, DurationError, parseDuration, formatDuration } from './duration.js';
 export * from './defaults.js';
 export { type Expiry, type ExpiryReason, expiryOf } from './expiry.js';
+export { applySchemaDefaults, withDefaults } from './schema-defaults.js';
+export { type CelRule, type CelViolation, type SessionObject, CEL_RULES, celViolations } from './cel-rules.js';
