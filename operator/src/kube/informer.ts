@@ -8,10 +8,10 @@
 import type { KubeClient, WatchEvent, WatchHandle } from './client.js';
 import { KubeApiError } from './client.js';
 import type { Clock } from '../controller/clock.js';
-import type { ObjectMeta } from '../api/index.js';
 
+/** What the informer reads of an object (the generated Kubernetes types and ours both fit). */
 export interface KubeObject {
-  readonly metadata?: ObjectMeta;
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly resourceVersion?: string };
 }
 
 interface List<T> {
@@ -26,6 +26,7 @@ export interface InformerOptions<T> {
   /** The collection, e.g. /api/v1/pods or /apis/cloudterm.io/v1alpha1/terminalsessions. */
   readonly path: string;
   readonly labelSelector?: string;
+  /** 0: never. */
   readonly resyncMs: number;
   /** Seconds each watch asks the server to last (jittered by up to a quarter). */
   readonly watchTimeoutSeconds: number;
@@ -85,6 +86,7 @@ export class Informer<T extends KubeObject> {
   }
 
   private scheduleResync(): void {
+    if (this.options.resyncMs <= 0) return;
     this.cancelResync = this.options.clock.setTimeout(() => {
       if (this.stopped) return;
       for (const object of this.cache.values()) this.options.onEvent('resync', object);
