@@ -31,6 +31,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: async (...args) => (await import('../../agent/src/command.js')).runAgentCommand(...args),
     summary: 'serve one PTY over WebSocket (the shell end of a session)',
   },
+  operator: {
+    run: async (...args) => (await import('../../operator/src/command.js')).runOperatorCommand(...args),
+    summary: 'the TerminalSession operator (cluster mode): pods, access, status, expiry',
+  },
   'hash-password': {
     run: async (...args) => (await import('../../gateway/src/auth/hash-password-command.js')).runHashPasswordCommand(...args),
     summary: 'read a password on stdin, print an htpasswd line (bcrypt)',
