@@ -4,6 +4,7 @@
 // `cloudterm operator` process. Everything a test starts is stopped in t.after.
 import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,7 @@ import { systemClock } from '../../operator/src/controller/clock.js';
 import { loadOperatorConfig } from '../../operator/src/config.js';
 import { operatorSettings } from '../../operator/src/command.js';
 import type { TerminalSession, TerminalSessionSpecInput } from '../../operator/src/api/index.js';
+import { SELF_COMMAND } from './gateway-fixture.js';
 import { NAMESPACE_ENABLED_LABEL, NAMESPACE_ENABLED_VALUE } from '../../operator/src/desired/names.js';
 
 export interface OperatorRig {
@@ -143,3 +145,61 @@ export async function readyReason(plane: ControlPlane, ns: string, name: string)
   const session = await getSession(plane, ns, name);
   return session?.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
 }
+
+export interface OperatorProcess {
+  readonly child: ChildProcess;
+  readonly identity: string;
+  /** Everything it logged so far. */
+  output(): string;
+  /** Its /healthz, /readyz, /metrics address, once it logged it. */
+  readonly address: string;
+  /** SIGTERM and wait (graceful: the Lease is released). */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait (a crash: the Lease is left to expire). */
+  kill(): Promise<void>;
+}
+
+/** `cloudterm operator` as a process of its own (for crashes and takeovers), stopped in t.after. */
+export async function spawnOperator(t: AfterHook, rig: OperatorRig, extra: readonly string[] = []): Promise<OperatorProcess> {
+  const identity = `process-${randomBytes(3).toString('hex')}`;
+  const [command, ...prefix] = SELF_COMMAND;
+  const child = spawn(command!, [...prefix, 'operator', ...rigArgs(rig, ['--identity', identity, ...extra])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH, HOME: rig.logDir },
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk));
+  child.stderr!.on('data', (chunk: Buffer) => (out += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const wait = async () => (child.exitCode !== null || child.signalCode !== null ? child.exitCode : exited);
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await wait();
+  });
+  const started = await eventually('the operator to start', async () => {
+    if (child.exitCode !== null) throw new Error(`the operator exited with ${child.exitCode}:\n${out}`);
+    const line = out.split('\n').find((l) => l.includes('"Operator started"'));
+    return line ? (JSON.parse(line) as { listen: string }) : undefined;
+  }, 30_000, 50);
+  return {
+    child,
+    identity,
+    address: started.listen,
+    output: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return wait();
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await wait();
+    },
+  };
+}
+
+export interface LeaseView {
+  readonly spec: { holderIdentity?: string; leaseTransitions?: number };
+}
+
+export const leaseHolder = async (rig: OperatorRig): Promise<string | undefined> =>
+  (await getJson<LeaseView>(rig.plane, ['lease', 'cloudterm-operator', '-n', rig.systemNamespace]))?.spec.holderIdentity;
