@@ -1,25 +1,68 @@
-// Configuration of `cloudterm agent`, from flags and CLOUDTERM_* environment variables.
+// Configuration of `cloudterm agent`, from flags and CLOUDTERM_AGENT_* environment variables, and
+// the launch contract that writes those flags (agentArgs).
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { ConfigError, parseOptions, usage, type OptionSpec } from '../../core/src/config/options.js';
-import { parseListenAddress, type ListenAddress } from '../../core/src/net/listen-address.js';
+import { ConfigError, parseOptions, usage, type OptionSpec, type OptionValues } from '../../core/src/config/options.js';
+import { formatListenAddress, parseListenAddress, type ListenAddress } from '../../core/src/net/listen-address.js';
 import { MAX_COLS, MAX_ROWS } from '../../core/src/protocol/messages.js';
 import { directoryProblem, programProblem } from '../../core/src/config/program.js';
 import { loadPtyReader } from './pty-output.js';
 
 export const agentOptionSpecs = {
-  listen: { flag: 'listen', env: 'CLOUDTERM_AGENT_LISTEN', kind: 'string', help: 'port, host:port or unix:/path (default 127.0.0.1:7681)' },
-  sessionId: { flag: 'session-id', env: 'CLOUDTERM_SESSION_ID', kind: 'string', help: 'the session this agent serves (required)' },
-  publicKeyFile: { flag: 'public-key-file', env: 'CLOUDTERM_ATTACH_PUBLIC_KEY_FILE', kind: 'string', help: "PEM file of the gateway's public key" },
-  publicKey: { flag: 'public-key', env: 'CLOUDTERM_ATTACH_PUBLIC_KEY', kind: 'string', help: "the gateway's public key as PEM text" },
-  ringBytes: { flag: 'ring-bytes', env: 'CLOUDTERM_RING_BYTES', kind: 'integer', min: 128 * 1024, max: 1024 ** 3, help: 'output kept for resuming (default 1Mi, at least 128Ki)' },
-  record: { flag: 'record', env: 'CLOUDTERM_RECORD', kind: 'string', help: 'write an asciicast v2 recording to this file' },
-  cols: { flag: 'cols', kind: 'integer', min: 1, max: MAX_COLS, help: 'initial columns (default 80)' },
-  rows: { flag: 'rows', kind: 'integer', min: 1, max: MAX_ROWS, help: 'initial rows (default 24)' },
-  cwd: { flag: 'cwd', env: 'CLOUDTERM_CWD', kind: 'string', help: 'working directory of the command (default: home)' },
-  resumeWindow: { flag: 'resume-window', env: 'CLOUDTERM_RESUME_WINDOW', kind: 'integer', min: 0, max: 86400, help: 'seconds a detached client\'s position holds the program back so it can resume losslessly (default 60; 0 = never)' },
-  maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 100_000, help: 'clients attached at once (default 256)' },
+  listen: { flag: 'listen', env: 'CLOUDTERM_AGENT_LISTEN', kind: 'string', default: '127.0.0.1:7681', help: 'port, host:port or unix:/path' },
+  sessionId: { flag: 'session-id', env: 'CLOUDTERM_AGENT_SESSION_ID', kind: 'string', help: 'the session this agent serves (required)' },
+  publicKeyFile: { flag: 'public-key-file', env: 'CLOUDTERM_AGENT_PUBLIC_KEY_FILE', kind: 'string', help: "PEM file of the gateway's public key" },
+  publicKey: { flag: 'public-key', env: 'CLOUDTERM_AGENT_PUBLIC_KEY', kind: 'string', help: "the gateway's public key as PEM text" },
+  ringBytes: { flag: 'ring-bytes', env: 'CLOUDTERM_AGENT_RING_BYTES', kind: 'integer', min: 128 * 1024, max: 1024 ** 3, default: 1024 * 1024, help: 'output kept for resuming (at least 128Ki)' },
+  record: { flag: 'record', env: 'CLOUDTERM_AGENT_RECORD', kind: 'string', help: 'write an asciicast v2 recording to this file' },
+  cols: { flag: 'cols', kind: 'integer', min: 1, max: MAX_COLS, default: 80, help: 'initial columns' },
+  rows: { flag: 'rows', kind: 'integer', min: 1, max: MAX_ROWS, default: 24, help: 'initial rows' },
+  cwd: { flag: 'cwd', env: 'CLOUDTERM_AGENT_CWD', kind: 'string', help: 'working directory of the command (default: home)' },
+  resumeWindow: { flag: 'resume-window', env: 'CLOUDTERM_AGENT_RESUME_WINDOW', kind: 'integer', min: 0, max: 86400, default: 60, help: "seconds a detached client's position holds the program back so it can resume losslessly (0 = never)" },
+  maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_AGENT_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 100_000, default: 256, help: 'clients attached at once' },
 } as const satisfies Record<string, OptionSpec>;
+
+/**
+ * The agent's fixed limits: not options (nobody has needed to tune them), but named here with the
+ * options' defaults rather than written where they are used.
+ */
+export const AGENT_LIMITS = {
+  /** The largest WebSocket message a client may send (input is chunked far below it). */
+  maxMessageBytes: 1024 * 1024,
+  /** How long a client has to send its attach message after the hello. */
+  attachTimeoutMs: 10_000,
+  /** How long attachments get to receive the exit status before the agent closes them. */
+  drainTimeoutMs: 5_000,
+  /** On SIGTERM: how long the program has between SIGHUP and SIGKILL. */
+  stopGraceMs: 5_000,
+  /** A request's headers, and the whole request, on the agent's HTTP surface (slowloris). */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+} as const;
+
+/**
+ * How to start an agent, in the terms of its options: what the local backend (and the operator's
+ * pod) decide. `agentArgs` turns it into the argv; `loadAgentConfig` reads that argv back.
+ */
+export type AgentLaunch = {
+  readonly [K in Exclude<keyof typeof agentOptionSpecs, 'listen' | 'sessionId'>]?: OptionValues<typeof agentOptionSpecs>[K];
+} & {
+  readonly sessionId: string;
+  readonly listen: ListenAddress;
+  /** What the terminal runs; absent: the login shell. */
+  readonly command?: readonly string[] | null;
+};
+
+/** The arguments after `cloudterm agent` that start an agent as `launch` says: the one launch contract. */
+export function agentArgs(launch: AgentLaunch): string[] {
+  const args: string[] = [];
+  for (const [key, spec] of Object.entries(agentOptionSpecs)) {
+    const value = key === 'listen' ? formatListenAddress(launch.listen) : launch[key as keyof AgentLaunch];
+    if (value !== undefined && value !== null) args.push(`--${spec.flag}`, String(value));
+  }
+  if (launch.command && launch.command.length > 0) args.push('--', ...launch.command);
+  return args;
+}
 
 export interface AgentConfig {
   readonly sessionId: string;
@@ -54,9 +97,9 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
   const problems: string[] = [];
   const { values, rest } = parseOptions(agentOptionSpecs, argv, env, problems);
 
-  const listen = parseListenAddress(values.listen ?? '127.0.0.1:7681', '127.0.0.1');
+  const listen = parseListenAddress(values.listen, '127.0.0.1');
   if (typeof listen === 'string') problems.push(`--listen: ${listen}`);
-  if (!values.sessionId) problems.push('--session-id (or CLOUDTERM_SESSION_ID) is required');
+  if (!values.sessionId) problems.push(`--session-id (or ${agentOptionSpecs.sessionId.env}) is required`);
 
   let publicKeyPem = values.publicKey ?? '';
   if (values.publicKeyFile) {
@@ -67,7 +110,7 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
     }
   }
   if (!publicKeyPem && problems.every((p) => !p.startsWith('--public-key-file'))) {
-    problems.push("the gateway's public key is required: --public-key-file or CLOUDTERM_ATTACH_PUBLIC_KEY");
+    problems.push(`the gateway's public key is required: --public-key-file or ${agentOptionSpecs.publicKey.env}`);
   }
 
   const user = userInfo();
@@ -93,11 +136,11 @@ export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<st
     args,
     cwd,
     env: childEnvironment(env),
-    cols: values.cols ?? 80,
-    rows: values.rows ?? 24,
-    ringBytes: values.ringBytes ?? 1024 * 1024,
+    cols: values.cols,
+    rows: values.rows,
+    ringBytes: values.ringBytes,
     recordPath: values.record ?? null,
-    maxAttachments: values.maxAttachments ?? 256,
-    resumeWindowMs: (values.resumeWindow ?? 60) * 1000,
+    maxAttachments: values.maxAttachments,
+    resumeWindowMs: values.resumeWindow * 1000,
   };
 }

@@ -1,13 +1,12 @@
 // `cloudterm agent`: one PTY served over WebSocket on a TCP port or a unix socket, plus a small
 // HTTP surface (status, health, metrics) for the gateway and the operator.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
 import { WebSocketServer } from 'ws';
 import type { CryptoKey } from 'jose';
-import { PtySession, type PtySessionOptions } from './pty-session.js';
+import { PtySession, type PtySessionOptions, type SessionStatus } from './pty-session.js';
 import { AttachTokenError, AttachTokenVerifier } from '../../core/src/keys/attach-token.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { METRICS_CONTENT_TYPE } from '../../core/src/metrics/registry.js';
@@ -15,26 +14,34 @@ import { AsciicastRecorder } from './recorder.js';
 import type { ExitStatus } from './attachment.js';
 import { CloseCode } from '../../core/src/protocol/close-codes.js';
 import { answerClientError, endWithJsonError, sendJson } from '../../core/src/net/raw-http.js';
-import type { AgentConfig } from './agent-config.js';
+import { listen } from '../../core/src/net/listen.js';
+import type { ListenAddress } from '../../core/src/net/listen-address.js';
+import type { AGENT_LIMITS, AgentConfig } from './agent-config.js';
+import { agentError, type AgentErrorCode } from './errors.js';
 
-/** The agent's configuration (config/agent-config.ts) with the key imported, plus limits. */
+type AgentLimits = { readonly [K in keyof typeof AGENT_LIMITS]: number };
+
+/** The agent's configuration (agent-config.ts) with the key imported, plus limits. */
 export interface AgentOptions
   extends Omit<AgentConfig, 'publicKeyPem'>,
-    Pick<PtySessionOptions, 'attachTimeoutMs' | 'resumeWindowMs'> {
+    Pick<PtySessionOptions, 'attachTimeoutMs' | 'resumeWindowMs'>,
+    AgentLimits {
   readonly publicKey: CryptoKey;
-  readonly maxMessageBytes: number;
-  /** How long attachments get to receive the exit status before the agent closes them. */
-  readonly drainTimeoutMs: number;
   readonly processMetrics: boolean;
   /** The recording failed while the session ran (it stops; the session goes on). */
   readonly onRecordingError?: (error: Error) => void;
+}
+
+/** What `GET /status` answers: the gateway and the operator read it (docs/protocol.md). */
+export interface AgentStatus extends SessionStatus {
+  readonly sessionId: string;
 }
 
 export interface RunningAgent {
   readonly session: PtySession;
   readonly metrics: AgentMetrics;
   /** The TCP port, or the unix socket path. */
-  readonly address: { port: number; host: string } | { path: string };
+  readonly address: ListenAddress;
   /** Resolves when the process exited and the agent stopped serving. */
   readonly done: Promise<ExitStatus>;
   /** SIGTERM: ends the process, gives attachments the exit status, stops. */
@@ -42,8 +49,14 @@ export interface RunningAgent {
 }
 
 /** Answers an upgrade request with a plain HTTP error, before any WebSocket exists. */
-function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
-  endWithJsonError(socket, status, { error: { code, message } });
+function refuseUpgrade(socket: Duplex, code: AgentErrorCode, message?: string): void {
+  const { status, body } = agentError(code, message);
+  endWithJsonError(socket, status, body);
+}
+
+function refuseRequest(res: ServerResponse, code: AgentErrorCode, message?: string): void {
+  const { status, body } = agentError(code, message);
+  sendJson(res, status, body);
 }
 
 function bearerToken(req: IncomingMessage): string | undefined {
@@ -83,24 +96,24 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') return sendJson(res, 405, { error: { code: 'method_not_allowed', message: 'GET only' } });
+    if (req.method !== 'GET') return refuseRequest(res, 'method_not_allowed');
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
-    if (path === '/status') return sendJson(res, 200, { sessionId: options.sessionId, ...session.status() });
+    if (path === '/status') return sendJson(res, 200, { sessionId: options.sessionId, ...session.status() } satisfies AgentStatus);
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
       res.end(metrics.registry.render());
       return;
     }
-    sendJson(res, 404, { error: { code: 'not_found', message: `no route ${path}` } });
+    refuseRequest(res, 'not_found', `no route ${path}`);
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/attach') return refuseUpgrade(socket, 404, 'not_found', 'the attach route is /attach');
-    if (session.exited) return refuseUpgrade(socket, 404, 'session_ended', 'the session has ended');
+    if (path !== '/attach') return refuseUpgrade(socket, 'not_found', 'the attach route is /attach');
+    if (session.exited) return refuseUpgrade(socket, 'session_ended');
     if (session.attachmentCount >= options.maxAttachments) {
-      return refuseUpgrade(socket, 503, 'too_many_attachments', `at most ${options.maxAttachments} attachments`);
+      return refuseUpgrade(socket, 'too_many_attachments', `at most ${options.maxAttachments} attachments`);
     }
     verifier.verify(bearerToken(req)).then(
       (claims) => {
@@ -110,23 +123,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       (error: unknown) => {
         const code = error instanceof AttachTokenError ? error.code : 'token_invalid';
         metrics.refusedTokens.inc({ reason: code });
-        refuseUpgrade(socket, 401, code, error instanceof Error ? error.message : 'refused');
+        refuseUpgrade(socket, code, error instanceof Error ? error.message : undefined);
       },
     );
   });
   server.on('clientError', answerClientError);
   // Slowloris-style clients must not hold sockets forever.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = options.headersTimeoutMs;
+  server.requestTimeout = options.requestTimeoutMs;
 
-  if ('path' in options.listen) await rm(options.listen.path, { force: true });
-  server.listen('path' in options.listen ? { path: options.listen.path } : { port: options.listen.port, host: options.listen.host });
-  await once(server, 'listening');
-  const bound = server.address();
-  const address =
-    'path' in options.listen
-      ? { path: options.listen.path }
-      : { port: typeof bound === 'object' && bound ? bound.port : options.listen.port, host: options.listen.host };
+  // The socket path is this session's alone: one left by an agent that died is replaced.
+  const { address } = await listen(server, options.listen, { replaceSocketFile: true });
 
   const done = exited.then(async (status) => {
     // Give attachments a moment to receive the remaining output and the exit status.
@@ -147,7 +154,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     address,
     done,
     stop: async () => {
-      session.terminate(5_000);
+      session.terminate(options.stopGraceMs);
       return done;
     },
   };

@@ -1,8 +1,9 @@
 // The gateway's error table: every error a client can see, with its HTTP status. Responses are
 // `{ error: { code, message } }`; docs/errors.md lists every code (a test checks it).
+import { HTTP_PARSE_ERRORS } from '../../core/src/net/raw-http.js';
 
 export const ErrorCodes = {
-  bad_request: { status: 400, message: 'the request is malformed' },
+  ...HTTP_PARSE_ERRORS,
   invalid_json: { status: 400, message: 'the body is not valid JSON' },
   validation_failed: { status: 400, message: 'the request body is not valid' },
   unauthenticated: { status: 401, message: 'log in first' },
@@ -15,13 +16,11 @@ export const ErrorCodes = {
   not_found: { status: 404, message: 'not found' },
   session_not_found: { status: 404, message: 'no such session' },
   method_not_allowed: { status: 405, message: 'method not allowed' },
-  request_timeout: { status: 408, message: 'the request did not arrive in time' },
   session_limit: { status: 409, message: 'too many sessions' },
   attachment_limit: { status: 409, message: 'too many attachments' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   uri_too_long: { status: 414, message: 'the URL is too long' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
-  header_too_large: { status: 431, message: 'the request headers are too large' },
   rate_limited: { status: 429, message: 'too many attempts, try again later' },
   internal: { status: 500, message: 'internal error' },
   upstream_failed: { status: 502, message: "the session's agent could not be reached" },

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { CommandIo, Environment } from '../../cli/src/commands.js';
+import type { CommandIo, Environment } from '../../core/src/command.js';
 import { GATEWAY_USAGE, loadGatewayConfig, type GatewayMode } from './config/gateway-config.js';
 import { prepareDirectory } from './config/directory.js';
 import { ensureFirstUser, FIRST_USER } from './local/first-run.js';

@@ -2,11 +2,11 @@
 // terminal backend, the HTTP app, the attach route, the reaper, and an orderly shutdown.
 import { join } from 'node:path';
 import { once } from 'node:events';
-import pino, { type Logger } from 'pino';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { GatewayConfig } from './config/gateway-config.js';
+import { GATEWAY_TIMINGS, type GatewayConfig, type GatewayTimings } from './config/gateway-config.js';
 import { allReported } from '../../core/src/config/options.js';
-import { formatListenAddress } from '../../core/src/net/listen-address.js';
+import { listen } from '../../core/src/net/listen.js';
+import { createLogger, type Logger } from '../../core/src/log.js';
 import { loadKeyPairFiles, loadOrCreateKeyPair, type SigningKeyPair } from '../../core/src/keys/index.js';
 import { createStores, type Stores } from './store/index.js';
 import { prepareDirectory } from './config/directory.js';
@@ -28,13 +28,8 @@ export interface GatewayRuntime {
   /** Where the built page is (gateway/ui/dist); null serves no page. */
   readonly uiRoot: string | null;
   readonly logDestination: NodeJS.WritableStream;
-  /** Intervals, shortened in tests. */
-  readonly reapIntervalMs?: number;
-  readonly activityIntervalMs?: number;
-  readonly upstreamTimeoutMs?: number;
-  readonly revocationCheckMs?: number;
-  /** How long a request's headers and body may take to arrive (default 30 s). */
-  readonly requestTimeoutMs?: number;
+  /** Intervals and timeouts other than GATEWAY_TIMINGS' (tests shorten them). */
+  readonly timings?: Partial<GatewayTimings>;
   readonly processMetrics?: boolean;
 }
 
@@ -63,19 +58,11 @@ function requestForLog(request: FastifyRequest): Record<string, unknown> {
 }
 
 export async function startGateway(config: GatewayConfig, runtime: GatewayRuntime): Promise<RunningGateway> {
-  const log = pino(
-    {
-      name: 'cloudterm-gateway',
-      level: config.logLevel,
-      // Credentials never reach the logs, whatever a log call is given.
-      redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', 'password', '*.token', 'token'],
-        censor: '[redacted]',
-      },
-      // fastify logs each request's URL; a query string may carry what a client should never
-      // have put in a URL (an OAuth code, a token): the path alone is logged.
-      serializers: { req: requestForLog },
-    },
+  const timings: GatewayTimings = { ...GATEWAY_TIMINGS, ...runtime.timings };
+  const log = createLogger(
+    // fastify logs each request's URL; a query string may carry what a client should never have
+    // put in a URL (an OAuth code, a token): the path alone is logged.
+    { name: 'cloudterm-gateway', level: config.logLevel, serializers: { req: requestForLog } },
     runtime.logDestination,
   );
   // TLS first: a certificate problem stops the start before anything else is set up.
@@ -84,11 +71,12 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   // Recordings hold everything the terminals print: a directory of this user alone, made now, so
   // that one that cannot be used stops the start instead of every terminal's.
   if (config.recordDir) await prepareDirectory(config.recordDir, 'record-dir');
+  const storeLog = log.child({ part: 'store' });
   const stores = await createStores({
     redisUrl: config.redisUrl,
     keyPrefix: config.redisKeyPrefix,
     snapshotPath: config.redisUrl === null && config.mode === 'local' ? join(config.dataDir, 'sessions.json') : null,
-    onError: (error) => log.warn({ err: error.message }, 'Session store error'),
+    onError: (error) => storeLog.warn({ err: error.message }, 'Session store error'),
   });
   const metrics = createGatewayMetrics(runtime.processMetrics ?? true);
   const auth = await createAuthService(config, { tokenKeys, rateLimiter: stores.rateLimiter, revocations: stores.revocations });
@@ -100,6 +88,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     shell: config.shell,
     recordDir: config.recordDir,
     env: runtime.env,
+    startTimeoutMs: timings.agentStartTimeoutMs,
   });
   const sessions = new SessionService(stores.sessions, backend, {
     idleTimeoutMs: config.idleTimeoutMs,
@@ -117,13 +106,13 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     maxAttachments: config.maxAttachments,
     maxAttachmentsPerUser: config.maxAttachmentsPerUser,
     trustProxy: config.trustProxy,
-    upstreamTimeoutMs: runtime.upstreamTimeoutMs ?? 5_000,
+    upstreamTimeoutMs: timings.upstreamTimeoutMs,
     proxyCore: config.proxyCore,
-    activityIntervalMs: runtime.activityIntervalMs ?? 5_000,
+    activityIntervalMs: timings.activityIntervalMs,
     isRevoked: (tokenId) => stores.revocations.isRevoked(tokenId),
-    revocationCheckMs: runtime.revocationCheckMs ?? 30_000,
+    revocationCheckMs: timings.revocationCheckMs,
     metrics,
-    log,
+    log: log.child({ part: 'attach' }),
   });
   metrics.observeProxy(attach);
   backend.onEnded((sessionId) => {
@@ -138,7 +127,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     metrics,
     log,
     allowedOrigins: config.allowedOrigins,
-    requestTimeoutMs: runtime.requestTimeoutMs ?? 30_000,
+    requestTimeoutMs: timings.requestTimeoutMs,
     secureCookies: config.secureCookies,
     trustProxy: config.trustProxy,
     maxLifetimeSeconds: Math.floor(config.maxLifetimeMs / 1000),
@@ -165,16 +154,12 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
       },
       (error: unknown) => log.warn({ err: error }, 'Reaper could not claim expired sessions'),
     );
-  }, runtime.reapIntervalMs ?? 5_000);
+  }, timings.reapIntervalMs);
   reaper.unref();
 
-  const listen = config.listen;
-  await app.listen('path' in listen ? { path: listen.path } : { host: listen.host, port: listen.port });
-  const address = app.server.address();
-  const url =
-    'path' in listen
-      ? formatListenAddress(listen)
-      : `${tls ? 'https' : 'http'}://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${typeof address === 'object' && address ? address.port : listen.port}`;
+  await app.ready();
+  const bound = await listen(app.server, config.listen);
+  const url = 'path' in bound.address ? bound.text : `${tls ? 'https' : 'http'}://${bound.text}`;
   const metricsServer = config.metricsListen ? await startMetricsServer(config.metricsListen, () => metrics.registry.render()) : null;
   if (metricsServer) log.info({ metrics: metricsServer.address }, 'Metrics listening');
   log.info({ url, mode: config.mode, store: config.redisUrl ? 'redis' : 'memory', proxyCore: config.tls ? 'js' : config.proxyCore }, 'Gateway listening');
@@ -193,6 +178,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
       const lastActivity = attach.closeAll();
       // Give the close frames a moment to leave before the server stops.
       const closed = app.close();
+      // The server was started by listen(), not by fastify (its serverFactory): ours to close.
+      app.server.close();
       app.server.closeIdleConnections();
       await Promise.race([closed, once(app.server, 'close'), new Promise((r) => setTimeout(r, 3_000).unref())]);
       app.server.closeAllConnections();

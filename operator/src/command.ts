@@ -1,11 +1,7 @@
 // `cloudterm operator`: configuration → the Kubernetes client → the operator and its health
 // listener; SIGTERM stops it gracefully (running reconciles finish, the Lease is released).
-import pino from 'pino';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { CommandIo, Environment } from '../../cli/src/commands.js';
-import { ConfigError, readConfigFile } from '../../core/src/config/options.js';
-import { formatListenAddress } from '../../core/src/net/listen-address.js';
-import { importPublicKey } from '../../core/src/keys/index.js';
+import { ConfigError, createLogger, importPublicKey, readConfigFile, type CommandIo, type Environment } from '../../core/src/index.js';
 import { OPERATOR_USAGE, loadOperatorConfig, type OperatorConfig } from './config.js';
 import { KubeClient } from './kube/client.js';
 import { startOperator, type OperatorSettings } from './controller/operator.js';
@@ -57,7 +53,7 @@ export async function runOperatorCommand(argv: readonly string[], env: Environme
   } catch (error) {
     throw new ConfigError([`--kubeconfig ${config.kubeconfig ?? '(in-cluster)'}: ${(error as Error).message}`]);
   }
-  const log = pino({ name: 'cloudterm-operator', base: { identity: config.lease.identity } }, io.stdout);
+  const log = createLogger({ name: 'cloudterm-operator', level: config.logLevel, base: { identity: config.lease.identity } }, io.stdout);
   const operator = startOperator(new KubeClient(kubeConfig), operatorSettings(config, publicKeyPem), systemClock, log);
   const health = await startHealthServer(config.listen, {
     healthy: () => true,

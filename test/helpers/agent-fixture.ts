@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/src/agent-server.js';
+import { AGENT_LIMITS } from '../../agent/src/agent-config.js';
 import { signAttachToken } from '../../core/src/keys/attach-token.js';
 import { generateSigningKeyPair } from '../../core/src/keys/index.js';
 import type { CryptoKey } from 'jose';
@@ -36,8 +37,7 @@ export async function startAgentFixture(options: Partial<AgentOptions> & { comma
     rows: 24,
     ringBytes: 1024 * 1024,
     maxAttachments: 256,
-    maxMessageBytes: 1024 * 1024,
-    attachTimeoutMs: 10_000,
+    ...AGENT_LIMITS,
     resumeWindowMs: 0,
     drainTimeoutMs: 2_000,
     recordPath: null,

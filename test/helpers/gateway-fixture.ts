@@ -145,11 +145,13 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
     env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dataDir, LANG: 'C.UTF-8', PS1: '$ ' },
     uiRoot: null,
     logDestination,
-    reapIntervalMs: options.reapIntervalMs ?? 200,
-    activityIntervalMs: options.activityIntervalMs ?? 200,
-    upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
-    revocationCheckMs: options.revocationCheckMs ?? 300,
-    requestTimeoutMs: options.requestTimeoutMs,
+    timings: {
+      reapIntervalMs: options.reapIntervalMs ?? 200,
+      activityIntervalMs: options.activityIntervalMs ?? 200,
+      upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
+      revocationCheckMs: options.revocationCheckMs ?? 300,
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    },
     processMetrics: false,
   });
   return {

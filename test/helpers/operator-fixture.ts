@@ -8,11 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubectl, serviceAccountIdentity, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
 import type { ControlPlane } from '../kube/control-plane.js';
-import { generateSigningKeyPair } from '../../core/src/keys/index.js';
+import { createLogger, generateSigningKeyPair } from '../../core/src/index.js';
 import { KubeClient } from '../../operator/src/kube/client.js';
 import { startOperator, type OperatorSettings, type RunningOperator } from '../../operator/src/controller/operator.js';
 import { systemClock } from '../../operator/src/controller/clock.js';
@@ -28,7 +27,7 @@ export interface OperatorRig {
   readonly systemNamespace: string;
   readonly identity: Identity;
   readonly publicKeyFile: string;
-  readonly privateKey: CryptoKey;
+  readonly privateKey: Awaited<ReturnType<typeof generateSigningKeyPair>>['privateKey'];
   readonly logDir: string;
 }
 
@@ -96,7 +95,7 @@ export async function runOperator(t: AfterHook, rig: OperatorRig, extra: readonl
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(config.kubeconfig!);
   const logFile = join(rig.logDir, `${identity}.log`);
-  const log = pino({ name: 'cloudterm-operator', base: { identity } }, createWriteStream(logFile));
+  const log = createLogger({ name: 'cloudterm-operator', base: { identity } }, createWriteStream(logFile));
   const operator = startOperator(new KubeClient(kubeConfig), tweak(operatorSettings(config, publicKeyPem)), systemClock, log);
   t.after(() => operator.stop());
   return { ...operator, identity, logFile };

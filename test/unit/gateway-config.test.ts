@@ -22,7 +22,7 @@ test("--max-attachments and CLOUDTERM_GATEWAY_MAX_ATTACHMENTS set it (not the ag
   assert.equal(loadGatewayConfig('local', [...base, '--max-attachments', '50000'], {}).maxAttachments, 50_000);
   assert.equal(loadGatewayConfig('local', base, { CLOUDTERM_GATEWAY_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
   // The agents' own limit (one terminal's viewers) is another setting: it does not cap the gateway.
-  assert.notEqual(loadGatewayConfig('local', base, { CLOUDTERM_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
+  assert.notEqual(loadGatewayConfig('local', base, { CLOUDTERM_AGENT_MAX_ATTACHMENTS: '7' }).maxAttachments, 7);
   for (const bad of ['0', 'many']) {
     assert.throws(() => loadGatewayConfig('local', [...base, '--max-attachments', bad], {}), (error: unknown) => {
       assert.ok(error instanceof ConfigError);

@@ -12,10 +12,15 @@ export interface OptionSpec {
   readonly help: string;
   readonly min?: number;
   readonly max?: number;
+  /** The value when neither the flag nor the variable is given (shown by --help); none: undefined. */
+  readonly default?: string | number | boolean;
 }
 
+type ValueOf<S extends OptionSpec> = S['kind'] extends 'integer' ? number : S['kind'] extends 'boolean' ? boolean : string;
+
+/** Parsed values: an option with a default always has one; one without may be undefined. */
 export type OptionValues<S extends Record<string, OptionSpec>> = {
-  [K in keyof S]: (S[K]['kind'] extends 'integer' ? number : S[K]['kind'] extends 'boolean' ? boolean : string) | undefined;
+  [K in keyof S]: ValueOf<S[K]> | (S[K] extends { readonly default: unknown } ? never : undefined);
 };
 
 const CONFIG_ERROR_HEADING = 'invalid configuration:';
@@ -142,7 +147,10 @@ export function parseOptions<S extends Record<string, OptionSpec>>(
     const fromFlag = raw.get(key);
     const text = fromFlag ?? (spec.env ? env[spec.env] : undefined);
     const source = fromFlag !== undefined ? `--${spec.flag}` : spec.env ?? `--${spec.flag}`;
-    if (text === undefined || text === '') continue;
+    if (text === undefined || text === '') {
+      if (spec.default !== undefined) values[key] = spec.default;
+      continue;
+    }
     values[key] = convert(spec, text, source, problems);
   }
   return { values: values as OptionValues<S>, rest };
@@ -182,9 +190,18 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(value) ? value : null;
 }
 
+/** A default as a person would write it: sizes in Ki/Mi/Gi where they divide evenly. */
+function formatDefault(spec: OptionSpec): string {
+  const value = spec.default;
+  if (spec.kind !== 'integer' || typeof value !== 'number' || value < 1024) return String(value);
+  const unit = (['Gi', 'Mi', 'Ki'] as const).find((suffix) => value % SUFFIXES[suffix]! === 0);
+  return unit ? `${value / SUFFIXES[unit]!}${unit}` : String(value);
+}
+
 export function usage(command: string, specs: Record<string, OptionSpec>): string {
-  const lines = Object.values(specs).map(
-    (spec) => `  --${spec.flag.padEnd(22)} ${spec.help}${spec.env ? ` [env ${spec.env}]` : ''}`,
-  );
+  const lines = Object.values(specs).map((spec) => {
+    const fallback = spec.default === undefined ? '' : ` (default ${formatDefault(spec)})`;
+    return `  --${spec.flag.padEnd(22)} ${spec.help}${fallback}${spec.env ? ` [env ${spec.env}]` : ''}`;
+  });
   return `usage: cloudterm ${command} [options]\n${lines.join('\n')}`;
 }

@@ -3,7 +3,16 @@
 // JSON on the small plain servers (the agent's, the gateway's metrics listener).
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HttpError } from '../../../gateway/src/errors.js';
+
+/**
+ * What a request Node's HTTP parser gave up on is answered, by every server of ours: each part's
+ * error table includes these (docs/errors.md for the gateway, docs/protocol.md for the agent).
+ */
+export const HTTP_PARSE_ERRORS = {
+  bad_request: { status: 400, message: 'the request is malformed' },
+  request_timeout: { status: 408, message: 'the request did not arrive in time' },
+  header_too_large: { status: 431, message: 'the request headers are too large' },
+} as const satisfies Record<string, { status: number; message: string }>;
 
 export function endWithJsonError(
   socket: Duplex,
@@ -31,13 +40,9 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
     socket.destroy();
     return;
   }
-  const answer =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? new HttpError('header_too_large')
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new HttpError('request_timeout')
-        : new HttpError('bad_request', 'the request could not be parsed');
-  endWithJsonError(socket, answer.status, answer.toJSON());
+  const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_request';
+  const message = code === 'bad_request' ? 'the request could not be parsed' : HTTP_PARSE_ERRORS[code].message;
+  endWithJsonError(socket, HTTP_PARSE_ERRORS[code].status, { error: { code, message } });
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -1,7 +1,7 @@
 // `cloudterm hash-password [--user NAME]`: reads a password on stdin (never from argv, where it
 // would show in `ps` and shell history) and prints a bcrypt htpasswd line.
 import { text } from 'node:stream/consumers';
-import type { CommandIo, Environment } from '../../../cli/src/commands.js';
+import type { CommandIo, Environment } from '../../../core/src/command.js';
 import { hashPassword } from './passwords.js';
 
 /** bcrypt's input limit: bytes past it take no part in the hash. */

@@ -1,50 +1,78 @@
 // Configuration of `cloudterm gateway` (cluster or shared deployments) and `cloudterm local`
-// (one machine, local shells), from flags and CLOUDTERM_* environment variables.
+// (one machine, local shells), from flags and CLOUDTERM_GATEWAY_* environment variables.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseOptions, usage, type OptionSpec } from '../../../core/src/config/options.js';
 import { parseListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
 import { programProblem } from '../../../core/src/config/program.js';
+import { LOG_LEVELS } from '../../../core/src/log.js';
 import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
-import { loadPtyReader } from '../../../agent/src/pty-output.js';
+import { loadPtyReader } from '../../../agent/src/index.js';
 
 export const gatewayOptionSpecs = {
-  listen: { flag: 'listen', env: 'CLOUDTERM_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
-  metricsListen: { flag: 'metrics-listen', env: 'CLOUDTERM_METRICS_LISTEN', kind: 'string', help: 'serve /metrics on this host:port instead of on --listen (keeps it off a public ingress)' },
-  publicUrl: { flag: 'public-url', env: 'CLOUDTERM_PUBLIC_URL', kind: 'string', help: 'the URL users open, e.g. https://term.example.com (sets the allowed Origin and Secure cookies)' },
-  tlsCert: { flag: 'tls-cert', env: 'CLOUDTERM_TLS_CERT', kind: 'string', help: 'serve HTTPS with this certificate chain (PEM); with --tls-key' },
-  tlsKey: { flag: 'tls-key', env: 'CLOUDTERM_TLS_KEY', kind: 'string', help: 'its private key (PEM)' },
-  allowedOrigins: { flag: 'allowed-origins', env: 'CLOUDTERM_ALLOWED_ORIGINS', kind: 'string', help: 'extra allowed Origins, comma-separated' },
-  redisUrl: { flag: 'redis-url', env: 'CLOUDTERM_REDIS_URL', kind: 'string', help: 'redis://… for shared sessions; in-process store when absent' },
-  redisKeyPrefix: { flag: 'redis-key-prefix', env: 'CLOUDTERM_REDIS_KEY_PREFIX', kind: 'string', help: 'prefix of every Redis key (default cloudterm:)' },
-  usersFile: { flag: 'users-file', env: 'CLOUDTERM_USERS_FILE', kind: 'string', help: 'htpasswd file with bcrypt hashes' },
-  tenantsFile: { flag: 'tenants-file', env: 'CLOUDTERM_TENANTS_FILE', kind: 'string', help: 'JSON tenants file (members, admins)' },
-  defaultTenant: { flag: 'default-tenant', env: 'CLOUDTERM_DEFAULT_TENANT', kind: 'string', help: 'tenant of every user when no tenants file is given (default "default", local mode "local")' },
-  tokenKeyFile: { flag: 'token-key-file', env: 'CLOUDTERM_TOKEN_KEY_FILE', kind: 'string', help: 'ES256 private key (PEM) signing user tokens' },
-  tokenPublicKeyFile: { flag: 'token-public-key-file', env: 'CLOUDTERM_TOKEN_PUBLIC_KEY_FILE', kind: 'string', help: 'its public key (PEM)' },
-  attachKeyFile: { flag: 'attach-key-file', env: 'CLOUDTERM_ATTACH_KEY_FILE', kind: 'string', help: 'ES256 private key (PEM) signing attach tokens' },
-  attachPublicKeyFile: { flag: 'attach-public-key-file', env: 'CLOUDTERM_ATTACH_PUBLIC_KEY_FILE', kind: 'string', help: 'its public key (PEM), given to agents' },
-  tokenTtl: { flag: 'token-ttl', env: 'CLOUDTERM_TOKEN_TTL', kind: 'integer', min: 60, max: 7 * 86400, help: 'user token lifetime in seconds (default 3600; renewed while in use)' },
-  idleTimeout: { flag: 'idle-timeout', env: 'CLOUDTERM_IDLE_TIMEOUT', kind: 'integer', min: 10, max: 30 * 86400, help: 'seconds without activity before a session expires (default 3600)' },
-  maxLifetime: { flag: 'max-lifetime', env: 'CLOUDTERM_MAX_LIFETIME', kind: 'integer', min: 60, max: 365 * 86400, help: 'hard maximum session lifetime in seconds (default 86400)' },
-  maxSessionsPerUser: { flag: 'max-sessions-per-user', env: 'CLOUDTERM_MAX_SESSIONS_PER_USER', kind: 'integer', min: 1, max: 10_000, help: 'concurrent sessions per user (default 10)' },
-  oidcIssuer: { flag: 'oidc-issuer', env: 'CLOUDTERM_OIDC_ISSUER', kind: 'string', help: 'accept bearer JWTs from this issuer' },
-  oidcAudience: { flag: 'oidc-audience', env: 'CLOUDTERM_OIDC_AUDIENCE', kind: 'string', help: 'their required audience' },
-  oidcJwksUrl: { flag: 'oidc-jwks-url', env: 'CLOUDTERM_OIDC_JWKS_URL', kind: 'string', help: "the issuer's JWKS URL" },
-  oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_OIDC_USER_CLAIM', kind: 'string', help: 'claim naming the user (default preferred_username)' },
-  oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_OIDC_GROUPS_CLAIM', kind: 'string', help: 'claim listing groups = tenants (default groups)' },
-  maxAttachmentsPerUser: { flag: 'max-attachments-per-user', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS_PER_USER', kind: 'integer', min: 1, max: 10_000_000, help: "attachments one user holds at once on this gateway, so that nobody takes everyone's room (default 64)" },
+  listen: { flag: 'listen', env: 'CLOUDTERM_GATEWAY_LISTEN', kind: 'string', help: 'host:port to serve on (gateway 0.0.0.0:8080, local 127.0.0.1:8080)' },
+  metricsListen: { flag: 'metrics-listen', env: 'CLOUDTERM_GATEWAY_METRICS_LISTEN', kind: 'string', help: 'serve /metrics on this host:port instead of on --listen (keeps it off a public ingress)' },
+  publicUrl: { flag: 'public-url', env: 'CLOUDTERM_GATEWAY_PUBLIC_URL', kind: 'string', help: 'the URL users open, e.g. https://term.example.com (sets the allowed Origin and Secure cookies)' },
+  tlsCert: { flag: 'tls-cert', env: 'CLOUDTERM_GATEWAY_TLS_CERT', kind: 'string', help: 'serve HTTPS with this certificate chain (PEM); with --tls-key' },
+  tlsKey: { flag: 'tls-key', env: 'CLOUDTERM_GATEWAY_TLS_KEY', kind: 'string', help: 'its private key (PEM)' },
+  allowedOrigins: { flag: 'allowed-origins', env: 'CLOUDTERM_GATEWAY_ALLOWED_ORIGINS', kind: 'string', help: 'extra allowed Origins, comma-separated' },
+  redisUrl: { flag: 'redis-url', env: 'CLOUDTERM_GATEWAY_REDIS_URL', kind: 'string', help: 'redis://… for shared sessions; in-process store when absent' },
+  redisKeyPrefix: { flag: 'redis-key-prefix', env: 'CLOUDTERM_GATEWAY_REDIS_KEY_PREFIX', kind: 'string', default: 'cloudterm:', help: 'prefix of every Redis key' },
+  usersFile: { flag: 'users-file', env: 'CLOUDTERM_GATEWAY_USERS_FILE', kind: 'string', help: 'htpasswd file with bcrypt hashes' },
+  tenantsFile: { flag: 'tenants-file', env: 'CLOUDTERM_GATEWAY_TENANTS_FILE', kind: 'string', help: 'JSON tenants file (members, admins)' },
+  defaultTenant: { flag: 'default-tenant', env: 'CLOUDTERM_GATEWAY_DEFAULT_TENANT', kind: 'string', help: 'tenant of every user when no tenants file is given (default "default", local mode "local")' },
+  tokenKeyFile: { flag: 'token-key-file', env: 'CLOUDTERM_GATEWAY_TOKEN_KEY_FILE', kind: 'string', help: 'ES256 private key (PEM) signing user tokens' },
+  tokenPublicKeyFile: { flag: 'token-public-key-file', env: 'CLOUDTERM_GATEWAY_TOKEN_PUBLIC_KEY_FILE', kind: 'string', help: 'its public key (PEM)' },
+  attachKeyFile: { flag: 'attach-key-file', env: 'CLOUDTERM_GATEWAY_ATTACH_KEY_FILE', kind: 'string', help: 'ES256 private key (PEM) signing attach tokens' },
+  attachPublicKeyFile: { flag: 'attach-public-key-file', env: 'CLOUDTERM_GATEWAY_ATTACH_PUBLIC_KEY_FILE', kind: 'string', help: 'its public key (PEM), given to agents' },
+  tokenTtl: { flag: 'token-ttl', env: 'CLOUDTERM_GATEWAY_TOKEN_TTL', kind: 'integer', min: 60, max: 7 * 86400, default: 3600, help: 'user token lifetime in seconds (renewed while in use)' },
+  idleTimeout: { flag: 'idle-timeout', env: 'CLOUDTERM_GATEWAY_IDLE_TIMEOUT', kind: 'integer', min: 10, max: 30 * 86400, default: 3600, help: 'seconds without activity before a session expires' },
+  maxLifetime: { flag: 'max-lifetime', env: 'CLOUDTERM_GATEWAY_MAX_LIFETIME', kind: 'integer', min: 60, max: 365 * 86400, default: 86400, help: 'hard maximum session lifetime in seconds' },
+  maxSessionsPerUser: { flag: 'max-sessions-per-user', env: 'CLOUDTERM_GATEWAY_MAX_SESSIONS_PER_USER', kind: 'integer', min: 1, max: 10_000, default: 10, help: 'concurrent sessions per user' },
+  oidcIssuer: { flag: 'oidc-issuer', env: 'CLOUDTERM_GATEWAY_OIDC_ISSUER', kind: 'string', help: 'accept bearer JWTs from this issuer' },
+  oidcAudience: { flag: 'oidc-audience', env: 'CLOUDTERM_GATEWAY_OIDC_AUDIENCE', kind: 'string', help: 'their required audience' },
+  oidcJwksUrl: { flag: 'oidc-jwks-url', env: 'CLOUDTERM_GATEWAY_OIDC_JWKS_URL', kind: 'string', help: "the issuer's JWKS URL" },
+  oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_GATEWAY_OIDC_USER_CLAIM', kind: 'string', default: 'preferred_username', help: 'claim naming the user' },
+  oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_GATEWAY_OIDC_GROUPS_CLAIM', kind: 'string', default: 'groups', help: 'claim listing groups = tenants' },
+  maxAttachmentsPerUser: { flag: 'max-attachments-per-user', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS_PER_USER', kind: 'integer', min: 1, max: 10_000_000, default: 64, help: "attachments one user holds at once on this gateway, so that nobody takes everyone's room" },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 10_000_000, help: 'attachments this gateway holds at once; more are answered 503 gateway_full (default: what the open-files limit allows)' },
-  proxyCore: { flag: 'proxy-core', env: 'CLOUDTERM_PROXY_CORE', kind: 'string', help: 'native (default: the C splice) or js; HTTPS served by the gateway itself always uses js' },
-  trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_TRUST_PROXY', kind: 'boolean', help: 'take the client address from X-Forwarded-For (behind an ingress)' },
-  dataDir: { flag: 'data-dir', env: 'CLOUDTERM_DATA_DIR', kind: 'string', help: 'agent sockets and logs; local mode: also users, keys, sessions (default ~/.cloudterm)' },
-  shell: { flag: 'shell', env: 'CLOUDTERM_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
-  recordDir: { flag: 'record-dir', env: 'CLOUDTERM_RECORD_DIR', kind: 'string', help: 'record every new terminal as an asciicast v2 file, <session id>.cast, in this directory (made 0700 if missing)' },
-  logLevel: { flag: 'log-level', env: 'CLOUDTERM_LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug (default info)' },
+  proxyCore: { flag: 'proxy-core', env: 'CLOUDTERM_GATEWAY_PROXY_CORE', kind: 'string', default: 'native', help: 'native (the C splice) or js; HTTPS served by the gateway itself always uses js' },
+  trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_GATEWAY_TRUST_PROXY', kind: 'boolean', default: false, help: 'take the client address from X-Forwarded-For (behind an ingress)' },
+  dataDir: { flag: 'data-dir', env: 'CLOUDTERM_GATEWAY_DATA_DIR', kind: 'string', help: 'agent sockets and logs; local mode: also users, keys, sessions (default ~/.cloudterm)' },
+  shell: { flag: 'shell', env: 'CLOUDTERM_GATEWAY_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
+  recordDir: { flag: 'record-dir', env: 'CLOUDTERM_GATEWAY_RECORD_DIR', kind: 'string', help: 'record every new terminal as an asciicast v2 file, <session id>.cast, in this directory (made 0700 if missing)' },
+  logLevel: { flag: 'log-level', env: 'CLOUDTERM_GATEWAY_LOG_LEVEL', kind: 'string', default: 'info', help: 'fatal, error, warn, info, debug' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type GatewayMode = 'gateway' | 'local';
+
+/** The defaults that differ between the two modes; every other default is in its option's spec. */
+const MODE_DEFAULTS = {
+  gateway: { host: '0.0.0.0', listen: '0.0.0.0:8080', defaultTenant: 'default' },
+  local: { host: '127.0.0.1', listen: '127.0.0.1:8080', defaultTenant: 'local' },
+} as const satisfies Record<GatewayMode, Record<string, string>>;
+
+/**
+ * Intervals and timeouts of a running gateway: not options (nobody has needed to tune them), but
+ * named here beside the options' defaults; tests shorten them (GatewayRuntime.timings).
+ */
+export const GATEWAY_TIMINGS = {
+  /** How often every replica claims and ends expired sessions. */
+  reapIntervalMs: 5_000,
+  /** How often the bytes attachments moved slide their sessions' expiry. */
+  activityIntervalMs: 5_000,
+  /** How long an agent has to answer the upgrade the gateway forwards. */
+  upstreamTimeoutMs: 5_000,
+  /** How often attachments are checked against revoked tokens and withdrawn shares. */
+  revocationCheckMs: 30_000,
+  /** How long a request's headers and body may take to arrive. */
+  requestTimeoutMs: 30_000,
+  /** How long a new terminal's agent has to answer (local mode). */
+  agentStartTimeoutMs: 10_000,
+} as const;
+
+export type GatewayTimings = { readonly [K in keyof typeof GATEWAY_TIMINGS]: number };
 
 export interface OidcConfig {
   readonly issuer: string;
@@ -130,16 +158,14 @@ function openFilesLimit(): number {
   return Number.POSITIVE_INFINITY;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const problems: string[] = [];
   const { values } = parseOptions(gatewayOptionSpecs, argv, env, problems);
 
-  const defaultListen = mode === 'local' ? '127.0.0.1:8080' : '0.0.0.0:8080';
-  const listen = parseListenAddress(values.listen ?? defaultListen, mode === 'local' ? '127.0.0.1' : '0.0.0.0');
+  const defaults = MODE_DEFAULTS[mode];
+  const listen = parseListenAddress(values.listen ?? defaults.listen, defaults.host);
   if (typeof listen === 'string') problems.push(`--listen: ${listen}`);
-  const metricsListen = values.metricsListen === undefined ? null : parseListenAddress(values.metricsListen, mode === 'local' ? '127.0.0.1' : '0.0.0.0');
+  const metricsListen = values.metricsListen === undefined ? null : parseListenAddress(values.metricsListen, defaults.host);
   if (typeof metricsListen === 'string') problems.push(`--metrics-listen: ${metricsListen}`);
 
   let publicUrl: URL | null = null;
@@ -190,16 +216,16 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
         issuer: values.oidcIssuer!,
         audience: values.oidcAudience!,
         jwksUrl: values.oidcJwksUrl!,
-        userClaim: values.oidcUserClaim ?? 'preferred_username',
-        groupsClaim: values.oidcGroupsClaim ?? 'groups',
+        userClaim: values.oidcUserClaim,
+        groupsClaim: values.oidcGroupsClaim,
       };
   }
 
-  const idleTimeout = values.idleTimeout ?? 3600;
-  const maxLifetime = values.maxLifetime ?? 86400;
+  const idleTimeout = values.idleTimeout;
+  const maxLifetime = values.maxLifetime;
   if (idleTimeout > maxLifetime) problems.push(`--idle-timeout (${idleTimeout}) must not exceed --max-lifetime (${maxLifetime})`);
-  const logLevel = values.logLevel ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const logLevel = values.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) problems.push(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
 
   const shellWords = (values.shell ?? '').split(' ').filter(Boolean);
   const shell = shellWords.length > 0 ? shellWords : null;
@@ -210,7 +236,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
   const readerProblem = loadPtyReader();
   if (readerProblem) problems.push(`terminals: ${readerProblem}`);
 
-  const proxyCore = values.proxyCore ?? 'native';
+  const proxyCore = values.proxyCore;
   if (proxyCore !== 'native' && proxyCore !== 'js') {
     problems.push('--proxy-core must be native or js');
   } else if (proxyCore === 'native') {
@@ -228,21 +254,21 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     allowedOrigins: [...allowedOrigins, ...(publicUrl ? [publicUrl.origin] : [])],
     secureCookies: tls !== null || publicUrl?.protocol === 'https:',
     redisUrl: values.redisUrl ?? null,
-    redisKeyPrefix: values.redisKeyPrefix ?? 'cloudterm:',
+    redisKeyPrefix: values.redisKeyPrefix,
     usersFile: values.usersFile ?? (mode === 'local' ? join(dataDir, 'users.htpasswd') : null),
     tenantsFile: values.tenantsFile ?? null,
-    defaultTenant: values.defaultTenant ?? (mode === 'local' ? 'local' : 'default'),
+    defaultTenant: values.defaultTenant ?? defaults.defaultTenant,
     tokenKeys,
     attachKeys,
-    tokenTtlSeconds: values.tokenTtl ?? 3600,
+    tokenTtlSeconds: values.tokenTtl,
     idleTimeoutMs: idleTimeout * 1000,
     maxLifetimeMs: maxLifetime * 1000,
-    maxSessionsPerUser: values.maxSessionsPerUser ?? 10,
+    maxSessionsPerUser: values.maxSessionsPerUser,
     oidc,
     maxAttachments: values.maxAttachments ?? attachmentsForFileLimit(openFilesLimit()),
-    maxAttachmentsPerUser: values.maxAttachmentsPerUser ?? 64,
+    maxAttachmentsPerUser: values.maxAttachmentsPerUser,
     proxyCore: proxyCore as ProxyCore,
-    trustProxy: values.trustProxy ?? false,
+    trustProxy: values.trustProxy,
     dataDir,
     shell,
     recordDir: values.recordDir === undefined ? null : resolve(values.recordDir),

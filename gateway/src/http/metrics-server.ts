@@ -1,12 +1,11 @@
 // /metrics on a listener of its own (`--metrics-listen`): Prometheus scrapes the pod's own address,
 // and the public listener — what an ingress exposes — no longer shows the gateway's figures.
 import { createServer } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { HttpError } from '../errors.js';
 import { METRICS_CONTENT_TYPE } from '../../../core/src/metrics/registry.js';
 import { answerClientError, sendJson } from '../../../core/src/net/raw-http.js';
-import { formatListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
+import type { ListenAddress } from '../../../core/src/net/listen-address.js';
+import { listen } from '../../../core/src/net/listen.js';
 
 export interface MetricsServer {
   /** Where it listens, as host:port (the port the system chose for port 0) or unix:path. */
@@ -14,7 +13,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(listen: ListenAddress, render: () => string): Promise<MetricsServer> {
+export async function startMetricsServer(address: ListenAddress, render: () => string): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
@@ -26,12 +25,9 @@ export async function startMetricsServer(listen: ListenAddress, render: () => st
   server.on('clientError', answerClientError);
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
-  server.listen('path' in listen ? { path: listen.path } : { host: listen.host, port: listen.port });
-  await once(server, 'listening');
-  const bound = server.address() as AddressInfo | string;
-  const address = typeof bound === 'string' || 'path' in listen ? formatListenAddress(listen) : formatListenAddress({ host: listen.host, port: bound.port });
+  const bound = await listen(server, address);
   return {
-    address,
+    address: bound.text,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -10,6 +10,8 @@ import { MAX_UNIX_SOCKET_PATH_BYTES } from '../../../core/src/net/listen-address
 import { ConfigError } from '../../../core/src/config/options.js';
 import { SESSION_ID_CHARS } from './session-service.js';
 import type { StartRequest, StartedTerminal, TerminalBackend } from './backend.js';
+import { agentArgs, type AgentLaunch, type AgentStatus } from '../../../agent/src/index.js';
+import { agentEnvironment } from './agent-environment.js';
 
 export interface LocalBackendOptions {
   readonly dataDir: string;
@@ -20,19 +22,16 @@ export interface LocalBackendOptions {
   readonly shell: readonly string[] | null;
   /** Where each terminal's agent records it (<session id>.cast; the directory exists); null: not recorded. */
   readonly recordDir: string | null;
+  /** The gateway's environment: agents get only the part a login shell should (agentEnvironment). */
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly startTimeoutMs?: number;
+  /** How long a new agent has to answer. */
+  readonly startTimeoutMs: number;
 }
 
 const SOCKET_POLL_MS = 20;
 
-/** What the start needs of an agent's /status: whether its program has already exited. */
-interface AgentStartStatus {
-  readonly exit: { readonly code: number } | null;
-}
-
 /** The agent's /status on this unix socket, or null while it does not answer. */
-function agentStatus(socketPath: string): Promise<AgentStartStatus | null> {
+function agentStatus(socketPath: string): Promise<AgentStatus | null> {
   return new Promise((resolve) => {
     const request = get({ socketPath, path: '/status', timeout: 1_000 }, (response) => {
       let body = '';
@@ -40,7 +39,7 @@ function agentStatus(socketPath: string): Promise<AgentStartStatus | null> {
       response.on('data', (chunk: string) => (body += chunk));
       response.on('end', () => {
         try {
-          resolve(response.statusCode === 200 ? (JSON.parse(body) as AgentStartStatus) : null);
+          resolve(response.statusCode === 200 ? (JSON.parse(body) as AgentStatus) : null);
         } catch {
           resolve(null);
         }
@@ -86,21 +85,20 @@ export class LocalBackend implements TerminalBackend {
     const logFile = join(this.logDir, `${request.id}.log`);
     const log = await open(logFile, 'a', 0o600);
     const [command, ...prefix] = this.options.selfCommand;
-    const child = spawn(
-      command!,
-      [
-        ...prefix,
-        'agent',
-        '--listen', `unix:${socketPath}`,
-        '--session-id', request.id,
-        '--public-key-file', this.options.attachPublicKeyFile,
-        '--cols', String(request.cols),
-        '--rows', String(request.rows),
-        ...(recording ? ['--record', recording] : []),
-        ...(this.options.shell ? ['--', ...this.options.shell] : []),
-      ],
-      { detached: true, stdio: ['ignore', log.fd, log.fd], env: { ...this.options.env } as NodeJS.ProcessEnv },
-    );
+    const launch: AgentLaunch = {
+      sessionId: request.id,
+      listen: { path: socketPath },
+      publicKeyFile: this.options.attachPublicKeyFile,
+      cols: request.cols,
+      rows: request.rows,
+      record: recording ?? undefined,
+      command: this.options.shell,
+    };
+    const child = spawn(command!, [...prefix, 'agent', ...agentArgs(launch)], {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+      env: agentEnvironment(this.options.env),
+    });
     await log.close();
     let exited = false;
     child.once('exit', () => {
@@ -110,7 +108,7 @@ export class LocalBackend implements TerminalBackend {
     child.unref();
 
     // Ready means answering, not merely a socket file: bind() makes the file before listen().
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? 10_000);
+    const deadline = Date.now() + this.options.startTimeoutMs;
     // A shell that does not exist, or one that fails at once, is said now, not at the attach.
     const program = this.options.shell?.join(' ') ?? 'the login shell';
     while (Date.now() < deadline && !exited) {

@@ -7,6 +7,7 @@ import { SessionLimitError, type SessionRecord, type SessionStore } from '../sto
 import { newestFirst } from '../store/session-record.js';
 import type { Role } from '../../../core/src/protocol/messages.js';
 import type { TerminalBackend } from './backend.js';
+import { agentOptionSpecs } from '../../../agent/src/index.js';
 
 /** Random bytes in a session id: 96 bits, written as SESSION_ID_CHARS base64url characters. */
 const SESSION_ID_BYTES = 12;
@@ -124,8 +125,8 @@ export class SessionService {
         id,
         owner: principal.user,
         tenant: membership.tenant,
-        cols: request.cols ?? 80,
-        rows: request.rows ?? 24,
+        cols: request.cols ?? agentOptionSpecs.cols.default,
+        rows: request.rows ?? agentOptionSpecs.rows.default,
       });
       const running = await this.store.update(id, { endpoint: started.endpoint, pid: started.pid, state: 'running' });
       return toView(running ?? record, 'owner');

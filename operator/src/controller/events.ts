@@ -2,7 +2,7 @@
 // which every kubectl version reads. Recording is best effort — an Event that cannot be written is
 // logged, never a reason to fail or retry the reconcile that made it.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { Logger } from '../../../core/src/index.js';
 import { API_VERSION, KIND, type TerminalSession } from '../api/index.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Clock } from './clock.js';

@@ -1,11 +1,7 @@
 // The operator's own HTTP listener: /healthz (the process and its Lease loop are alive), /readyz
 // (the caches are synced, so a reconcile would read the world), and /metrics for Prometheus.
 import { createServer } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { METRICS_CONTENT_TYPE } from '../../../core/src/metrics/registry.js';
-import { answerClientError, sendJson } from '../../../core/src/net/raw-http.js';
-import { formatListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
+import { METRICS_CONTENT_TYPE, answerClientError, listen as listenOn, sendJson, type ListenAddress } from '../../../core/src/index.js';
 
 export interface HealthSources {
   readonly healthy: () => boolean;
@@ -34,12 +30,9 @@ export async function startHealthServer(listen: ListenAddress, sources: HealthSo
   server.on('clientError', answerClientError);
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
-  server.listen('path' in listen ? { path: listen.path } : { host: listen.host, port: listen.port });
-  await once(server, 'listening');
-  const bound = server.address() as AddressInfo | string;
-  const address = typeof bound === 'string' || 'path' in listen ? formatListenAddress(listen) : formatListenAddress({ host: listen.host, port: bound.port });
+  const bound = await listenOn(server, listen);
   return {
-    address,
+    address: bound.text,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

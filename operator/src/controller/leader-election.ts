@@ -4,7 +4,7 @@
 // stops acting before another replica may start). Every write carries the resourceVersion it read,
 // so two replicas racing for a free Lease cannot both win. Releasing on shutdown empties the
 // holder, and the next replica takes over at once instead of after a lease duration.
-import type { Logger } from 'pino';
+import type { Logger } from '../../../core/src/index.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import type { Clock } from './clock.js';
 

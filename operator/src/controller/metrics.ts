@@ -1,8 +1,7 @@
 // The operator's Prometheus metrics. Latency is a histogram written as its three families
 // (`_bucket` with `le`, `_sum`, `_count`), which histogram_quantile() reads; the registry has no
 // histogram type of its own, and the operator is the one part that needs it.
-import { MetricsRegistry, type Counter } from '../../../core/src/metrics/registry.js';
-import { registerProcessMetrics } from '../../../core/src/metrics/process-metrics.js';
+import { MetricsRegistry, registerProcessMetrics, type Counter } from '../../../core/src/index.js';
 import { PHASES, type TerminalSession } from '../api/index.js';
 
 export type ReconcileResult = 'success' | 'requeue' | 'error';

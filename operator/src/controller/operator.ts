@@ -3,7 +3,7 @@
 // warm; only the leader reconciles. A replica that loses the Lease stops acting at once and ends
 // (`done` resolves), to be restarted with a clean slate, as controller-runtime's managers do.
 import type { V1Pod, V1RoleBinding, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { Logger } from '../../../core/src/index.js';
 import { GROUP, PLURAL, VERSION, type TerminalSession } from '../api/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { Informer, type InformerEvent, type KubeObject } from '../kube/informer.js';

@@ -6,7 +6,7 @@
 // or any other API error is retried with the key's backoff, and a spec that cannot work sets a
 // condition and waits for a change instead of retrying.
 import type { V1Pod, V1RoleBinding, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { Logger } from '../../../core/src/index.js';
 import {
   PLURAL, GROUP, VERSION, READY_REASONS, TERMINAL_PHASES, celViolations,
   type TerminalSession, type TerminalSessionStatus,

@@ -7,7 +7,7 @@ import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kub
 import { DEFAULT_RESOURCES, type ResourceRequirements, type TerminalSession } from '../api/index.js';
 import { childMeta, childNames } from './names.js';
 import { SHELL_KUBE_DIR, SHELL_KUBECONFIG, KUBECONFIG_KEY, ATTACH_KEY_KEY } from './access.js';
-import { agentArgs } from './agent-launch.js';
+import { agentArgs } from '../../../agent/src/index.js';
 
 export const TERMINAL_CONTAINER = 'terminal';
 export const AGENT_PORT_NAME = 'agent';
@@ -104,12 +104,14 @@ export function desiredPod(session: TerminalSession, settings: PodSettings): V1P
     imagePullPolicy: 'IfNotPresent',
     command: ['cloudterm'],
     args: agentArgs({
-      listen: `$(POD_IP):${settings.agentPort}`,
+      // Kubernetes expands $(POD_IP) from the container's env (the downward API) in args.
+      listen: { host: '$(POD_IP)', port: settings.agentPort },
       sessionId: session.metadata.uid ?? '',
       publicKeyFile: ATTACH_KEY_PATH,
       cols: session.spec.size.cols,
       rows: session.spec.size.rows,
       cwd: session.spec.workingDir,
+
       record: session.spec.record ? `${RECORDING_DIR}/session.cast` : undefined,
       command: programOf(session),
     }),

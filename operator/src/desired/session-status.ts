@@ -15,16 +15,12 @@ import {
   type TerminalSession,
   type TerminalSessionStatus,
 } from '../api/index.js';
+import type { AgentStatus } from '../../../agent/src/index.js';
 import type { PodView } from './observe-pod.js';
 import { childNames } from './names.js';
 
 /** The agent's GET /status answer, the part the operator reads. */
-export interface AgentActivity {
-  readonly startedAt: string;
-  readonly lastInputAt: string | null;
-  readonly lastOutputAt: string | null;
-  readonly attachments: number;
-}
+export type AgentActivity = Pick<AgentStatus, 'startedAt' | 'lastInputAt' | 'lastOutputAt' | 'attachments'>;
 
 /** Something about the spec or its namespace that stops the session from starting. */
 export interface SpecProblem {
