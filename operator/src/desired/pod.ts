@@ -102,7 +102,7 @@ export function desiredPod(session: TerminalSession, settings: PodSettings): V1P
     name: TERMINAL_CONTAINER,
     image: session.spec.image,
     imagePullPolicy: 'IfNotPresent',
-    command: ['cloudterm'],
+    command: ['cloudterm', 'agent'],
     args: agentArgs({
       // Kubernetes expands $(POD_IP) from the container's env (the downward API) in args.
       listen: { host: '$(POD_IP)', port: settings.agentPort },

@@ -2,19 +2,10 @@
 // objects only when asked, deterministic names, and the kubeconfig that holds no credential.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TerminalSession } from '../../../operator/src/api/index.js';
+import { session } from './session-fixture.js';
 import { desiredPod, podResources, ATTACH_KEY_PATH } from '../../../operator/src/desired/pod.js';
 import { type GrantableRole, desiredRoleBinding, desiredSecret, desiredServiceAccount, isGrantable, parseGrantableRoles, secretMatches, shellKubeconfig, SHELL_KUBECONFIG } from '../../../operator/src/desired/access.js';
 import { childNames, controllingSession, sessionLabelValue } from '../../../operator/src/desired/names.js';
-
-export function session(overrides: Partial<TerminalSession['spec']> = {}, name = 'alice-1'): TerminalSession {
-  return {
-    apiVersion: 'cloudterm.io/v1alpha1',
-    kind: 'TerminalSession',
-    metadata: { name, namespace: 'team-a', uid: 'uid-1', generation: 1, creationTimestamp: '2026-01-01T00:00:00Z' },
-    spec: { owner: 'alice', image: 'ghcr.io/cloudterm/cloudterm:0.1.0', idleTimeout: '30m', maxLifetime: '8h', record: false, size: { cols: 100, rows: 30 }, keepAfterEnd: false, ttlAfterEnd: '1h', ...overrides },
-  };
-}
 
 const settings = { agentPort: 7681, runAsUser: 1000, runAsGroup: 1000, tokenExpirationSeconds: 600 };
 
@@ -41,9 +32,9 @@ test('the pod is locked down: non-root, no escalation, no capabilities, seccomp,
 test('the agent listens on the pod IP from the downward API and is probed on /status', () => {
   const pod = desiredPod(session({ command: ['/bin/bash'], args: ['-l'], workingDir: '/tmp' }), settings);
   const container = pod.spec!.containers[0]!;
-  assert.deepEqual(container.command, ['cloudterm']);
+  assert.deepEqual(container.command, ['cloudterm', 'agent']);
   assert.deepEqual(container.args, [
-    'agent', '--listen', '$(POD_IP):7681', '--session-id', 'uid-1', '--public-key-file', ATTACH_KEY_PATH,
+    '--listen', '$(POD_IP):7681', '--session-id', 'uid-1', '--public-key-file', ATTACH_KEY_PATH,
     '--cols', '100', '--rows', '30', '--cwd', '/tmp', '--', '/bin/bash', '-l',
   ]);
   assert.deepEqual(container.env![0], { name: 'POD_IP', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.podIP' } } });

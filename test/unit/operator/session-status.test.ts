@@ -6,7 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { TerminalSession, TerminalSessionStatus } from '../../../operator/src/api/index.js';
 import { sessionVerdict, sameStatus, readyCondition, type AgentActivity, type Observation } from '../../../operator/src/desired/session-status.js';
 import { observePod, type PodView } from '../../../operator/src/desired/observe-pod.js';
-import { session } from './desired.test.js';
+import { session } from './session-fixture.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (seconds: number) => T0 + seconds * 1000;
