@@ -202,3 +202,12 @@ export interface LeaseView {
 
 export const leaseHolder = async (rig: OperatorRig): Promise<string | undefined> =>
   (await getJson<LeaseView>(rig.plane, ['lease', 'cloudterm-operator', '-n', rig.systemNamespace]))?.spec.holderIdentity;
+
+/** The operator's kubeconfig pointed at another address of the same server (a proxy in front of it). */
+export async function kubeconfigVia(rig: OperatorRig, server: string): Promise<string> {
+  const document = JSON.parse(await readFile(rig.identity.kubeconfigPath, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
+  for (const entry of document.clusters) entry.cluster.server = server;
+  const path = join(rig.logDir, `via-${randomBytes(3).toString('hex')}.kubeconfig`);
+  await writeFile(path, JSON.stringify(document), { mode: 0o600 });
+  return path;
+}

@@ -98,9 +98,12 @@ export class KubeClient {
     }
     const lines = createInterface({ input: res, crlfDelay: Infinity });
     const done = new Promise<void>((resolve, reject) => {
+      // readline re-emits its input's errors (a cut connection): both must be listened to.
       res.on('error', reject);
-      res.on('aborted', () => resolve());
+      lines.on('error', reject);
       lines.on('close', () => resolve());
+      // Destroyed by abort(): readline sees no 'end', the response still closes.
+      res.on('close', () => resolve());
     });
     lines.on('line', (line) => {
       if (line.trim() === '') return;

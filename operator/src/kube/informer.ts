@@ -115,9 +115,14 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /** Waits `ms`, or less when stopped (a stop must not wait out a retry delay). */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.cancelRetry = this.options.clock.setTimeout(resolve, ms);
+      const cancel = this.options.clock.setTimeout(resolve, ms);
+      this.cancelRetry = () => {
+        cancel();
+        resolve();
+      };
     });
   }
 
