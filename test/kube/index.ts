@@ -31,3 +31,6 @@ export { kubectl, helm, spawnKubectl, type KubeconfigRef, type ToolOptions, type
 export { k3sBinary, kubeTools, RigSetupError, type KubeTools } from './binaries.js';
 export type { AuditEntry } from './audit-log.js';
 export { freePort, freePortPair } from './free-port.js';
+export { eventually, waitForPod, podReady, processRunning } from './wait.js';
+export { startKubelet, sharedKubelet, KubeletProcess, type KubeletStartOptions, type KubeletState } from './kubelet-process.js';
+export { agentPod, AGENT_PORT, KEY_MOUNT, type AgentPodOptions } from './agent-pod.js';

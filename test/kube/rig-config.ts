@@ -19,6 +19,8 @@ export interface RigConfig {
   readonly sharedRunDir: string | undefined;
   /** The PID of test/run.mjs, which stops the shared control plane at the end of the run. */
   readonly runnerPid: number | undefined;
+  /** KUBECONFIG: the cluster the kubelet joins when no --kubeconfig is given. */
+  readonly kubeconfig: string | undefined;
 }
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -33,6 +35,7 @@ function loadRigConfig(env: Readonly<Record<string, string | undefined>>): RigCo
     sharedKubeDir: env.CLOUDTERM_SHARED_KUBE_DIR || resolve(REPO_ROOT, '..', 'shared', 'kube'),
     sharedRunDir: env.CLOUDTERM_KUBE_RUN_DIR || undefined,
     runnerPid: Number.isInteger(runnerPid) && runnerPid > 0 ? runnerPid : undefined,
+    kubeconfig: env.KUBECONFIG || undefined,
   };
 }
 

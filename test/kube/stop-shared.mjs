@@ -1,5 +1,6 @@
 // Used by test/run.mjs (plain JavaScript, no tsx) at the end of a run: stops the control plane
-// the run's test files shared, by the PID they recorded, and removes its folders.
+// the run's test files shared (and the shared kubelet), by the PIDs they recorded, and removes
+// their folders.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -18,10 +19,17 @@ async function waitGone(pid, ms) {
   return !alive(pid);
 }
 
+/** Stops the run's shared kubelet (which stops its pods) first, then its control plane. */
 export async function stopSharedControlPlane(runDir) {
+  await stopShared(runDir, 'kubelet.json', (state) => state.stateDir);
+  await stopShared(runDir, 'control-plane.json', (state) => state.dir);
+  rmSync(runDir, { recursive: true, force: true });
+}
+
+async function stopShared(runDir, name, folder) {
   let state;
   try {
-    state = JSON.parse(readFileSync(join(runDir, 'control-plane.json'), 'utf8'));
+    state = JSON.parse(readFileSync(join(runDir, name), 'utf8'));
   } catch {
     state = undefined; // no test file needed it (or it never started)
   }
@@ -39,7 +47,6 @@ export async function stopSharedControlPlane(runDir) {
       }
       await waitGone(state.pid, 5_000);
     }
-    rmSync(state.dir, { recursive: true, force: true });
+    rmSync(folder(state), { recursive: true, force: true });
   }
-  rmSync(runDir, { recursive: true, force: true });
 }

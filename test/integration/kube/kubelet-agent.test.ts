@@ -1,0 +1,111 @@
+// The rig kubelet runs a terminal pod as a real agent: it answers an attach on its pod IP, sees
+// its Secret at the mount path, runs as the pod's user with a read-only root, and its pod's status
+// follows the process (a crash makes it Failed; a delete stops it within its grace period).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
+import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
+import { TestClient } from '../../helpers/agent-client.js';
+import { agentPod, AGENT_PORT, KEY_MOUNT } from '../../kube/agent-pod.js';
+import { eventually, podReady, processRunning, sharedControlPlane, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';
+
+let plane: ControlPlane;
+let kubelet: KubeletProcess;
+let core: CoreV1Api;
+let ns: string;
+let keys: Awaited<ReturnType<typeof generateSigningKeyPair>>;
+/** Run after every test of the file (a hook's own `after` would run when the hook ends). */
+const cleanups: Array<() => unknown> = [];
+
+before(async () => {
+  plane = await sharedControlPlane();
+  kubelet = await startKubelet(plane);
+  core = plane.kubeConfig.makeApiClient(CoreV1Api);
+  ns = await testNamespace({ after: (fn) => cleanups.push(fn) }, plane, 'kubelet');
+  keys = await generateSigningKeyPair();
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'attach-key' }, stringData: { 'public.pem': keys.publicKeyPem } } });
+});
+
+after(async () => {
+  for (const cleanup of cleanups) await cleanup();
+  await kubelet?.stop();
+});
+
+async function runAgentPod(name: string, extra: Partial<Parameters<typeof agentPod>[0]> = {}): Promise<V1Pod> {
+  await core.createNamespacedPod({ namespace: ns, body: agentPod({ name, sessionId: `s-${name}`, keySecret: 'attach-key', nodeName: kubelet.nodeName, ...extra }) });
+  return waitForPod(plane, ns, name, 'Ready', podReady);
+}
+
+async function attach(pod: V1Pod, sessionId: string): Promise<TestClient> {
+  const token = await signAttachToken(keys.privateKey, { sessionId, user: 'alice', role: 'rw' });
+  return TestClient.connect({ url: `ws://${pod.status!.podIP}:${AGENT_PORT}/attach`, headers: { authorization: `Bearer ${token}` } });
+}
+
+const gone = async (pid: number) => !processRunning(pid);
+
+test('a pod runs a real agent that answers an attach on its pod IP: echo hello comes back', async (t) => {
+  const pod = await runAgentPod('hello');
+  assert.match(pod.status!.podIP!, /^127\.0\.\d+\.\d+$/);
+  assert.equal(pod.status!.phase, 'Running');
+  const client = await attach(pod, 's-hello');
+  t.after(() => client.close());
+  client.type('echo hel""lo\n');
+  await client.waitForText('hello');
+
+  await t.test('its Secret volume is readable at the mount path, and nothing else is writable', async () => {
+    // The quotes keep the typed line (echoed back) from matching what the commands print.
+    client.type(`cat ${KEY_MOUNT}/public.pem; echo "uid=$(id -u) groups=$(id -G)"; touch /rig-probe || echo ROOT-IS-READ""-ONLY\n`);
+    await client.waitForText('ROOT-IS-READ-ONLY');
+    assert.ok(client.text().includes(keys.publicKeyPem.trim().split('\n')[1]!), 'the file holds the Secret\'s key');
+    assert.match(client.text(), /uid=1000 groups=1000 2000/);
+  });
+});
+
+test('killing the agent\'s process makes the pod Failed with its exit code and reason', async () => {
+  const pod = await runAgentPod('crash');
+  const pid = kubelet.pidOf(pod.metadata!.uid!, 'agent');
+  assert.ok(pid, 'the kubelet knows the agent\'s PID');
+  process.kill(pid, 'SIGKILL');
+  const failed = await waitForPod(plane, ns, 'crash', 'Failed', (p) => p.status?.phase === 'Failed');
+  const terminated = failed.status!.containerStatuses![0]!.state!.terminated!;
+  assert.equal(terminated.exitCode, 137);
+  assert.equal(terminated.reason, 'Error');
+  assert.equal(failed.status!.containerStatuses![0]!.ready, false);
+  assert.equal(podReady(failed), false);
+});
+
+test('deleting a pod stops its process within the grace period, then the pod is removed', async () => {
+  // A program that ignores SIGTERM: only the SIGKILL at the end of the grace period stops it.
+  const pod = await runAgentPod('stubborn', { command: ['/bin/sh', '-c', "trap '' TERM HUP; while :; do sleep 0.2; done"], terminationGracePeriodSeconds: 2 });
+  const pid = kubelet.pidOf(pod.metadata!.uid!, 'agent')!;
+  const started = Date.now();
+  await core.deleteNamespacedPod({ name: 'stubborn', namespace: ns });
+  await eventually('the pod to be removed', () =>
+    core.readNamespacedPod({ name: 'stubborn', namespace: ns }).then(
+      () => undefined,
+      (error: unknown) => (error instanceof ApiException && error.code === 404 ? true : undefined),
+    ),
+  );
+  const took = Date.now() - started;
+  assert.ok(await gone(pid), 'the agent process is gone');
+  assert.ok(took < 2_000 + 3_000, `removed ${took} ms after the delete (grace 2 s)`);
+
+  const polite = await runAgentPod('polite');
+  const politePid = kubelet.pidOf(polite.metadata!.uid!, 'agent')!;
+  const politeStart = Date.now();
+  await core.deleteNamespacedPod({ name: 'polite', namespace: ns });
+  await eventually('the polite agent to exit', async () => ((await gone(politePid)) ? true : undefined));
+  assert.ok(Date.now() - politeStart < 2_000, 'an agent that honours SIGTERM stops well before its grace period ends');
+});
+
+test('an image the rig does not know leaves the pod Pending in ErrImagePull, then ImagePullBackOff', async () => {
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: { metadata: { name: 'unknown-image' }, spec: { nodeName: kubelet.nodeName, automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/app:1.0' }] } },
+  });
+  const pulling = await waitForPod(plane, ns, 'unknown-image', 'ErrImagePull', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull');
+  assert.equal(pulling.status!.phase, 'Pending');
+  assert.match(pulling.status!.containerStatuses![0]!.state!.waiting!.message!, /registry\.example\/app:1\.0/);
+  await waitForPod(plane, ns, 'unknown-image', 'ImagePullBackOff', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff');
+});
