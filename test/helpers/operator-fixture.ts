@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubectl, serviceAccountIdentity, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
+import { eventually as rigEventually, kubectl, serviceAccountIdentity, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
 import type { ControlPlane } from '../kube/control-plane.js';
 import { createLogger, generateSigningKeyPair } from '../../core/src/index.js';
 import { KubeClient } from '../../operator/src/kube/client.js';
@@ -123,21 +123,9 @@ export async function getJson<T>(plane: ControlPlane, args: readonly string[]): 
 
 export const getSession = (plane: ControlPlane, ns: string, name: string) => getJson<TerminalSession>(plane, ['terminalsession', name, '-n', ns]);
 
-/** Polls `check` until it returns a value (not undefined/false/null), or fails saying what it waited for. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== null && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+/** The rig's `eventually`, where false and null also mean "not yet". */
+export const eventually = <T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> =>
+  rigEventually(what, async () => (await check()) || undefined, timeoutMs, everyMs) as Promise<T>;
 
 /** The Ready condition's reason of a session, once it has one. */
 export async function readyReason(plane: ControlPlane, ns: string, name: string): Promise<string | undefined> {

@@ -4,8 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { signAttachToken } from '../../../gateway/src/agent/attach-token.js';
-import { generateSigningKeyPair } from '../../../gateway/src/keys/index.js';
+import { signAttachToken } from '../../../core/src/index.js';
+import { generateSigningKeyPair } from '../../../core/src/index.js';
 import { TestClient } from '../../helpers/agent-client.js';
 import { agentPod, AGENT_PORT, KEY_MOUNT } from '../../kube/agent-pod.js';
 import { eventually, podReady, processRunning, sharedControlPlane, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';

@@ -1,0 +1,94 @@
+// End to end on the rig: `kubectl apply` a TerminalSession → the operator's pod → a real agent
+// run by the rig kubelet → a WebSocket attach with a token signed by the gateway's key → `echo
+// hello` → delete → nothing left. Then the shell's cluster rights, for real, from inside it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Pod } from '@kubernetes/client-node';
+import { signAttachToken } from '../../core/src/index.js';
+import { TestClient } from '../helpers/agent-client.js';
+import { kubectl, kubeTools, processRunning, sharedKubelet, testNamespace } from '../kube/index.js';
+import { applySession, eventually, getJson, getSession, operatorRig, runOperator, tenantNamespace, type OperatorRig } from '../helpers/operator-fixture.js';
+import type { TerminalSession } from '../../operator/src/api/index.js';
+
+async function running(rig: OperatorRig, ns: string, name: string): Promise<TerminalSession> {
+  return eventually(`${name} Running`, async () => {
+    const session = await getSession(rig.plane, ns, name);
+    return session?.status?.phase === 'Running' && session.status.endpoint ? session : undefined;
+  }, 60_000).catch(async (error: Error) => {
+    const pod = await getJson<V1Pod>(rig.plane, ['pod', `cloudterm-${name}`, '-n', ns]);
+    const session = await getSession(rig.plane, ns, name);
+    throw new Error(`${error.message}\nsession status: ${JSON.stringify(session?.status)}\npod status: ${JSON.stringify(pod?.status)}`);
+  });
+}
+
+async function attach(rig: OperatorRig, session: TerminalSession): Promise<TestClient> {
+  const token = await signAttachToken(rig.privateKey, { sessionId: session.metadata.uid!, user: session.spec.owner, role: 'rw' });
+  return TestClient.connect({ url: `${session.status!.endpoint!.replace(/^http/, 'ws')}/attach`, headers: { authorization: `Bearer ${token}` } });
+}
+
+const leftovers = async (rig: OperatorRig, ns: string) =>
+  (await kubectl(['get', 'pods,secrets,serviceaccounts,rolebindings', '-n', ns, '-l', 'app.kubernetes.io/managed-by=cloudterm-operator', '-o', 'name'], { kubeconfig: rig.plane })).stdout.trim();
+
+test('apply → pod → attach with a gateway-signed token → echo hello → delete leaves nothing', async (t) => {
+  const rig = await operatorRig(t);
+  const kubelet = await sharedKubelet(rig.plane);
+  const ns = await tenantNamespace(t, rig.plane);
+  await runOperator(t, rig);
+  await applySession(rig.plane, ns, 'hello', { env: [{ name: 'PS1', value: '$ ' }] });
+  const session = await running(rig, ns, 'hello');
+  assert.match(session.status!.endpoint!, /^http:\/\/127\.0\.\d+\.\d+:7681$/);
+  assert.equal(session.status!.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+
+  const client = await attach(rig, session);
+  t.after(() => client.close());
+  client.type('echo hel""lo\n');
+  await client.waitForText('hello');
+
+  const { stdout: table } = await kubectl(['get', 'ts', '-n', ns], { kubeconfig: rig.plane });
+  assert.match(table, /hello\s+alice\s+Running/);
+  const described = await eventually('the Started event', async () => {
+    const { stdout } = await kubectl(['describe', 'ts', 'hello', '-n', ns], { kubeconfig: rig.plane });
+    return /Started/.test(stdout) && stdout;
+  });
+  assert.match(described, /Created pod cloudterm-hello/);
+  await eventually('attached: 1 in status', async () => (await getSession(rig.plane, ns, 'hello'))?.status?.attached === 1);
+
+  const pod = (await getJson<V1Pod>(rig.plane, ['pod', 'cloudterm-hello', '-n', ns]))!;
+  const pid = kubelet.pidOf(pod.metadata!.uid!, 'terminal');
+  assert.ok(pid && processRunning(pid), 'the agent runs as a real process');
+  await kubectl(['delete', 'ts', 'hello', '-n', ns, '--timeout=60s'], { kubeconfig: rig.plane });
+  await eventually('pod, Secret gone', async () => (await leftovers(rig, ns)) === '', 60_000);
+  await eventually('the agent process gone', async () => !processRunning(pid!), 30_000);
+});
+
+test("access: view in its namespace — kubectl inside the shell lists pods there and gets 403 elsewhere; no access, no token", async (t) => {
+  const rig = await operatorRig(t);
+  await sharedKubelet(rig.plane);
+  const ns = await tenantNamespace(t, rig.plane);
+  const other = await testNamespace(t, rig.plane, 'other');
+  const { kubectl: kubectlPath } = await kubeTools();
+  await runOperator(t, rig);
+  await applySession(rig.plane, ns, 'viewer', { access: { role: { kind: 'ClusterRole', name: 'view' } }, env: [{ name: 'PS1', value: '$ ' }] });
+  await applySession(rig.plane, ns, 'plain', { env: [{ name: 'PS1', value: '$ ' }] });
+
+  const viewer = await attach(rig, await running(rig, ns, 'viewer'));
+  t.after(() => viewer.close());
+  viewer.type(`${kubectlPath} --cache-dir /tmp/kc get pods -o name && echo LIST""-OK\n`);
+  await viewer.waitForText('LIST-OK', 30_000);
+  assert.match(viewer.text(), /pod\/cloudterm-viewer/);
+  viewer.type(`${kubectlPath} --cache-dir /tmp/kc get pods -n ${other} 2>&1; echo OTHER""-DONE\n`);
+  await viewer.waitForText('OTHER-DONE', 30_000);
+  assert.match(viewer.text(), /Forbidden|forbidden/);
+  assert.match(viewer.text(), new RegExp(`cannot list resource "pods" in API group "" in the namespace "${other}"`));
+  viewer.type(`${kubectlPath} --cache-dir /tmp/kc auth can-i create pods; echo CANI""-DONE\n`);
+  await viewer.waitForText('CANI-DONE', 30_000);
+  assert.match(viewer.text(), /\bno\b/);
+
+  const plain = await attach(rig, await running(rig, ns, 'plain'));
+  t.after(() => plain.close());
+  plain.type('echo "kubeconfig=[$KUBECONFIG]"; ls /var/run/cloudterm/kube /var/run/secrets/kubernetes.io 2>&1 | head -3; echo PLAIN""-DONE\n');
+  await plain.waitForText('PLAIN-DONE', 30_000);
+  assert.match(plain.text(), /kubeconfig=\[\]/);
+  assert.match(plain.text(), /No such file or directory/);
+  assert.doesNotMatch(plain.text(), /\btoken\b/);
+});
