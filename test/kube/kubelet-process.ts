@@ -56,6 +56,8 @@ export class KubeletProcess {
     private readonly args: readonly string[],
     /** The run's shared kubelet: stop(), kill() and restart() are refused. */
     readonly shared: boolean,
+    /** The state folder the guardian removes should this process die without stop(). */
+    private readonly removeOnExit = '',
   ) {}
 
   get nodeName(): string {
@@ -93,7 +95,7 @@ export class KubeletProcess {
   async restart(): Promise<void> {
     this.refuseShared('restart');
     if (alive(this.state.pid)) await this.kill();
-    this.state = await launch(this.plane, this.state.nodeName, this.state.stateDir, this.args, process.pid);
+    this.state = await launch(this.plane, this.state.nodeName, this.state.stateDir, this.args, process.pid, false, this.removeOnExit);
   }
 
   /** SIGTERM (the kubelet stops its pods), then deletes the Node and the state folder. */
@@ -116,7 +118,7 @@ export class KubeletProcess {
   }
 }
 
-async function launch(plane: ControlPlane, nodeName: string, stateDir: string, args: readonly string[], ownerPid: number, outlive = false): Promise<KubeletState> {
+async function launch(plane: ControlPlane, nodeName: string, stateDir: string, args: readonly string[], ownerPid: number, outlive = false, removeOnOwnerExit = ''): Promise<KubeletState> {
   const logPath = join(stateDir, `kubelet-${Date.now()}.log`);
   await mkdir(stateDir, { recursive: true });
   const log = openSync(logPath, 'a');
@@ -128,7 +130,7 @@ async function launch(plane: ControlPlane, nodeName: string, stateDir: string, a
   if (child.pid === undefined) throw new Error('could not start the rig kubelet');
   child.unref();
   const pid = child.pid;
-  spawn(process.execPath, [GUARDIAN, String(ownerPid), String(pid)], { detached: true, stdio: 'ignore' }).unref();
+  spawn(process.execPath, [GUARDIAN, String(ownerPid), String(pid), removeOnOwnerExit], { detached: true, stdio: 'ignore' }).unref();
   if (!outlive) process.on('exit', () => alive(pid) && process.kill(pid, 'SIGTERM'));
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
@@ -156,7 +158,8 @@ export async function startKubelet(plane: ControlPlane, options: KubeletStartOpt
   const nodeName = options.nodeName ?? `rig-${randomBytes(3).toString('hex')}`;
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'cloudterm-kubelet-')));
   const args = kubeletArgs(options, true);
-  return new KubeletProcess(plane, await launch(plane, nodeName, stateDir, args, process.pid), args, false);
+  const state = await launch(plane, nodeName, stateDir, args, process.pid, false, options.stateDir ? '' : stateDir);
+  return new KubeletProcess(plane, state, args, false, options.stateDir ? '' : stateDir);
 }
 
 let shared: Promise<KubeletProcess> | undefined;
@@ -171,7 +174,7 @@ export function sharedKubelet(plane: ControlPlane): Promise<KubeletProcess> {
   shared ??= runDir
     ? shareInRun<KubeletState>(runDir, 'kubelet', async () => {
         const stateDir = await mkdtemp(join(tmpdir(), 'cloudterm-kubelet-'));
-        return launch(plane, 'rig-shared', stateDir, args, rigConfig.runnerPid ?? process.pid, true);
+        return launch(plane, 'rig-shared', stateDir, args, rigConfig.runnerPid ?? process.pid, true, stateDir);
       }).then((state) => new KubeletProcess(plane, state, args, true))
     : startKubelet(plane, { nodeName: 'rig-shared', taint: false });
   return shared;

@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
 import { signAttachToken } from '../../../core/src/index.js';
 import { generateSigningKeyPair } from '../../../core/src/index.js';
 import { TestClient } from '../../helpers/agent-client.js';
@@ -108,4 +109,33 @@ test('an image the rig does not know leaves the pod Pending in ErrImagePull, the
   assert.equal(pulling.status!.phase, 'Pending');
   assert.match(pulling.status!.containerStatuses![0]!.state!.waiting!.message!, /registry\.example\/app:1\.0/);
   await waitForPod(plane, ns, 'unknown-image', 'ImagePullBackOff', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff');
+});
+
+test('the Redis image runs as the local redis-server on its pod IP', async (t) => {
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: {
+      metadata: { name: 'redis' },
+      spec: {
+        nodeName: kubelet.nodeName,
+        automountServiceAccountToken: false,
+        securityContext: { runAsUser: 999, runAsGroup: 999 },
+        containers: [
+          {
+            name: 'redis',
+            image: 'docker.io/library/redis:7.2',
+            args: ['--save', '', '--appendonly', 'no'],
+            ports: [{ name: 'redis', containerPort: 6379 }],
+            readinessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 1 },
+          },
+        ],
+      },
+    },
+  });
+  const pod = await waitForPod(plane, ns, 'redis', 'Ready', podReady);
+  const redis = new Redis({ host: pod.status!.podIP!, port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
+  t.after(() => redis.disconnect());
+  await redis.connect();
+  assert.equal(await redis.ping(), 'PONG');
+  await core.deleteNamespacedPod({ name: 'redis', namespace: ns });
 });

@@ -41,7 +41,7 @@ export class KubeletError extends Error {
 
 export class FakeKubelet {
   private readonly workers = new Map<string, PodWorker>();
-  private readonly addresses = new AddressPool();
+  private readonly addresses: AddressPool;
   private readonly records: Map<string, PodRecord>;
   private readonly podsDir: string;
   private readonly core: CoreV1Api;
@@ -55,6 +55,7 @@ export class FakeKubelet {
     this.podsDir = join(options.stateDir, 'pods');
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.records = loadRecords(this.podsDir);
+    this.addresses = AddressPool.forNode(options.stateDir, options.light ?? false);
     for (const record of this.records.values()) if (record.podIp) this.addresses.claim(record.podIp);
     this.volumes = new PodVolumes(objectReader(this.core), tokenMinter(this.core));
     this.heartbeat = new NodeHeartbeat(
