@@ -20,6 +20,7 @@ export function operatorSettings(config: OperatorConfig, publicKeyPem: string): 
       runAsUser: config.runAsUser,
       runAsGroup: config.runAsGroup,
       tokenExpirationSeconds: config.tokenExpirationSeconds,
+      nodeSelector: config.nodeSelector,
     },
     lease: {
       namespace: config.lease.namespace,

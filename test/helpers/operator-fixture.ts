@@ -2,14 +2,14 @@
 // the ClusterRole docs/operator.md documents (operator/rbac/*.yaml, so that the test proves the
 // documented rights suffice), a gateway key pair, and operators started in-process or as a real
 // `cloudterm operator` process. Everything a test starts is stopped in t.after.
-import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, readFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { eventually as rigEventually, kubectl, serviceAccountIdentity, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
+import { eventually as rigEventually, kubectl, serviceAccountIdentity, startKubelet, type KubeletProcess, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
 import type { ControlPlane } from '../kube/control-plane.js';
 import { createLogger, generateSigningKeyPair } from '../../core/src/index.js';
 import { KubeClient } from '../../operator/src/kube/client.js';
@@ -199,3 +199,21 @@ export async function kubeconfigVia(rig: OperatorRig, server: string): Promise<s
   await writeFile(path, JSON.stringify(document), { mode: 0o600 });
   return path;
 }
+
+/**
+ * A rig kubelet of the file's own that runs the terminal pods, its state outside /tmp: a terminal
+ * pod mounts an emptyDir at /tmp, which inside the pod's mount namespace would hide a state folder
+ * kept under /tmp from the kubelet's own shim. The operator pins its pods there (--node-selector).
+ */
+let fileKubelet: Promise<KubeletProcess> | undefined;
+export function operatorKubelet(plane: ControlPlane): Promise<KubeletProcess> {
+  fileKubelet ??= (async () => {
+    await mkdir('/var/tmp/cloudterm-operator-tests', { recursive: true });
+    const stateDir = await mkdtemp('/var/tmp/cloudterm-operator-tests/kubelet-');
+    // Shared by the file's tests; the rig's guardian stops it (and its pods' processes) when this process ends.
+    return startKubelet(plane, { taint: false, stateDir });
+  })();
+  return fileKubelet;
+}
+
+export const pinTo = (kubelet: KubeletProcess): string[] => ['--node-selector', `kubernetes.io/hostname=${kubelet.nodeName}`];

@@ -25,6 +25,8 @@ export interface PodSettings {
   readonly runAsGroup: number;
   /** Lifetime of the shell's projected ServiceAccount token (the kubelet renews it). */
   readonly tokenExpirationSeconds: number;
+  /** Labels the pod's node must have (dedicated terminal nodes); empty: any node. */
+  readonly nodeSelector: Readonly<Record<string, string>>;
 }
 
 /** The session's resources over the operator's defaults, one value at a time. */
@@ -110,8 +112,8 @@ export function desiredPod(session: TerminalSession, settings: PodSettings): V1P
       publicKeyFile: ATTACH_KEY_PATH,
       cols: session.spec.size.cols,
       rows: session.spec.size.rows,
-      cwd: session.spec.workingDir,
-
+      // The shell starts in its writable home unless the session says otherwise.
+      cwd: session.spec.workingDir ?? HOME_DIR,
       record: session.spec.record ? `${RECORDING_DIR}/session.cast` : undefined,
       command: programOf(session),
     }),
@@ -149,6 +151,7 @@ export function desiredPod(session: TerminalSession, settings: PodSettings): V1P
       // The shell's token, when it has one, is the projected volume above, not the legacy mount.
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      ...(Object.keys(settings.nodeSelector).length > 0 ? { nodeSelector: { ...settings.nodeSelector } } : {}),
       terminationGracePeriodSeconds: 10,
       securityContext: {
         runAsNonRoot: true,

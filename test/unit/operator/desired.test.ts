@@ -7,7 +7,7 @@ import { desiredPod, podResources, ATTACH_KEY_PATH } from '../../../operator/src
 import { type GrantableRole, desiredRoleBinding, desiredSecret, desiredServiceAccount, isGrantable, parseGrantableRoles, secretMatches, shellKubeconfig, SHELL_KUBECONFIG } from '../../../operator/src/desired/access.js';
 import { childNames, controllingSession, sessionLabelValue } from '../../../operator/src/desired/names.js';
 
-const settings = { agentPort: 7681, runAsUser: 1000, runAsGroup: 1000, tokenExpirationSeconds: 600 };
+const settings = { agentPort: 7681, runAsUser: 1000, runAsGroup: 1000, tokenExpirationSeconds: 600, nodeSelector: {} };
 
 test('the pod is locked down: non-root, no escalation, no capabilities, seccomp, read-only root, no token', () => {
   const pod = desiredPod(session(), settings);
