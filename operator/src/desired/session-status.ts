@@ -88,13 +88,14 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
   const podName = childNames(session).pod;
   const view = seen.pod;
   const agent = view.kind === 'running' && view.ready && view.podIP ? seen.agent : null;
-  // Until the agent runs, the clock of both limits starts at the session's creation, so that a
-  // session stuck before it starts (an image that never pulls) still ends. Once it runs, the
-  // agent's own account of input and output is the source of idleness.
+  // Once the agent runs, the agent's own account of input and output is the source of idleness.
+  // Before it ever ran, a session cannot be idle, but its lifetime (from creation) still ends it,
+  // so that one stuck before it starts (an image that never pulls) does not stay for ever.
   const created = time(session.metadata.creationTimestamp) ?? now;
-  const startedAt = time(current.startedAt ?? agent?.startedAt) ?? created;
+  const ranAt = time(current.startedAt ?? agent?.startedAt);
+  const startedAt = ranAt ?? created;
   const activity = Math.max(startedAt, time(current.lastActivityAt) ?? 0, time(agent?.lastInputAt) ?? 0, time(agent?.lastOutputAt) ?? 0);
-  const expiry = expiryOf(session.spec, startedAt, activity);
+  const expiry = ranAt === null ? { at: created + parseDuration(session.spec.maxLifetime), reason: 'MaxLifetime' as const } : expiryOf(session.spec, startedAt, activity);
   if (now >= expiry.at) {
     const message =
       expiry.reason === 'IdleTimeout'

@@ -36,7 +36,8 @@ test('each observation gives the phase and Ready reason a user reads', () => {
     { name: 'pod gone while running', s: withStatus({ phase: 'Running', podName: 'p', startedAt: iso(3) }), o: seen({ kind: 'absent' }), now: at(9), phase: 'Failed', ready: 'False', reason: 'PodLost', ended: true },
     { name: 'idle too long', s: withStatus({ phase: 'Running', podName: 'p', startedAt: iso(0) }), o: seen(running, agentAt(0, 60, 61)), now: at(61 + 600), phase: 'Expired', ready: 'False', reason: 'IdleTimeout', ended: true, message: /no input or output for 10m/ },
     { name: 'active but past max lifetime', s: withStatus({ phase: 'Running', podName: 'p', startedAt: iso(0) }), o: seen(running, agentAt(0, 3599, 3600)), now: at(3600), phase: 'Expired', ready: 'False', reason: 'MaxLifetime', ended: true, message: /maximum lifetime of 1h/ },
-    { name: 'stuck pending past its idle timeout', s: withStatus({ podName: 'p' }), o: seen({ kind: 'imagePullFailed', message: 'x' }), now: at(600), phase: 'Expired', ready: 'False', reason: 'IdleTimeout', ended: true },
+    { name: 'stuck pending: never idle', s: withStatus({ podName: 'p' }), o: seen({ kind: 'imagePullFailed', message: 'x' }), now: at(3599), phase: 'Pending', ready: 'False', reason: 'ImagePullFailed', ended: false },
+    { name: 'stuck pending past its lifetime', s: withStatus({ podName: 'p' }), o: seen({ kind: 'imagePullFailed', message: 'x' }), now: at(3600), phase: 'Expired', ready: 'False', reason: 'MaxLifetime', ended: true },
   ];
   for (const row of table) {
     const verdict = sessionVerdict(row.s, row.o, row.now);
