@@ -2,10 +2,12 @@
 // test/helpers/structural-schema.ts models them, which test/kube/ checks against the real server),
 // pruning of unknown fields, and the properties of the schema a server (and CEL's cost budget) needs.
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import assert from 'node:assert/strict';
 import { TERMINAL_SESSION_SCHEMA } from '../../../operator/src/api/crd-schema.generated.js';
 import type { JsonSchema } from '../../../operator/src/api/json-schema.js';
-import { applySchemaDefaults, withDefaults } from '../../../operator/src/api/index.js';
+import { applySchemaDefaults, celViolations, withDefaults } from '../../../operator/src/api/index.js';
 import { prune, schemaCauses } from '../../helpers/structural-schema.js';
 import { BAD_SPECS } from '../../helpers/terminal-session-specs.js';
 
@@ -106,4 +108,13 @@ test('every default is valid against its own schema', () => {
     if (node.default === undefined) continue;
     assert.deepEqual(schemaCauses(applySchemaDefaults(node.default, node), node, path), [], path);
   }
+});
+
+test('docs/examples/terminalsession.yaml is valid: schema, CEL rules, nothing pruned', () => {
+  const example = parse(readFileSync(new URL('../../../docs/examples/terminalsession.yaml', import.meta.url), 'utf8'));
+  assert.equal(example.apiVersion, 'cloudterm.io/v1alpha1');
+  assert.equal(example.kind, 'TerminalSession');
+  assert.deepEqual(causesOf(example.spec), []);
+  assert.deepEqual(celViolations(example), []);
+  assert.deepEqual(prune(example, TERMINAL_SESSION_SCHEMA), example);
 });
