@@ -6,6 +6,7 @@
 // say) is stopped after RUN_TIMEOUT_MS: CI gets a failure to read, not a stalled job.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { stopSharedControlPlane } from './kube/stop-shared.mjs';
 import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -34,6 +35,9 @@ const RUN_TIMEOUT_MS = 15 * 60_000;
 
 const tapDir = mkdtempSync(join(tmpdir(), 'cloudterm-test-'));
 const tapFile = join(tapDir, 'results.tap');
+// The folder through which test files share one Kubernetes control plane (test/kube/): started
+// by the first file that needs it, stopped here when the run ends.
+const kubeRunDir = mkdtempSync(join(tmpdir(), 'cloudterm-kube-run-'));
 const child = spawn(
   process.execPath,
   [
@@ -45,7 +49,11 @@ const child = spawn(
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
     ...files,
   ],
-  { stdio: 'inherit', detached: true },
+  {
+    stdio: 'inherit',
+    detached: true,
+    env: { ...process.env, CLOUDTERM_KUBE_RUN_DIR: kubeRunDir, CLOUDTERM_TEST_RUNNER_PID: String(process.pid) },
+  },
 );
 
 let timedOut = false;
@@ -72,8 +80,9 @@ for (const name of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-child.on('exit', (code, signal) => {
+child.on('exit', async (code, signal) => {
   clearTimeout(watchdog);
+  await stopSharedControlPlane(kubeRunDir);
   let tap = '';
   try {
     tap = readFileSync(tapFile, 'utf8');
