@@ -4,7 +4,10 @@
 // same celViolations() is what the operator uses to refuse such specs on older servers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CEL_RULES, celViolations, type SessionObject, type TerminalSessionSpecInput } from '../../../operator/src/api/index.js';
+import {
+  CEL_RULES, STARTED_SPEC_ANNOTATION, celViolations, startedSpecAnnotation, startedSpecOf, withDefaults,
+  type SessionObject, type TerminalSessionSpecInput,
+} from '../../../operator/src/api/index.js';
 
 const spec = (extra: Partial<TerminalSessionSpecInput> = {}): TerminalSessionSpecInput => ({ owner: 'alice', ...extra });
 const session = (extra: Partial<TerminalSessionSpecInput> = {}, name = 'dev'): SessionObject => ({ metadata: { name }, spec: spec(extra) });
@@ -172,4 +175,17 @@ test('celViolations does not change its arguments', () => {
   const copy = structuredClone(object);
   celViolations(object, session());
   assert.deepEqual(object, copy);
+});
+
+test('the spec recorded at the start is the old object of the immutability rules', () => {
+  const started = withDefaults(spec({ owner: 'alice', record: true }));
+  const annotations = startedSpecAnnotation(started);
+  assert.deepEqual(Object.keys(annotations), [STARTED_SPEC_ANNOTATION]);
+  const recorded = startedSpecOf(annotations);
+  assert.deepEqual(recorded, started);
+  const changed: SessionObject = { metadata: { name: 'dev' }, spec: { ...started, owner: 'mallory' } };
+  assert.deepEqual(messages(changed, { metadata: { name: 'dev' }, spec: recorded }), ['spec.owner: spec.owner is immutable']);
+  assert.equal(startedSpecOf(undefined), undefined);
+  assert.equal(startedSpecOf({ [STARTED_SPEC_ANNOTATION]: 'not json' }), undefined);
+  assert.equal(startedSpecOf({ [STARTED_SPEC_ANNOTATION]: '[1]' }), undefined);
 });
