@@ -79,7 +79,7 @@ test('on 1.21, kubectl refuses the CRD unless told not to validate, and the serv
   assert.equal(served.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.image.default, 'ghcr.io/cloudterm/cloudterm:0.1.0');
 });
 
-test('kubectl: apply the example, get ts (printer columns), -o yaml (defaults), --watch, delete', async (t) => {
+test('kubectl: apply the example, get ts (printer columns), describe, -o yaml (defaults), --watch, delete', async (t) => {
   const ns = await testNamespace(t, plane, 'ts');
   const applied = await kubectl(['apply', '-n', ns, '-f', EXAMPLE_FILE], { kubeconfig: plane });
   assert.match(applied.stdout, /terminalsession.cloudterm.io\/alice-dev created/);
@@ -102,6 +102,10 @@ test('kubectl: apply the example, get ts (printer columns), -o yaml (defaults), 
   const wide = await kubectl(['get', 'terminalsessions', '-n', ns, '-o', 'wide'], { kubeconfig: plane });
   assert.match(wide.stdout, /^NAME\s+OWNER\s+PHASE\s+AGE\s+EXPIRES\s+ATTACHED\s+REASON\s+POD$/m);
   assert.match(wide.stdout, /\s+Running\s+alice-dev-pod$/m);
+  const described = await kubectl(['describe', 'ts', 'alice-dev', '-n', ns], { kubeconfig: plane });
+  for (const line of [/^Name:\s+alice-dev$/m, /^Kind:\s+TerminalSession$/m, /^\s+Owner:\s+alice$/m, /^\s+Idle Timeout:\s+30m$/m, /^\s+Phase:\s+Running$/m, /^\s+Reason:\s+Running$/m, /^Events:/m]) {
+    assert.match(described.stdout, line);
+  }
   const category = await kubectl(['get', 'cloudterm', '-n', ns, '-o', 'name'], { kubeconfig: plane });
   assert.equal(category.stdout.trim(), 'terminalsession.cloudterm.io/alice-dev');
 
