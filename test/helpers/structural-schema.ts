@@ -62,6 +62,15 @@ export function schemaCauses(value: unknown, schema: JsonSchema, field: string):
     if (schema.minItems !== undefined && value.length < schema.minItems) invalid(value.length, `should have at least ${schema.minItems} items`);
     if (schema.maxItems !== undefined && value.length > schema.maxItems) invalid(value.length, `should have at most ${schema.maxItems} items`);
     if (schema.items) for (const item of value) out.push(...schemaCauses(item, schema.items, field));
+    const keys = schema['x-kubernetes-list-type'] === 'map' ? schema['x-kubernetes-list-map-keys'] ?? [] : [];
+    if (keys.length > 0) {
+      const seen = new Set<string>();
+      value.forEach((item, i) => {
+        const key = keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify((item as Record<string, unknown>)[k])}`).join(', ');
+        if (seen.has(key)) out.push({ field: `${field}[${i}]`, message: `Duplicate value: map[string]interface {}{${key}}` });
+        seen.add(key);
+      });
+    }
   }
   if (typeOf(value) === 'object') {
     const object = value as Record<string, unknown>;

@@ -75,6 +75,11 @@ export const BAD_SPECS: BadSpec[] = [
     ],
   },
   {
+    name: 'the same viewer twice, the same variable twice',
+    spec: { owner: 'alice', viewers: [{ user: 'bob' }, { user: 'carol' }, { user: 'bob', role: 'rw' }], env: [{ name: 'A' }, { name: 'A', value: '1' }] },
+    causes: ['spec.viewers[2]: Duplicate value: map[string]interface {}{"user":"bob"}', 'spec.env[1]: Duplicate value: map[string]interface {}{"name":"A"}'],
+  },
+  {
     name: 'a fractional number for a quantity',
     spec: { owner: 'alice', resources: { limits: { cpu: 0.5 } } },
     causes: [
