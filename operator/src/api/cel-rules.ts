@@ -61,9 +61,19 @@ function collectRules(schema: JsonSchema, path: string, into: CelRule[]): CelRul
 /** Every rule in the CRD, in schema order. */
 export const CEL_RULES: readonly CelRule[] = Object.freeze(collectRules(TERMINAL_SESSION_SCHEMA, '', []));
 
+// Kubernetes compares lists of x-kubernetes-list-type map or set without regard to order: given in
+// one canonical order, CEL's ordered equality says the same.
+function canonicalOrder(list: unknown[], schema: JsonSchema | undefined): unknown[] {
+  const type = schema?.['x-kubernetes-list-type'];
+  if (type !== 'map' && type !== 'set') return list;
+  const keys = schema?.['x-kubernetes-list-map-keys'] ?? [];
+  const sortKey = (item: unknown) => JSON.stringify(type === 'map' ? keys.map((k) => (item as Record<string, unknown> | null)?.[k]) : item);
+  return [...list].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
+}
+
 // Values as the API server hands them to CEL: schema integers as CEL ints, objects as maps.
 function toCel(value: unknown, schema: JsonSchema | undefined): CelInput {
-  if (Array.isArray(value)) return value.map((item) => toCel(item, schema?.items));
+  if (Array.isArray(value)) return canonicalOrder(value, schema).map((item) => toCel(item, schema?.items));
   if (typeof value === 'number' && Number.isInteger(value) && (schema?.type === 'integer' || schema?.['x-kubernetes-int-or-string'])) {
     return BigInt(value);
   }

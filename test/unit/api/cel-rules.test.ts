@@ -100,6 +100,12 @@ const cases: Case[] = [
     expect: [],
   },
   { name: 'an update that only spells a default out', object: session({ image: 'ghcr.io/cloudterm/cloudterm:0.1.0', size: { cols: 80 } }), old: session(), expect: [] },
+  {
+    name: 'env reordered (a list map compares without order, as the server does)',
+    object: session({ env: [{ name: 'B', value: '2' }, { name: 'A', value: '1' }] }),
+    old: session({ env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }),
+    expect: [],
+  },
   { name: 'a changed owner', object: session({ owner: 'mallory' }), old: session(), expect: ['spec.owner: spec.owner is immutable'] },
   {
     name: 'a changed image',
