@@ -78,7 +78,8 @@ function toCel(value: unknown, schema: JsonSchema | undefined): CelInput {
     return BigInt(value);
   }
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    // Null-valued fields are absent to CEL in Kubernetes (has() is false).
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined && v !== null);
     return new Map(entries.map(([key, v]) => [key, toCel(v, schema?.properties?.[key])]));
   }
   return value as CelInput;

@@ -80,6 +80,12 @@ const cases: Case[] = [
     object: session({ env: [{ name: 'HOME', value: '/home/u' }, { name: 'CLOUDTERM_AGENT_LISTEN', value: '0.0.0.0:1' }] }),
     expect: ['spec.env[1].name: spec.env names starting with CLOUDTERM_ are reserved for the agent'],
   },
+  {
+    name: 'a null field is an absent one',
+    object: session({ access: null as never, env: [{ name: 'KUBECONFIG', value: '/k' }] }),
+    old: session({ env: [{ name: 'KUBECONFIG', value: '/k' }] }),
+    expect: [],
+  },
   { name: 'KUBECONFIG without access', object: session({ env: [{ name: 'KUBECONFIG', value: '/k' }] }), expect: [] },
   {
     name: 'KUBECONFIG with access',
