@@ -79,7 +79,7 @@ test('on 1.21, kubectl refuses the CRD unless told not to validate, and the serv
   assert.equal(served.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.image.default, 'ghcr.io/cloudterm/cloudterm:0.1.0');
 });
 
-test('kubectl: apply the example, get ts (printer columns), describe, -o yaml (defaults), --watch, delete', async (t) => {
+test('kubectl: apply the example, get ts (printer columns), describe, explain, -o yaml (defaults), --watch, delete', async (t) => {
   const ns = await testNamespace(t, plane, 'ts');
   const applied = await kubectl(['apply', '-n', ns, '-f', EXAMPLE_FILE], { kubeconfig: plane });
   assert.match(applied.stdout, /terminalsession.cloudterm.io\/alice-dev created/);
@@ -106,6 +106,8 @@ test('kubectl: apply the example, get ts (printer columns), describe, -o yaml (d
   for (const line of [/^Name:\s+alice-dev$/m, /^Kind:\s+TerminalSession$/m, /^\s+Owner:\s+alice$/m, /^\s+Idle Timeout:\s+30m$/m, /^\s+Phase:\s+Running$/m, /^\s+Reason:\s+Running$/m, /^Events:/m]) {
     assert.match(described.stdout, line);
   }
+  const explained = await kubectl(['explain', 'ts.spec.idleTimeout'], { kubeconfig: plane });
+  assert.match(explained.stdout, /The session ends after this long without input or output/);
   const category = await kubectl(['get', 'cloudterm', '-n', ns, '-o', 'name'], { kubeconfig: plane });
   assert.equal(category.stdout.trim(), 'terminalsession.cloudterm.io/alice-dev');
 

@@ -97,6 +97,12 @@ test('the schema is structural and bounded: a type everywhere, every string and 
   }
 });
 
+test('every spec and status field is described (what `kubectl explain ts.spec` shows)', () => {
+  for (const [path, node] of nodes(TERMINAL_SESSION_SCHEMA, '')) {
+    if (/^\.(spec|status)/.test(path) && !path.endsWith('[]')) assert.ok(node.description, `${path} has a description`);
+  }
+});
+
 test('every default is valid against its own schema', () => {
   for (const [path, node] of nodes(TERMINAL_SESSION_SCHEMA, '')) {
     if (node.default === undefined) continue;
