@@ -74,3 +74,20 @@ test('every Ready reason fits the condition schema’s reason pattern', () => {
   }
   assert.match(api.CONDITION_READY, new RegExp(status.properties.conditions.items.properties.type.pattern));
 });
+
+// The rig is 1.21, whose CRD schema does not know x-kubernetes-validations (and kubernetes-models'
+// validators do not look inside x-kubernetes-* either): the rules' shape is checked here.
+test('every x-kubernetes-validations entry has a rule and a message, and nothing else', () => {
+  const entries: Array<Record<string, unknown>> = [];
+  const walk = (node: Record<string, any>) => {
+    entries.push(...(node['x-kubernetes-validations'] ?? []));
+    for (const child of Object.values(node.properties ?? {})) walk(child as Record<string, any>);
+    if (node.items) walk(node.items);
+  };
+  walk(version.schema.openAPIV3Schema);
+  assert.equal(entries.length, api.CEL_RULES.length);
+  for (const entry of entries) {
+    assert.deepEqual(Object.keys(entry).sort(), ['message', 'rule'], JSON.stringify(entry));
+    assert.ok(!/\n/.test(String(entry['message'])), 'messages are one line (the server refuses line breaks)');
+  }
+});
