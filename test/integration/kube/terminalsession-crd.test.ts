@@ -148,8 +148,8 @@ test('kubectl shows a refusal clearly, the field and why', async (t) => {
   const answer = await kubectl(['apply', '-n', ns, '-f', '-'], { kubeconfig: plane, input: bad, allowFailure: true });
   assert.notEqual(answer.code, 0);
   assert.match(answer.stderr, /The TerminalSession "bad" is invalid/);
-  assert.match(answer.stderr, /spec\.idleTimeout: Invalid value: "-5m": spec\.idleTimeout in body should match/);
-  assert.match(answer.stderr, /spec\.viewers\.role: Unsupported value: "admin": supported values: "rw", "ro"/);
+  assert.match(answer.stderr, /^\* spec\.idleTimeout: Invalid value: "-5m": spec\.idleTimeout in body should match '\^\(\[0-9\]\+h\)\?/m);
+  assert.match(answer.stderr, /^\* spec\.viewers\.role: Unsupported value: "admin": supported values: "rw", "ro"$/m);
 });
 
 test('unknown fields: kubectl refuses them, and sent anyway they are pruned', async (t) => {
