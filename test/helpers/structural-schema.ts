@@ -1,8 +1,8 @@
 // What a Kubernetes API server (1.16+) does with a custom resource against its CRD's structural
 // schema, for unit tests: prune unknown fields, and list the schema violations as the causes of the
 // 422 it answers, in its words (Go's openapi validator's messages, as ../shared/kube-transcripts/
-// cr-crud.json records them). test/kube/terminalsession-crd.test.ts compares these with what the
-// real server answers for the same bad specs, which keeps this model honest.
+// cr-crud.json records them). test/integration/kube/terminalsession-crd.test.ts compares these
+// with what the real server answers for the same bad specs, which keeps this model honest.
 import type { JsonSchema } from '../../operator/src/api/json-schema.js';
 
 export interface Cause {
@@ -34,8 +34,15 @@ export function schemaCauses(value: unknown, schema: JsonSchema, field: string):
   const out: Cause[] = [];
   const invalid = (shown: unknown, text: string) => out.push({ field, message: `Invalid value: ${show(shown)}: ${field} in body ${text}` });
   if (!matchesType(value, schema)) {
-    const expected = schema['x-kubernetes-int-or-string'] ? 'integer or string' : schema.type;
-    invalid(typeOf(value), `must be of type ${expected}: ${JSON.stringify(typeOf(value))}`);
+    const actual = JSON.stringify(typeOf(value));
+    if (schema['x-kubernetes-int-or-string']) {
+      // The anyOf of integer and string fails three ways, each reported (a quirk the server has).
+      out.push({ field: '<nil>', message: `Invalid value: "": ${JSON.stringify(field)} must validate at least one schema (anyOf)` });
+      invalid(typeOf(value), `must be of type integer,string: ${actual}`);
+      invalid(typeOf(value), `must be of type integer: ${actual}`);
+    } else {
+      invalid(typeOf(value), `must be of type ${schema.type}: ${actual}`);
+    }
     return out;
   }
   if (schema.enum && !schema.enum.includes(value)) {
@@ -55,6 +62,15 @@ export function schemaCauses(value: unknown, schema: JsonSchema, field: string):
     if (schema.minItems !== undefined && value.length < schema.minItems) invalid(value.length, `should have at least ${schema.minItems} items`);
     if (schema.maxItems !== undefined && value.length > schema.maxItems) invalid(value.length, `should have at most ${schema.maxItems} items`);
     if (schema.items) for (const item of value) out.push(...schemaCauses(item, schema.items, field));
+    const keys = schema['x-kubernetes-list-type'] === 'map' ? schema['x-kubernetes-list-map-keys'] ?? [] : [];
+    if (keys.length > 0) {
+      const seen = new Set<string>();
+      value.forEach((item, i) => {
+        const key = keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify((item as Record<string, unknown>)[k])}`).join(', ');
+        if (seen.has(key)) out.push({ field: `${field}[${i}]`, message: `Duplicate value: map[string]interface {}{${key}}` });
+        seen.add(key);
+      });
+    }
   }
   if (typeOf(value) === 'object') {
     const object = value as Record<string, unknown>;

@@ -1,6 +1,7 @@
-// Bad TerminalSession specs and the causes of the 422 an API server (1.16+) answers for each:
-// the unit tests check the structural-schema model against them, test/kube/ checks the real
-// server. Causes are `field: message`, sorted (the server's order varies between requests).
+// Bad TerminalSession specs and the causes of the 422 an API server (1.16+) answers for each: the
+// unit tests check the structural-schema model against them, and
+// test/integration/kube/terminalsession-crd.test.ts the real server. Causes are `field: message`,
+// sorted (the server's order varies between requests).
 
 export interface BadSpec {
   name: string;
@@ -71,6 +72,20 @@ export const BAD_SPECS: BadSpec[] = [
         'lots',
         '^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
       ),
+    ],
+  },
+  {
+    name: 'the same viewer twice, the same variable twice',
+    spec: { owner: 'alice', viewers: [{ user: 'bob' }, { user: 'carol' }, { user: 'bob', role: 'rw' }], env: [{ name: 'A' }, { name: 'A', value: '1' }] },
+    causes: ['spec.viewers[2]: Duplicate value: map[string]interface {}{"user":"bob"}', 'spec.env[1]: Duplicate value: map[string]interface {}{"name":"A"}'],
+  },
+  {
+    name: 'a fractional number for a quantity',
+    spec: { owner: 'alice', resources: { limits: { cpu: 0.5 } } },
+    causes: [
+      '<nil>: Invalid value: "": "spec.resources.limits.cpu" must validate at least one schema (anyOf)',
+      'spec.resources.limits.cpu: Invalid value: "number": spec.resources.limits.cpu in body must be of type integer,string: "number"',
+      'spec.resources.limits.cpu: Invalid value: "number": spec.resources.limits.cpu in body must be of type integer: "number"',
     ],
   },
   {

@@ -33,26 +33,36 @@ export interface SessionObject {
 
 type Program = (bindings: Record<string, CelInput>) => CelResult;
 
+interface CompiledRule {
+  rule: string;
+  message: string;
+  transition: boolean;
+  run: Program;
+}
+
 // Kubernetes' CEL environment has the standard library and the strings extension (among others
 // these rules do not use).
 const ENV = celEnv({ funcs: strings });
-const programs = new Map<string, Program>();
+const USES_OLD_SELF = /\boldSelf\b/;
+const compiled = new WeakMap<JsonSchema, CompiledRule[]>();
 
-function program(rule: string): Program {
-  let compiled = programs.get(rule);
-  if (!compiled) {
-    compiled = plan(ENV, parse(rule)) as Program;
-    programs.set(rule, compiled);
+/** The rules of one schema node, parsed and planned once. */
+function rulesOf(schema: JsonSchema): CompiledRule[] {
+  let rules = compiled.get(schema);
+  if (!rules) {
+    rules = (schema['x-kubernetes-validations'] ?? []).map(({ rule, message }) => ({
+      rule,
+      message: message ?? `failed rule: ${rule}`,
+      transition: USES_OLD_SELF.test(rule),
+      run: plan(ENV, parse(rule)) as Program,
+    }));
+    compiled.set(schema, rules);
   }
-  return compiled;
+  return rules;
 }
 
-const USES_OLD_SELF = /\boldSelf\b/;
-
 function collectRules(schema: JsonSchema, path: string, into: CelRule[]): CelRule[] {
-  for (const { rule, message } of schema['x-kubernetes-validations'] ?? []) {
-    into.push({ path, rule, message: message ?? `failed rule: ${rule}`, transition: USES_OLD_SELF.test(rule) });
-  }
+  for (const { rule, message, transition } of rulesOf(schema)) into.push({ path, rule, message, transition });
   for (const [name, child] of Object.entries(schema.properties ?? {})) collectRules(child, path ? `${path}.${name}` : name, into);
   if (schema.items) collectRules(schema.items, `${path}[]`, into);
   return into;
@@ -61,40 +71,60 @@ function collectRules(schema: JsonSchema, path: string, into: CelRule[]): CelRul
 /** Every rule in the CRD, in schema order. */
 export const CEL_RULES: readonly CelRule[] = Object.freeze(collectRules(TERMINAL_SESSION_SCHEMA, '', []));
 
+/** What identifies an item of a list of x-kubernetes-list-type map (its keys) or set (itself). */
+function itemKey(schema: JsonSchema | undefined, item: unknown): string | undefined {
+  switch (schema?.['x-kubernetes-list-type']) {
+    case 'map':
+      return JSON.stringify((schema['x-kubernetes-list-map-keys'] ?? []).map((k) => (item as Record<string, unknown> | null)?.[k]));
+    case 'set':
+      return JSON.stringify(item);
+    default:
+      return undefined;
+  }
+}
+
+// Kubernetes compares lists of x-kubernetes-list-type map or set without regard to order: given in
+// one canonical order, CEL's ordered equality says the same.
+function canonicalOrder(list: unknown[], schema: JsonSchema | undefined): unknown[] {
+  const type = schema?.['x-kubernetes-list-type'];
+  if (type !== 'map' && type !== 'set') return list;
+  const keyed = list.map((item) => [itemKey(schema, item)!, item] as const);
+  return keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, item]) => item);
+}
+
 // Values as the API server hands them to CEL: schema integers as CEL ints, objects as maps.
 function toCel(value: unknown, schema: JsonSchema | undefined): CelInput {
-  if (Array.isArray(value)) return value.map((item) => toCel(item, schema?.items));
+  if (Array.isArray(value)) return canonicalOrder(value, schema).map((item) => toCel(item, schema?.items));
   if (typeof value === 'number' && Number.isInteger(value) && (schema?.type === 'integer' || schema?.['x-kubernetes-int-or-string'])) {
     return BigInt(value);
   }
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    // Null-valued fields are absent to CEL in Kubernetes (has() is false).
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined && v !== null);
     return new Map(entries.map(([key, v]) => [key, toCel(v, schema?.properties?.[key])]));
   }
   return value as CelInput;
 }
 
-/** List items paired with the old list's item of the same key, for x-kubernetes-list-type: map. */
+/** The old list's item with the same key, for a list of x-kubernetes-list-type map (as the server pairs them). */
 function oldItem(schema: JsonSchema, item: unknown, oldList: unknown): unknown {
-  const keys = schema['x-kubernetes-list-map-keys'];
-  if (schema['x-kubernetes-list-type'] !== 'map' || !keys || !Array.isArray(oldList)) return undefined;
-  const key = (v: unknown) => JSON.stringify(keys.map((k) => (v as Record<string, unknown> | null)?.[k]));
-  return oldList.find((candidate) => key(candidate) === key(item));
+  if (schema['x-kubernetes-list-type'] !== 'map' || !Array.isArray(oldList)) return undefined;
+  const key = itemKey(schema, item);
+  return oldList.find((candidate) => itemKey(schema, candidate) === key);
 }
 
 function check(value: unknown, old: unknown, schema: JsonSchema, field: string, out: CelViolation[]): void {
-  const rules = schema['x-kubernetes-validations'];
-  if (rules?.length) {
+  const rules = rulesOf(schema);
+  if (rules.length > 0) {
     const self = toCel(value, schema);
-    const oldSelf = old === undefined ? undefined : toCel(old, schema);
-    for (const { rule, message } of rules) {
-      const transition = USES_OLD_SELF.test(rule);
+    const oldSelf = old === undefined || old === null ? undefined : toCel(old, schema);
+    for (const { rule, message, transition, run } of rules) {
       if (transition && oldSelf === undefined) continue;
-      const result = program(rule)(transition ? { self, oldSelf: oldSelf! } : { self });
+      const result = run(transition ? { self, oldSelf: oldSelf! } : { self });
       if (isCelError(result)) {
         out.push({ field, rule, message: `rule ${JSON.stringify(rule)} could not be evaluated: ${result.message}` });
       } else if (result !== true) {
-        out.push({ field, rule, message: message ?? `failed rule: ${rule}` });
+        out.push({ field, rule, message });
       }
     }
   }

@@ -130,6 +130,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
             ],
             "properties": {
               "name": {
+                "description": "The variable name.",
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 256,
@@ -142,6 +143,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
                 ]
               },
               "value": {
+                "description": "Its literal value.",
                 "type": "string",
                 "maxLength": 32768
               }
@@ -159,9 +161,11 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
           "description": "The pod's compute resources; values left out get the operator's defaults. Immutable.",
           "properties": {
             "requests": {
+              "description": "What the pod is guaranteed.",
               "type": "object",
               "properties": {
                 "cpu": {
+                  "description": "A quantity, an integer or a string like 500m, 64Mi or 1G.",
                   "anyOf": [
                     {
                       "type": "integer"
@@ -174,6 +178,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
                   "pattern": "^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"
                 },
                 "memory": {
+                  "description": "A quantity, an integer or a string like 500m, 64Mi or 1G.",
                   "anyOf": [
                     {
                       "type": "integer"
@@ -186,6 +191,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
                   "pattern": "^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"
                 },
                 "ephemeral-storage": {
+                  "description": "A quantity, an integer or a string like 500m, 64Mi or 1G.",
                   "anyOf": [
                     {
                       "type": "integer"
@@ -200,9 +206,11 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
               }
             },
             "limits": {
+              "description": "What the pod may use at most.",
               "type": "object",
               "properties": {
                 "cpu": {
+                  "description": "A quantity, an integer or a string like 500m, 64Mi or 1G.",
                   "anyOf": [
                     {
                       "type": "integer"
@@ -215,6 +223,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
                   "pattern": "^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"
                 },
                 "memory": {
+                  "description": "A quantity, an integer or a string like 500m, 64Mi or 1G.",
                   "anyOf": [
                     {
                       "type": "integer"
@@ -227,6 +236,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
                   "pattern": "^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"
                 },
                 "ephemeral-storage": {
+                  "description": "A quantity, an integer or a string like 500m, 64Mi or 1G.",
                   "anyOf": [
                     {
                       "type": "integer"
@@ -285,12 +295,14 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
             ],
             "properties": {
               "user": {
+                "description": "A user name as the gateway knows it.",
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 253,
                 "pattern": "^[^\\s](.*[^\\s])?$"
               },
               "role": {
+                "description": "rw may type; ro may only watch.",
                 "type": "string",
                 "enum": [
                   "rw",
@@ -324,12 +336,14 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
           ],
           "properties": {
             "cols": {
+              "description": "Columns, 20 to 1000.",
               "type": "integer",
               "minimum": 20,
               "maximum": 1000,
               "default": 80
             },
             "rows": {
+              "description": "Rows, 5 to 500.",
               "type": "integer",
               "minimum": 5,
               "maximum": 500,
@@ -345,6 +359,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
           ],
           "properties": {
             "role": {
+              "description": "The role bound to the session's ServiceAccount in this namespace.",
               "type": "object",
               "required": [
                 "kind",
@@ -352,6 +367,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
               ],
               "properties": {
                 "kind": {
+                  "description": "Role (of this namespace) or ClusterRole.",
                   "type": "string",
                   "enum": [
                     "Role",
@@ -395,6 +411,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
       "description": "Written by the operator.",
       "properties": {
         "phase": {
+          "description": "Pending, Running, Succeeded, Failed or Expired.",
           "type": "string",
           "enum": [
             "Pending",
@@ -405,6 +422,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
           ]
         },
         "podName": {
+          "description": "The pod running the agent.",
           "type": "string",
           "maxLength": 253
         },
@@ -414,29 +432,36 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
           "maxLength": 512
         },
         "startedAt": {
+          "description": "When the agent became ready.",
           "type": "string",
           "format": "date-time"
         },
         "lastActivityAt": {
+          "description": "The last input or output the agent saw.",
           "type": "string",
           "format": "date-time"
         },
         "expiresAt": {
+          "description": "When the session ends if nothing else happens, the earlier of lastActivityAt + idleTimeout and startedAt + maxLifetime.",
           "type": "string",
           "format": "date-time"
         },
         "endedAt": {
+          "description": "When the session ended.",
           "type": "string",
           "format": "date-time"
         },
         "attached": {
+          "description": "Clients attached now.",
           "type": "integer",
           "minimum": 0
         },
         "exitCode": {
+          "description": "The shell's exit code, once it exited.",
           "type": "integer"
         },
         "serviceAccountName": {
+          "description": "The shell's ServiceAccount, when spec.access asked for rights.",
           "type": "string",
           "maxLength": 253
         },
@@ -446,6 +471,7 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
           "maxLength": 1024
         },
         "conditions": {
+          "description": "Ready, with a reason (docs/terminal-sessions.md lists them).",
           "type": "array",
           "maxItems": 16,
           "x-kubernetes-list-type": "map",
@@ -463,11 +489,13 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
             ],
             "properties": {
               "type": {
+                "description": "The condition type (Ready).",
                 "type": "string",
                 "maxLength": 316,
                 "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
               },
               "status": {
+                "description": "True, False or Unknown.",
                 "type": "string",
                 "enum": [
                   "True",
@@ -476,21 +504,25 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
                 ]
               },
               "observedGeneration": {
+                "description": "The metadata.generation the condition was computed from.",
                 "type": "integer",
                 "format": "int64",
                 "minimum": 0
               },
               "lastTransitionTime": {
+                "description": "When the status last changed.",
                 "type": "string",
                 "format": "date-time"
               },
               "reason": {
+                "description": "Why, in CamelCase.",
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 1024,
                 "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
               },
               "message": {
+                "description": "Why, for humans.",
                 "type": "string",
                 "maxLength": 32768
               }
@@ -498,11 +530,13 @@ export const TERMINAL_SESSION_SCHEMA: JsonSchema = {
           }
         },
         "observedGeneration": {
+          "description": "The metadata.generation the operator last acted on.",
           "type": "integer",
           "format": "int64",
           "minimum": 0
         },
         "message": {
+          "description": "For humans, what is happening or why the session ended.",
           "type": "string",
           "maxLength": 32768
         }

@@ -1,5 +1,5 @@
 // The defaults of a TerminalSession's spec. The schema's `default`s in crds/terminalsession.yaml are
-// what the API server applies; test/unit/api/defaults.test.ts fails when these constants differ.
+// what the API server applies; test/unit/api/crd.test.ts fails when these constants differ.
 import type { ResourceRequirements, TerminalSize } from './terminal-session.js';
 
 export const DEFAULT_IMAGE = 'ghcr.io/cloudterm/cloudterm:0.1.0';

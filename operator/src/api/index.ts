@@ -5,3 +5,4 @@ export * from './defaults.js';
 export { type Expiry, type ExpiryReason, expiryOf } from './expiry.js';
 export { applySchemaDefaults, withDefaults } from './schema-defaults.js';
 export { type CelRule, type CelViolation, type SessionObject, CEL_RULES, celViolations } from './cel-rules.js';
+export { STARTED_SPEC_ANNOTATION, startedSpecAnnotation, startedSpecOf } from './started-spec.js';

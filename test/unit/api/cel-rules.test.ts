@@ -4,7 +4,10 @@
 // same celViolations() is what the operator uses to refuse such specs on older servers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CEL_RULES, celViolations, type SessionObject, type TerminalSessionSpecInput } from '../../../operator/src/api/index.js';
+import {
+  CEL_RULES, STARTED_SPEC_ANNOTATION, celViolations, startedSpecAnnotation, startedSpecOf, withDefaults,
+  type SessionObject, type TerminalSessionSpecInput,
+} from '../../../operator/src/api/index.js';
 
 const spec = (extra: Partial<TerminalSessionSpecInput> = {}): TerminalSessionSpecInput => ({ owner: 'alice', ...extra });
 const session = (extra: Partial<TerminalSessionSpecInput> = {}, name = 'dev'): SessionObject => ({ metadata: { name }, spec: spec(extra) });
@@ -77,6 +80,12 @@ const cases: Case[] = [
     object: session({ env: [{ name: 'HOME', value: '/home/u' }, { name: 'CLOUDTERM_AGENT_LISTEN', value: '0.0.0.0:1' }] }),
     expect: ['spec.env[1].name: spec.env names starting with CLOUDTERM_ are reserved for the agent'],
   },
+  {
+    name: 'a null field is an absent one',
+    object: session({ access: null as never, env: [{ name: 'KUBECONFIG', value: '/k' }] }),
+    old: session({ env: [{ name: 'KUBECONFIG', value: '/k' }] }),
+    expect: [],
+  },
   { name: 'KUBECONFIG without access', object: session({ env: [{ name: 'KUBECONFIG', value: '/k' }] }), expect: [] },
   {
     name: 'KUBECONFIG with access',
@@ -97,6 +106,12 @@ const cases: Case[] = [
     expect: [],
   },
   { name: 'an update that only spells a default out', object: session({ image: 'ghcr.io/cloudterm/cloudterm:0.1.0', size: { cols: 80 } }), old: session(), expect: [] },
+  {
+    name: 'env reordered (a list map compares without order, as the server does)',
+    object: session({ env: [{ name: 'B', value: '2' }, { name: 'A', value: '1' }] }),
+    old: session({ env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }),
+    expect: [],
+  },
   { name: 'a changed owner', object: session({ owner: 'mallory' }), old: session(), expect: ['spec.owner: spec.owner is immutable'] },
   {
     name: 'a changed image',
@@ -172,4 +187,17 @@ test('celViolations does not change its arguments', () => {
   const copy = structuredClone(object);
   celViolations(object, session());
   assert.deepEqual(object, copy);
+});
+
+test('the spec recorded at the start is the old object of the immutability rules', () => {
+  const started = withDefaults(spec({ owner: 'alice', record: true }));
+  const annotations = startedSpecAnnotation(started);
+  assert.deepEqual(Object.keys(annotations), [STARTED_SPEC_ANNOTATION]);
+  const recorded = startedSpecOf(annotations);
+  assert.deepEqual(recorded, started);
+  const changed: SessionObject = { metadata: { name: 'dev' }, spec: { ...started, owner: 'mallory' } };
+  assert.deepEqual(messages(changed, { metadata: { name: 'dev' }, spec: recorded }), ['spec.owner: spec.owner is immutable']);
+  assert.equal(startedSpecOf(undefined), undefined);
+  assert.equal(startedSpecOf({ [STARTED_SPEC_ANNOTATION]: 'not json' }), undefined);
+  assert.equal(startedSpecOf({ [STARTED_SPEC_ANNOTATION]: '[1]' }), undefined);
 });

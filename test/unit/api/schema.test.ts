@@ -1,11 +1,13 @@
 // The CRD's structural schema on good and bad specs: the causes a 1.16+ API server answers (as
-// test/helpers/structural-schema.ts models them, which test/kube/ checks against the real server),
+// test/helpers/structural-schema.ts models them, which test/integration/kube/ checks against the real server),
 // pruning of unknown fields, and the properties of the schema a server (and CEL's cost budget) needs.
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import assert from 'node:assert/strict';
 import { TERMINAL_SESSION_SCHEMA } from '../../../operator/src/api/crd-schema.generated.js';
 import type { JsonSchema } from '../../../operator/src/api/json-schema.js';
-import { applySchemaDefaults, withDefaults } from '../../../operator/src/api/index.js';
+import { applySchemaDefaults, celViolations, withDefaults } from '../../../operator/src/api/index.js';
 import { prune, schemaCauses } from '../../helpers/structural-schema.js';
 import { BAD_SPECS } from '../../helpers/terminal-session-specs.js';
 
@@ -55,12 +57,6 @@ test('more image references the pattern refuses', () => {
   }
 });
 
-test('a fractional number is not a quantity (only integers and strings are)', () => {
-  assert.deepEqual(causesOf({ owner: 'alice', resources: { limits: { cpu: 0.5 } } }), [
-    'spec.resources.limits.cpu: Invalid value: "number": spec.resources.limits.cpu in body must be of type integer or string: "number"',
-  ]);
-});
-
 test('unknown fields are pruned, at every level', () => {
   const stored = prune(
     { spec: { owner: 'alice', privileged: true, size: { cols: 90, depth: 3 }, viewers: [{ user: 'bob', admin: true }] }, extra: 1 },
@@ -101,9 +97,24 @@ test('the schema is structural and bounded: a type everywhere, every string and 
   }
 });
 
+test('every spec and status field is described (what `kubectl explain ts.spec` shows)', () => {
+  for (const [path, node] of nodes(TERMINAL_SESSION_SCHEMA, '')) {
+    if (/^\.(spec|status)/.test(path) && !path.endsWith('[]')) assert.ok(node.description, `${path} has a description`);
+  }
+});
+
 test('every default is valid against its own schema', () => {
   for (const [path, node] of nodes(TERMINAL_SESSION_SCHEMA, '')) {
     if (node.default === undefined) continue;
     assert.deepEqual(schemaCauses(applySchemaDefaults(node.default, node), node, path), [], path);
   }
+});
+
+test('docs/examples/terminalsession.yaml is valid: schema, CEL rules, nothing pruned', () => {
+  const example = parse(readFileSync(new URL('../../../docs/examples/terminalsession.yaml', import.meta.url), 'utf8'));
+  assert.equal(example.apiVersion, 'cloudterm.io/v1alpha1');
+  assert.equal(example.kind, 'TerminalSession');
+  assert.deepEqual(causesOf(example.spec), []);
+  assert.deepEqual(celViolations(example), []);
+  assert.deepEqual(prune(example, TERMINAL_SESSION_SCHEMA), example);
 });
