@@ -8,7 +8,7 @@
 import type { V1Pod, V1RoleBinding, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from '../../../core/src/index.js';
 import {
-  PLURAL, GROUP, VERSION, READY_REASONS, TERMINAL_PHASES, celViolations,
+  PLURAL, GROUP, VERSION, READY_REASONS, TERMINAL_PHASES, celViolations, startedSpecOf,
   type TerminalSession, type TerminalSessionStatus,
 } from '../api/index.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../kube/client.js';
@@ -77,8 +77,9 @@ export class Reconciler {
       pod = await this.ensurePod(session, pod);
     }
     const view = observePod(pod);
+    const changed = this.changedSinceStart(session, pod);
     const agent = view.kind === 'running' && view.ready && view.podIP ? await this.deps.agentStatus(`http://${view.podIP}:${this.deps.settings.agentPort}`) : null;
-    const verdict = sessionVerdict(session, { pod: view, agent, problem, agentPort: this.deps.settings.agentPort, pollMs: this.deps.settings.activityPollMs }, now);
+    const verdict = sessionVerdict(session, { pod: view, agent, problem, changed, agentPort: this.deps.settings.agentPort, pollMs: this.deps.settings.activityPollMs }, now);
 
     if (!sameStatus(session.status, verdict.status)) {
       await this.writeStatus(session, verdict.status);
@@ -87,6 +88,19 @@ export class Reconciler {
     if (verdict.ended) return this.afterEnd({ ...session, status: verdict.status }, now, true);
     if (problem?.reason === READY_REASONS.RoleNotFound) return { kind: 'after', delayMs: this.deps.settings.missingRoleRetryMs };
     return verdict.requeueAfterMs === null ? { kind: 'done' } : { kind: 'after', delayMs: verdict.requeueAfterMs };
+  }
+
+  /**
+   * A rule the spec now breaks against the spec its pod started with (the immutability rules,
+   * which servers before 1.25 do not enforce): the session is refused, not left running under a
+   * spec that says something else (a changed owner must not inherit the shell).
+   */
+  private changedSinceStart(session: TerminalSession, pod: V1Pod | undefined): SpecProblem | null {
+    const started = startedSpecOf(pod?.metadata?.annotations);
+    if (!started) return null;
+    const violations = celViolations(session, { metadata: session.metadata, spec: started });
+    if (violations.length === 0) return null;
+    return { reason: READY_REASONS.Invalid, message: `the spec changed after the session started: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}` };
   }
 
   /** Why the session cannot start, checked before its pod exists; null when it can. */

@@ -4,7 +4,7 @@
 // seccomp RuntimeDefault, a read-only root filesystem with a writable home and /tmp, and no
 // ServiceAccount token unless spec.access asks for rights.
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { DEFAULT_RESOURCES, type ResourceRequirements, type TerminalSession } from '../api/index.js';
+import { DEFAULT_RESOURCES, startedSpecAnnotation, type ResourceRequirements, type TerminalSession } from '../api/index.js';
 import { childMeta, childNames } from './names.js';
 import { SHELL_KUBE_DIR, SHELL_KUBECONFIG, KUBECONFIG_KEY, ATTACH_KEY_KEY } from './access.js';
 import { agentArgs } from '../../../agent/src/index.js';
@@ -143,7 +143,8 @@ export function desiredPod(session: TerminalSession, settings: PodSettings): V1P
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: childMeta(session, names.pod, COMPONENT) as V1Pod['metadata'],
+    // The spec it started with: on servers before 1.25 the operator checks immutability against it.
+    metadata: { ...childMeta(session, names.pod, COMPONENT), annotations: startedSpecAnnotation(session.spec) } as V1Pod['metadata'],
     spec: {
       // A shell that ends is reported, never silently replaced by a fresh one.
       restartPolicy: 'Never',

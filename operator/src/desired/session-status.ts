@@ -33,6 +33,8 @@ export interface Observation {
   /** null when the agent did not answer (or was not asked). */
   readonly agent: AgentActivity | null;
   readonly problem: SpecProblem | null;
+  /** The spec was changed where it may not be, after the pod started (servers before 1.25). */
+  readonly changed: SpecProblem | null;
   readonly agentPort: number;
   /** How often a running session's activity is read. */
   readonly pollMs: number;
@@ -86,6 +88,7 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
     return { status: current, ended: true, requeueAfterMs: deleteAfterMs(session, now) };
   }
   const podName = childNames(session).pod;
+  if (seen.changed) return end(session, now, 'Failed', seen.changed.reason, seen.changed.message);
   const view = seen.pod;
   const agent = view.kind === 'running' && view.ready && view.podIP ? seen.agent : null;
   // Once the agent runs, the agent's own account of input and output is the source of idleness.

@@ -74,3 +74,19 @@ test('what the schema cannot refuse ends in a Ready=False condition with a clear
   await eventually('the pod in the newly enabled namespace', () => getJson<V1Pod>(rig.plane, ['pod', 'cloudterm-elsewhere', '-n', disabled]));
   assert.ok(await getJson(rig.plane, ['pod', 'cloudterm-no-role', '-n', enabled]) ?? (await eventually('the pod of no-role', () => getJson<V1Pod>(rig.plane, ['pod', 'cloudterm-no-role', '-n', enabled]))));
 });
+
+test('an owner changed after the start (1.21 does not enforce the immutability rule) ends the session as Invalid', async (t) => {
+  const rig = await operatorRig(t);
+  const ns = await tenantNamespace(t, rig.plane);
+  await runOperator(t, rig);
+  await applySession(rig.plane, ns, 'mine');
+  await eventually('the pod', () => getJson<V1Pod>(rig.plane, ['pod', 'cloudterm-mine', '-n', ns]));
+  await kubectl(['patch', 'ts', 'mine', '-n', ns, '--type', 'merge', '-p', '{"spec":{"owner":"mallory"}}'], { kubeconfig: rig.plane });
+  const ended = await eventually('Failed, Invalid', async () => {
+    const session = await getSession(rig.plane, ns, 'mine');
+    return session?.status?.phase === 'Failed' ? session : undefined;
+  });
+  assert.equal(ended.status!.conditions!.find((c) => c.type === 'Ready')!.reason, 'Invalid');
+  assert.match(ended.status!.message!, /spec\.owner/);
+  await eventually('its pod gone', async () => (await getJson(rig.plane, ['pod', 'cloudterm-mine', '-n', ns])) === null);
+});

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { session } from './session-fixture.js';
+import { startedSpecOf } from '../../../operator/src/api/index.js';
 import { desiredPod, podResources, ATTACH_KEY_PATH } from '../../../operator/src/desired/pod.js';
 import { type GrantableRole, desiredRoleBinding, desiredSecret, desiredServiceAccount, isGrantable, parseGrantableRoles, secretMatches, shellKubeconfig, SHELL_KUBECONFIG } from '../../../operator/src/desired/access.js';
 import { childNames, controllingSession, sessionLabelValue } from '../../../operator/src/desired/names.js';
@@ -27,6 +28,11 @@ test('the pod is locked down: non-root, no escalation, no capabilities, seccomp,
   assert.equal(mounts['/etc/cloudterm/attach']?.readOnly, true);
   assert.equal(pod.spec!.volumes!.some((v) => v.projected), false, 'no token volume without access');
   assert.equal(container.env!.some((e) => e.name === 'KUBECONFIG'), false);
+});
+
+test('the pod records the spec it started with, for the immutability rules on servers before 1.25', () => {
+  const s = session({ owner: 'alice' });
+  assert.deepEqual(startedSpecOf(desiredPod(s, settings).metadata!.annotations), s.spec);
 });
 
 test('the agent listens on the pod IP from the downward API and is probed on /status', () => {

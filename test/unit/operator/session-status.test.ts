@@ -13,7 +13,7 @@ const at = (seconds: number) => T0 + seconds * 1000;
 const iso = (seconds: number) => new Date(at(seconds)).toISOString();
 
 function seen(pod: PodView, agent: AgentActivity | null = null, problem: Observation['problem'] = null): Observation {
-  return { pod, agent, problem, agentPort: 7681, pollMs: 10_000 };
+  return { pod, agent, problem, changed: null, agentPort: 7681, pollMs: 10_000 };
 }
 const running: PodView = { kind: 'running', podIP: '127.0.1.5', ready: true };
 const agentAt = (start: number, input: number | null, output: number | null, attachments = 0): AgentActivity => ({
@@ -57,6 +57,14 @@ const killedPod: V1Pod = {
   spec: { containers: [{ name: 'terminal', image: 'i' }] },
   status: { phase: 'Failed', containerStatuses: [{ name: 'terminal', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 137, reason: 'Error' } } }] },
 };
+
+test('a spec changed where it may not be, after the start, ends the session as Invalid', () => {
+  const changed = { ...seen(running, agentAt(3, 20, 30)), changed: { reason: 'Invalid' as const, message: 'the spec changed after the session started: spec.owner: spec.owner is immutable' } };
+  const verdict = sessionVerdict(withStatus({ phase: 'Running', podName: 'p', startedAt: iso(3) }), changed, at(40));
+  assert.equal(verdict.status.phase, 'Failed');
+  assert.equal(verdict.status.conditions!.find((c) => c.type === 'Ready')!.reason, 'Invalid');
+  assert.equal(verdict.ended, true);
+});
 
 test('a running session reports its endpoint, activity, attachments and expiry, and polls again', () => {
   const verdict = sessionVerdict(withStatus({ podName: 'cloudterm-alice-1' }), seen(running, agentAt(3, 20, 30, 2)), at(40));
