@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { signAttachToken } from '../../core/src/index.js';
 import { TestClient } from '../helpers/agent-client.js';
-import { kubectl, kubeTools, processRunning, testNamespace } from '../kube/index.js';
+import { kubectl, kubeTools, processRunning, spawnKubectl, testNamespace } from '../kube/index.js';
 import { applySession, eventually, getJson, getSession, operatorKubelet, operatorRig, pinTo, runOperator, tenantNamespace, type OperatorRig } from '../helpers/operator-fixture.js';
 import type { TerminalSession } from '../../operator/src/api/index.js';
 
@@ -94,4 +94,34 @@ test("access: view in its namespace — kubectl inside the shell lists pods ther
   await plain.waitForText('PLAIN-DONE', 30_000);
   assert.match(plain.text(), /kubeconfig=\[\]/);
   assert.doesNotMatch(plain.text(), /FOUND:/, 'no ServiceAccount token anywhere in the pod');
+});
+
+test('the docs example with the real kubectl: apply, get --watch through Running, printer columns, -o yaml, describe, delete', async (t) => {
+  const rig = await operatorRig(t);
+  const kubelet = await operatorKubelet(rig.plane);
+  const ns = await tenantNamespace(t, rig.plane);
+  await runOperator(t, rig, pinTo(kubelet));
+  const watch = await spawnKubectl(['get', 'ts', '-n', ns, '--watch'], { kubeconfig: rig.plane });
+  t.after(() => watch.kill());
+  let watched = '';
+  watch.stdout!.on('data', (chunk: Buffer) => (watched += chunk));
+
+  await kubectl(['apply', '-n', ns, '-f', new URL('../../docs/examples/terminalsession.yaml', import.meta.url).pathname], { kubeconfig: rig.plane });
+  await running(rig, ns, 'alice-dev');
+  await eventually('--watch to show Running', async () => /alice-dev\s+alice\s+Running/.test(watched));
+  assert.match(watched, /alice-dev\s+alice\s+(<none>|Pending)/, 'the watch saw it before it ran');
+
+  const { stdout: table } = await kubectl(['get', 'ts', '-n', ns], { kubeconfig: rig.plane });
+  assert.match(table, /^NAME\s+OWNER\s+PHASE\s+AGE\s+EXPIRES\s+ATTACHED/);
+  assert.match(table, /alice-dev\s+alice\s+Running\s+\S+\s+\d{4}-\d\d-\d\dT\S+\s+0/);
+  const { stdout: wide } = await kubectl(['get', 'ts', '-n', ns, '-o', 'wide'], { kubeconfig: rig.plane });
+  assert.match(wide, /Running\s+cloudterm-alice-dev/);
+  const { stdout: yaml } = await kubectl(['get', 'ts', 'alice-dev', '-n', ns, '-o', 'yaml'], { kubeconfig: rig.plane });
+  assert.match(yaml, /phase: Running/);
+  assert.match(yaml, /endpoint: http:\/\/127\.0\.\d+\.\d+:7681/);
+  assert.match(yaml, /observedGeneration: 1/);
+  const { stdout: described } = await kubectl(['describe', 'ts', 'alice-dev', '-n', ns], { kubeconfig: rig.plane });
+  assert.match(described, /Normal\s+Created\s+\S+\s+cloudterm-operator\s+Created pod cloudterm-alice-dev/);
+  await kubectl(['delete', '-n', ns, '-f', new URL('../../docs/examples/terminalsession.yaml', import.meta.url).pathname, '--timeout=60s'], { kubeconfig: rig.plane });
+  await eventually('nothing left', async () => (await leftovers(rig, ns)) === '', 60_000);
 });
