@@ -4,6 +4,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   'ws-floor': () => import('./ws-floor.js'),
   gateway: () => import('./gateway.js'),
   soak: () => import('./soak.js'),
+  operator: () => import('./operator.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);

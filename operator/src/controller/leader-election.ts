@@ -107,6 +107,7 @@ export class LeaderElector {
         this.lastRenew = now;
         this.setLeading(true);
       } else if (this.leading && now - this.lastRenew >= this.settings.renewDeadlineMs) {
+        this.log.warn({ sinceRenewMs: now - this.lastRenew }, 'No renewal within the renew deadline');
         this.setLeading(false);
       }
       await this.sleep(this.settings.retryPeriodMs);
@@ -144,7 +145,10 @@ export class LeaderElector {
     }
     const duration = (lease.spec.leaseDurationSeconds ?? Math.ceil(leaseDurationMs / 1000)) * 1000;
     const mine = holder === identity;
-    if (!mine && holder !== '' && now - this.observed.at < duration) return false;
+    if (!mine && holder !== '' && now - this.observed.at < duration) {
+      if (this.leading) this.log.warn({ holder }, 'The Lease is held by another replica');
+      return false;
+    }
     const spec: Lease['spec'] = {
       ...lease.spec,
       holderIdentity: identity,
@@ -156,7 +160,10 @@ export class LeaderElector {
       await this.client.replace(`${this.path}/${name}`, { ...lease, spec });
       return true;
     } catch (error) {
-      if (isConflict(error)) return false;
+      if (isConflict(error)) {
+        this.log.warn({ lease: `${this.settings.namespace}/${name}` }, 'The Lease changed while renewing it (conflict)');
+        return false;
+      }
       throw error;
     }
   }

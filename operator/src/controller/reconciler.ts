@@ -160,17 +160,22 @@ export class Reconciler {
     }
   }
 
-  /** The pod as it is, creating it when it was never made; a pod missing from the cache is read live first. */
+  /**
+   * The pod as it is, creating it when it was never made. A pod missing from the cache is not yet
+   * known to be gone — the cache may lag behind one made moments ago: a session that already
+   * named its pod reads it live before it is declared lost, and a create answered AlreadyExists
+   * reads the one that exists.
+   */
   private async ensurePod(session: TerminalSession, cached: V1Pod | undefined): Promise<V1Pod | undefined> {
     if (cached) return cached;
     const ns = session.metadata.namespace ?? '';
     const name = childNames(session).pod;
-    // The cache may lag behind a pod made moments ago: ask before declaring it lost or making it.
-    const live = await this.deps.client.get<V1Pod>(`${podsPath(ns)}/${name}`).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    });
-    if (live || session.status?.podName) return live;
+    const live = () =>
+      this.deps.client.get<V1Pod>(`${podsPath(ns)}/${name}`).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+    if (session.status?.podName) return live();
     try {
       const created = await this.deps.client.create<V1Pod>(podsPath(ns), desiredPod(session, this.deps.settings));
       this.deps.log.info({ namespace: ns, name, session: session.metadata.name }, 'Created Pod');
@@ -178,7 +183,7 @@ export class Reconciler {
       return created;
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
-      return this.deps.client.get<V1Pod>(`${podsPath(ns)}/${name}`);
+      return live();
     }
   }
 
