@@ -11,14 +11,17 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { sharedControlPlane, startKubelet } from '../test/kube/index.js';
-import { operatorRig, runOperator, tenantNamespace } from '../test/helpers/operator-fixture.js';
+import { operatorKubelet, operatorRig, pinTo, runOperator, tenantNamespace } from '../test/helpers/operator-fixture.js';
+import { TestClient } from '../test/helpers/agent-client.js';
+import { signAttachToken } from '../core/src/index.js';
 import { KubeClient } from '../operator/src/kube/client.js';
 import type { TerminalSession } from '../operator/src/api/index.js';
 
 const STUB_PORT = 17681;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: { sessions: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '16' } } });
+  const { values } = parseArgs({ args: [...argv], options: { sessions: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '16' }, prompt: { type: 'string' } } });
+  if (values.prompt) return promptLatency(Number(values.prompt));
   const sessions = Number(values.sessions);
   const cleanups: Array<() => unknown> = [];
   const hook = { after: (fn: () => unknown) => cleanups.unshift(fn) };
@@ -97,4 +100,49 @@ export async function run(argv: readonly string[]): Promise<number> {
 
 function count(text: string, name: string): number {
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/**
+ * `--prompt N`: N sessions one after another with a real agent (the rig kubelet in its full mode):
+ * the time from the create request to the shell's first output through an attach.
+ */
+async function promptLatency(rounds: number): Promise<number> {
+  const cleanups: Array<() => unknown> = [];
+  const hook = { after: (fn: () => unknown) => cleanups.unshift(fn) };
+  try {
+    const plane = await sharedControlPlane();
+    const kubelet = await operatorKubelet(plane);
+    const rig = await operatorRig(hook, plane);
+    const ns = await tenantNamespace(hook, plane);
+    const operator = await runOperator(hook, rig, [...pinTo(kubelet), '--lease-duration', '15']);
+    while (!operator.isLeader() || !operator.ready()) await new Promise((resolve) => setTimeout(resolve, 100));
+    const admin = new KubeConfig();
+    admin.loadFromFile(plane.kubeconfigPath);
+    const client = new KubeClient(admin, 'cloudterm-bench');
+    const path = `/apis/cloudterm.io/v1alpha1/namespaces/${ns}/terminalsessions`;
+    const times: number[] = [];
+    for (let i = 0; i < rounds; i += 1) {
+      const started = performance.now();
+      const created = await client.create<TerminalSession>(path, { apiVersion: 'cloudterm.io/v1alpha1', kind: 'TerminalSession', metadata: { name: `prompt-${i}` }, spec: { owner: 'bench' } });
+      let session: TerminalSession;
+      for (;;) {
+        session = await client.get<TerminalSession>(`${path}/prompt-${i}`);
+        if (session.status?.phase === 'Running' && session.status.endpoint) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const token = await signAttachToken(rig.privateKey, { sessionId: created.metadata.uid!, user: 'bench', role: 'rw' });
+      const terminal = await TestClient.connect({ url: `${session.status!.endpoint!.replace(/^http/, 'ws')}/attach`, headers: { authorization: `Bearer ${token}` } });
+      await terminal.waitFor(() => terminal.output().length > 0, 'the first prompt', 10_000);
+      times.push(performance.now() - started);
+      await terminal.close();
+      await client.delete(`${path}/prompt-${i}`);
+    }
+    client.close();
+    const sorted = [...times].sort((a, b) => a - b);
+    const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+    process.stdout.write(`create → first prompt, ${rounds} sessions: p50 ${pick(0.5).toFixed(0)} ms, p99 ${pick(0.99).toFixed(0)} ms, min ${sorted[0]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms\n`);
+    return 0;
+  } finally {
+    for (const fn of cleanups) await fn();
+  }
 }
