@@ -40,7 +40,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     const kubelets = await Promise.all(Array.from({ length: Math.ceil(sessions / 100) }, () => startKubelet(plane, { light: true, taint: false, maxPods: 110 })));
     for (const kubelet of kubelets) hook.after(() => kubelet.stop());
     const rig = await operatorRig(hook, plane);
-    const ns = await tenantNamespace(hook, plane);
+    const ns = await tenantNamespace(hook, rig);
     const operator = await runOperator(hook, rig, ['--agent-port', String(STUB_PORT), '--concurrency', values.concurrency!, '--activity-poll', '60', '--lease-duration', '15']);
     while (!operator.isLeader() || !operator.ready()) await new Promise((resolve) => setTimeout(resolve, 100));
 
@@ -113,7 +113,7 @@ async function promptLatency(rounds: number): Promise<number> {
     const plane = await sharedControlPlane();
     const kubelet = await operatorKubelet(plane);
     const rig = await operatorRig(hook, plane);
-    const ns = await tenantNamespace(hook, plane);
+    const ns = await tenantNamespace(hook, rig);
     const operator = await runOperator(hook, rig, [...pinTo(kubelet), '--lease-duration', '15']);
     while (!operator.isLeader() || !operator.ready()) await new Promise((resolve) => setTimeout(resolve, 100));
     const admin = new KubeConfig();

@@ -23,6 +23,7 @@ export const operatorOptionSpecs = {
   runAsUser: { flag: 'run-as-user', env: 'CLOUDTERM_OPERATOR_RUN_AS_USER', kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 1000, help: "the terminal image's non-root user id" },
   runAsGroup: { flag: 'run-as-group', env: 'CLOUDTERM_OPERATOR_RUN_AS_GROUP', kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 1000, help: 'its group id' },
   watchTimeout: { flag: 'watch-timeout', env: 'CLOUDTERM_OPERATOR_WATCH_TIMEOUT', kind: 'integer', min: 5, max: 3600, default: 300, help: 'seconds each watch asks to last before it is renewed' },
+  namespaceSelector: { flag: 'namespace-selector', env: 'CLOUDTERM_OPERATOR_NAMESPACE_SELECTOR', kind: 'string', default: '', help: 'serve only sessions in namespaces with these labels: key=value,… (empty: every namespace; several installations can share a cluster)' },
   nodeSelector: { flag: 'node-selector', env: 'CLOUDTERM_OPERATOR_NODE_SELECTOR', kind: 'string', default: '', help: 'labels the terminal pods\' nodes must have: key=value,… (empty: any node)' },
   logLevel: { flag: 'log-level', env: 'CLOUDTERM_OPERATOR_LOG_LEVEL', kind: 'string', default: 'info', help: 'fatal, error, warn, info, debug' },
 } as const satisfies Record<string, OptionSpec>;
@@ -47,6 +48,7 @@ export interface OperatorConfig {
   readonly watchTimeoutSeconds: number;
   readonly logLevel: string;
   readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly namespaceSelector: Readonly<Record<string, string>>;
 }
 
 export function loadOperatorConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): OperatorConfig {
@@ -63,11 +65,14 @@ export function loadOperatorConfig(argv: readonly string[], env: Readonly<Record
   const shellApiServer = values.shellApiServer;
   if (!(LOG_LEVELS as readonly string[]).includes(values.logLevel)) problems.push(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${values.logLevel}"`);
   if (!/^https:\/\/[^/\s]+/.test(shellApiServer)) problems.push(`--shell-api-server must be an https:// URL, got "${shellApiServer}"`);
-  const nodeSelector = parseNodeSelector(values.nodeSelector);
+  const nodeSelector = parseLabels(values.nodeSelector);
   if (typeof nodeSelector === 'string') problems.push(`--node-selector: ${nodeSelector}`);
+  const namespaceSelector = parseLabels(values.namespaceSelector);
+  if (typeof namespaceSelector === 'string') problems.push(`--namespace-selector: ${namespaceSelector}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     nodeSelector: nodeSelector as Record<string, string>,
+    namespaceSelector: namespaceSelector as Record<string, string>,
     kubeconfig: values.kubeconfig ?? null,
     attachPublicKeyFile: values.attachPublicKeyFile!,
     listen: listen as ListenAddress,
@@ -92,7 +97,7 @@ export function loadOperatorConfig(argv: readonly string[], env: Readonly<Record
 }
 
 /** `disktype=ssd,pool=terminals` → the map; a bad entry is an error message. */
-export function parseNodeSelector(text: string): Record<string, string> | string {
+export function parseLabels(text: string): Record<string, string> | string {
   const selector: Record<string, string> = {};
   for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
     const match = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(entry);

@@ -30,7 +30,7 @@ function agentProcesses(uids: ReadonlySet<string>): number[] {
 test(`churn: ${SESSIONS} sessions created and deleted at random moments leave no orphaned pod or process`, async (t) => {
   const rig = await operatorRig(t);
   const kubelet = await operatorKubelet(rig.plane);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig, [...pinTo(kubelet), '--concurrency', '8']);
   const names = Array.from({ length: SESSIONS }, (_, i) => `churn-${i}`);
   const uids = new Set<string>();

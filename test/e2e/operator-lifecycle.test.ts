@@ -24,7 +24,7 @@ const phase = (rig: OperatorRig, ns: string, name: string, want: string, timeout
 test('a killed shell is reported with its reason and exit code, and not restarted', async (t) => {
   const rig = await operatorRig(t);
   const kubelet = await operatorKubelet(rig.plane);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig, pinTo(kubelet));
   await applySession(rig.plane, ns, 'victim', { keepAfterEnd: true });
   await phase(rig, ns, 'victim', 'Running');
@@ -50,7 +50,7 @@ test('a killed shell is reported with its reason and exit code, and not restarte
 test('idle expiry (from the agent\'s activity) and the maximum lifetime (of a busy shell) end their sessions and leave nothing', async (t) => {
   const rig = await operatorRig(t);
   const kubelet = await operatorKubelet(rig.plane);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig, pinTo(kubelet));
   await applySession(rig.plane, ns, 'idle', { idleTimeout: '1m', maxLifetime: '1h', ttlAfterEnd: '3s', access: { role: { kind: 'ClusterRole', name: 'view' } } });
   // The shell keeps producing output, so it is never idle; only the lifetime can end it.

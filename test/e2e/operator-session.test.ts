@@ -33,7 +33,7 @@ const leftovers = async (rig: OperatorRig, ns: string) =>
 test('apply → pod → attach with a gateway-signed token → echo hello → delete leaves nothing', async (t) => {
   const rig = await operatorRig(t);
   const kubelet = await operatorKubelet(rig.plane);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig, pinTo(kubelet));
   await applySession(rig.plane, ns, 'hello', { env: [{ name: 'PS1', value: '$ ' }] });
   const session = await running(rig, ns, 'hello');
@@ -65,7 +65,7 @@ test('apply → pod → attach with a gateway-signed token → echo hello → de
 test("access: view in its namespace — kubectl inside the shell lists pods there and gets 403 elsewhere; no access, no token", async (t) => {
   const rig = await operatorRig(t);
   const kubelet = await operatorKubelet(rig.plane);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   const other = await testNamespace(t, rig.plane, 'other');
   // The shell's user cannot read root's cache: a copy it may run.
   const kubectlPath = '/var/tmp/cloudterm-operator-tests/kubectl';
@@ -99,7 +99,7 @@ test("access: view in its namespace — kubectl inside the shell lists pods ther
 test('the docs example with the real kubectl: apply, get --watch through Running, printer columns, -o yaml, describe, delete', async (t) => {
   const rig = await operatorRig(t);
   const kubelet = await operatorKubelet(rig.plane);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig, pinTo(kubelet));
   const watch = await spawnKubectl(['get', 'ts', '-n', ns, '--watch'], { kubeconfig: rig.plane });
   t.after(() => watch.kill());

@@ -78,6 +78,8 @@ export function rigArgs(rig: OperatorRig, extra: readonly string[] = []): string
     '--resync', '30',
     '--shell-api-server', rig.plane.server,
     '--grantable-roles', 'ClusterRole/view',
+    // Test files share one control plane, each with its own operators: each serves its own namespaces.
+    '--namespace-selector', `${RIG_LABEL}=${rig.systemNamespace}`,
     ...extra,
   ];
 }
@@ -101,10 +103,14 @@ export async function runOperator(t: AfterHook, rig: OperatorRig, extra: readonl
   return { ...operator, identity, logFile };
 }
 
-/** A fresh namespace labelled for terminals (or not), deleted in t.after. */
-export async function tenantNamespace(t: AfterHook, plane: ControlPlane, enabled = true): Promise<string> {
-  const ns = await testNamespace(t, plane, 'tenant');
-  if (enabled) await kubectl(['label', 'namespace', ns, `${NAMESPACE_ENABLED_LABEL}=${NAMESPACE_ENABLED_VALUE}`], { kubeconfig: plane });
+/** Marks the namespaces of one rig, whose operators serve only them (--namespace-selector). */
+const RIG_LABEL = 'cloudterm.io/test-rig';
+
+/** A fresh namespace of the rig, labelled for terminals (or not), deleted in t.after. */
+export async function tenantNamespace(t: AfterHook, rig: OperatorRig, enabled = true): Promise<string> {
+  const ns = await testNamespace(t, rig.plane, 'tenant');
+  const labels = [`${RIG_LABEL}=${rig.systemNamespace}`, ...(enabled ? [`${NAMESPACE_ENABLED_LABEL}=${NAMESPACE_ENABLED_VALUE}`] : [])];
+  await kubectl(['label', 'namespace', ns, ...labels], { kubeconfig: rig.plane });
   return ns;
 }
 

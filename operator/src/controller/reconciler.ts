@@ -28,6 +28,8 @@ export interface ReconcilerSettings extends PodSettings {
   readonly shellApiServer: string;
   readonly grantableRoles: readonly GrantableRole[];
   readonly activityPollMs: number;
+  /** Labels a namespace must have for its sessions to be this installation's (empty: every namespace). */
+  readonly namespaceSelector: Readonly<Record<string, string>>;
   /** How soon a session whose Role is missing is looked at again (the Role may be created). */
   readonly missingRoleRetryMs: number;
 }
@@ -66,6 +68,8 @@ export class Reconciler {
     const session = this.deps.caches.sessions.get(namespace, name);
     // Gone, or going: the garbage collector removes what it owned (owner references).
     if (!session || session.metadata.deletionTimestamp) return { kind: 'done' };
+    // Another installation's namespace: not ours to touch, not even to report on.
+    if (!this.serves(namespace)) return { kind: 'done' };
     const now = this.deps.clock.now();
     const phase = session.status?.phase;
     if (phase && TERMINAL_PHASES.includes(phase)) return this.afterEnd(session, now, false);
@@ -88,6 +92,12 @@ export class Reconciler {
     if (verdict.ended) return this.afterEnd({ ...session, status: verdict.status }, now, true);
     if (problem?.reason === READY_REASONS.RoleNotFound) return { kind: 'after', delayMs: this.deps.settings.missingRoleRetryMs };
     return verdict.requeueAfterMs === null ? { kind: 'done' } : { kind: 'after', delayMs: verdict.requeueAfterMs };
+  }
+
+  /** Whether sessions in `namespace` are this installation's (--namespace-selector). */
+  serves(namespace: string): boolean {
+    const labels = this.deps.caches.namespaces.get('', namespace)?.metadata?.labels ?? {};
+    return Object.entries(this.deps.settings.namespaceSelector).every(([key, value]) => labels[key] === value);
   }
 
   /**

@@ -16,7 +16,7 @@ const podNames = async (plane: Parameters<typeof kubectl>[1]['kubeconfig'], ns: 
 
 test('two replicas: only the leader reconciles; a killed leader is replaced within the lease time; SIGTERM releases at once', async (t) => {
   const rig = await operatorRig(t);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   const a = await spawnOperator(t, rig);
   await eventually('a to lead', async () => (await leaseHolder(rig)) === a.identity);
   const b = await spawnOperator(t, rig);
@@ -49,7 +49,7 @@ test('two replicas: only the leader reconciles; a killed leader is replaced with
 
 test('an operator killed mid-reconcile and restarted converges with one pod per session', async (t) => {
   const rig = await operatorRig(t);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   const sessions = Array.from({ length: 15 }, (_, i) => `s${i}`);
   const first = await spawnOperator(t, rig, ['--concurrency', '4']);
   await eventually('first to lead', async () => (await leaseHolder(rig)) === first.identity);

@@ -9,7 +9,7 @@ import { applySession, eventually, getJson, getSession, operatorRig, readyReason
 
 test('apply makes the pod, Secret, ServiceAccount and RoleBinding, owned by the session; delete removes them all', async (t) => {
   const rig = await operatorRig(t);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig);
   await applySession(rig.plane, ns, 'dev', { access: { role: { kind: 'ClusterRole', name: 'view' } } });
 
@@ -46,8 +46,8 @@ test('apply makes the pod, Secret, ServiceAccount and RoleBinding, owned by the 
 
 test('what the schema cannot refuse ends in a Ready=False condition with a clear reason, and no pod', async (t) => {
   const rig = await operatorRig(t);
-  const enabled = await tenantNamespace(t, rig.plane);
-  const disabled = await tenantNamespace(t, rig.plane, false);
+  const enabled = await tenantNamespace(t, rig);
+  const disabled = await tenantNamespace(t, rig, false);
   const operator = await runOperator(t, rig);
   await applySession(rig.plane, enabled, 'admin-wanted', { access: { role: { kind: 'ClusterRole', name: 'admin' } } });
   await applySession(rig.plane, enabled, 'no-role', { access: { role: { kind: 'ClusterRole', name: 'view' } } });
@@ -77,7 +77,7 @@ test('what the schema cannot refuse ends in a Ready=False condition with a clear
 
 test('an owner changed after the start (1.21 does not enforce the immutability rule) ends the session as Invalid', async (t) => {
   const rig = await operatorRig(t);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig);
   await applySession(rig.plane, ns, 'mine');
   await eventually('the pod', () => getJson<V1Pod>(rig.plane, ['pod', 'cloudterm-mine', '-n', ns]));

@@ -9,7 +9,7 @@ import { cuttableProxy } from '../../helpers/cuttable-proxy.js';
 
 test('a watch cut mid-stream is recovered, and a session created during the cut gets its pod', async (t) => {
   const rig = await operatorRig(t);
-  const ns = await tenantNamespace(t, rig.plane);
+  const ns = await tenantNamespace(t, rig);
   const proxy = await cuttableProxy(new URL(rig.plane.server));
   t.after(() => proxy.close());
   const operator = await runOperator(t, rig, ['--kubeconfig', await kubeconfigVia(rig, proxy.url), '--watch-timeout', '60', '--lease-duration', '15']);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../core/src/index.js';
-import { loadOperatorConfig, parseNodeSelector } from '../../../operator/src/config.js';
+import { loadOperatorConfig, parseLabels } from '../../../operator/src/config.js';
 
 test('defaults, variables and flags', () => {
   const config = loadOperatorConfig(['--concurrency', '3'], {
@@ -43,8 +43,8 @@ test('every problem is reported together', () => {
   );
 });
 
-test('node selectors', () => {
-  assert.deepEqual(parseNodeSelector('pool=terminals, kubernetes.io/os=linux'), { pool: 'terminals', 'kubernetes.io/os': 'linux' });
-  assert.deepEqual(parseNodeSelector(''), {});
-  assert.match(parseNodeSelector('x=y=z') as string, /not key=value/);
+test('label lists (node and namespace selectors)', () => {
+  assert.deepEqual(parseLabels('pool=terminals, kubernetes.io/os=linux'), { pool: 'terminals', 'kubernetes.io/os': 'linux' });
+  assert.deepEqual(parseLabels(''), {});
+  assert.match(parseLabels('x=y=z') as string, /not key=value/);
 });
