@@ -21,6 +21,7 @@ export function operatorSettings(config: OperatorConfig, publicKeyPem: string): 
       runAsGroup: config.runAsGroup,
       tokenExpirationSeconds: config.tokenExpirationSeconds,
       nodeSelector: config.nodeSelector,
+      tolerateTaints: config.tolerateTaints,
       namespaceSelector: config.namespaceSelector,
     },
     lease: {

@@ -25,6 +25,7 @@ export const operatorOptionSpecs = {
   watchTimeout: { flag: 'watch-timeout', env: 'CLOUDTERM_OPERATOR_WATCH_TIMEOUT', kind: 'integer', min: 5, max: 3600, default: 300, help: 'seconds each watch asks to last before it is renewed' },
   namespaceSelector: { flag: 'namespace-selector', env: 'CLOUDTERM_OPERATOR_NAMESPACE_SELECTOR', kind: 'string', default: '', help: 'serve only sessions in namespaces with these labels: key=value,… (empty: every namespace; several installations can share a cluster)' },
   nodeSelector: { flag: 'node-selector', env: 'CLOUDTERM_OPERATOR_NODE_SELECTOR', kind: 'string', default: '', help: 'labels the terminal pods\' nodes must have: key=value,… (empty: any node)' },
+  tolerateTaint: { flag: 'tolerate-taint', env: 'CLOUDTERM_OPERATOR_TOLERATE_TAINT', kind: 'string', default: '', help: 'NoSchedule taints the terminal pods tolerate: key=value,… (dedicated terminal nodes)' },
   logLevel: { flag: 'log-level', env: 'CLOUDTERM_OPERATOR_LOG_LEVEL', kind: 'string', default: 'info', help: 'fatal, error, warn, info, debug' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -49,6 +50,7 @@ export interface OperatorConfig {
   readonly logLevel: string;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly namespaceSelector: Readonly<Record<string, string>>;
+  readonly tolerateTaints: Readonly<Record<string, string>>;
 }
 
 export function loadOperatorConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): OperatorConfig {
@@ -67,12 +69,15 @@ export function loadOperatorConfig(argv: readonly string[], env: Readonly<Record
   if (!/^https:\/\/[^/\s]+/.test(shellApiServer)) problems.push(`--shell-api-server must be an https:// URL, got "${shellApiServer}"`);
   const nodeSelector = parseLabels(values.nodeSelector);
   if (typeof nodeSelector === 'string') problems.push(`--node-selector: ${nodeSelector}`);
+  const tolerations = parseLabels(values.tolerateTaint);
+  if (typeof tolerations === 'string') problems.push(`--tolerate-taint: ${tolerations}`);
   const namespaceSelector = parseLabels(values.namespaceSelector);
   if (typeof namespaceSelector === 'string') problems.push(`--namespace-selector: ${namespaceSelector}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     nodeSelector: nodeSelector as Record<string, string>,
     namespaceSelector: namespaceSelector as Record<string, string>,
+    tolerateTaints: tolerations as Record<string, string>,
     kubeconfig: values.kubeconfig ?? null,
     attachPublicKeyFile: values.attachPublicKeyFile!,
     listen: listen as ListenAddress,

@@ -38,14 +38,18 @@ test(`churn: ${SESSIONS} sessions created and deleted at random moments leave no
 
   await Promise.all(
     names.map(async (name, i) => {
-      // Spread the creations over a few seconds, and each deletion 0–25 s after its creation.
+      // Spread the creations over a few seconds.
       await new Promise((resolve) => setTimeout(resolve, (i % 20) * 150));
       const access = i % 3 === 0 ? { access: { role: { kind: 'ClusterRole' as const, name: 'view' } } } : {};
       const created = await kubectl(['create', '-f', '-', '-o', 'jsonpath={.metadata.uid}'], { kubeconfig: rig.plane, input: sessionManifest(ns, name, access) });
       uids.add(created.stdout.trim());
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 25_000));
-      const { stdout } = await kubectl(['get', 'ts', name, '-n', ns, '-o', 'jsonpath={.status.phase}'], { kubeconfig: rig.plane, allowFailure: true });
-      if (stdout === 'Running') sawRunning.add(name);
+      if (i % 4 === 0) {
+        // A quarter once their agent runs; the rest at a random moment of their setup.
+        await eventually(`${name} Running`, async () => (await kubectl(['get', 'ts', name, '-n', ns, '-o', 'jsonpath={.status.phase}'], { kubeconfig: rig.plane })).stdout === 'Running', 150_000, 500);
+        sawRunning.add(name);
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10_000));
+      }
       await kubectl(['delete', 'ts', name, '-n', ns, '--wait=false'], { kubeconfig: rig.plane });
     }),
   );
@@ -58,5 +62,4 @@ test(`churn: ${SESSIONS} sessions created and deleted at random moments leave no
   }, 120_000, 1000);
   await eventually('no agent process of a churned session', async () => agentProcesses(uids).length === 0, 60_000, 500);
   t.diagnostic(`${sawRunning.size} of ${SESSIONS} were deleted once running, the rest during their setup`);
-  assert.ok(sawRunning.size > 0 && sawRunning.size < SESSIONS, 'deleted both during setup and once running');
 });

@@ -209,17 +209,19 @@ export async function kubeconfigVia(rig: OperatorRig, server: string): Promise<s
 /**
  * A rig kubelet of the file's own that runs the terminal pods, its state outside /tmp: a terminal
  * pod mounts an emptyDir at /tmp, which inside the pod's mount namespace would hide a state folder
- * kept under /tmp from the kubelet's own shim. The operator pins its pods there (--node-selector).
+ * kept under /tmp from the kubelet's own shim. The operator pins its pods there (--node-selector,
+ * --tolerate-taint).
  */
 let fileKubelet: Promise<KubeletProcess> | undefined;
 export function operatorKubelet(plane: ControlPlane): Promise<KubeletProcess> {
   fileKubelet ??= (async () => {
     await mkdir('/var/tmp/cloudterm-operator-tests', { recursive: true });
     const stateDir = await mkdtemp('/var/tmp/cloudterm-operator-tests/kubelet-');
-    // Shared by the file's tests; the rig's guardian stops it (and its pods' processes) when this process ends.
-    return startKubelet(plane, { taint: false, stateDir });
+    // Shared by the file's tests; the rig's guardian stops it (and its pods' processes) when this
+    // process ends. Tainted, so that only the operator's pods (which tolerate it) land there.
+    return startKubelet(plane, { stateDir });
   })();
   return fileKubelet;
 }
 
-export const pinTo = (kubelet: KubeletProcess): string[] => ['--node-selector', `kubernetes.io/hostname=${kubelet.nodeName}`];
+export const pinTo = (kubelet: KubeletProcess): string[] => ['--node-selector', `kubernetes.io/hostname=${kubelet.nodeName}`, '--tolerate-taint', `cloudterm.io/rig-node=${kubelet.nodeName}`];

@@ -27,6 +27,8 @@ export interface PodSettings {
   readonly tokenExpirationSeconds: number;
   /** Labels the pod's node must have (dedicated terminal nodes); empty: any node. */
   readonly nodeSelector: Readonly<Record<string, string>>;
+  /** NoSchedule taints (key → value) of those nodes, tolerated. */
+  readonly tolerateTaints: Readonly<Record<string, string>>;
 }
 
 /** The session's resources over the operator's defaults, one value at a time. */
@@ -153,6 +155,9 @@ export function desiredPod(session: TerminalSession, settings: PodSettings): V1P
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       ...(Object.keys(settings.nodeSelector).length > 0 ? { nodeSelector: { ...settings.nodeSelector } } : {}),
+      ...(Object.keys(settings.tolerateTaints).length > 0
+        ? { tolerations: Object.entries(settings.tolerateTaints).map(([key, value]) => ({ key, operator: 'Equal', value, effect: 'NoSchedule' })) }
+        : {}),
       terminationGracePeriodSeconds: 10,
       securityContext: {
         runAsNonRoot: true,

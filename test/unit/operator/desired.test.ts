@@ -8,7 +8,7 @@ import { desiredPod, podResources, ATTACH_KEY_PATH } from '../../../operator/src
 import { type GrantableRole, desiredRoleBinding, desiredSecret, desiredServiceAccount, isGrantable, parseGrantableRoles, secretMatches, shellKubeconfig, SHELL_KUBECONFIG } from '../../../operator/src/desired/access.js';
 import { childNames, controllingSession, sessionLabelValue } from '../../../operator/src/desired/names.js';
 
-const settings = { agentPort: 7681, runAsUser: 1000, runAsGroup: 1000, tokenExpirationSeconds: 600, nodeSelector: {} };
+const settings = { agentPort: 7681, runAsUser: 1000, runAsGroup: 1000, tokenExpirationSeconds: 600, nodeSelector: {}, tolerateTaints: {} };
 
 test('the pod is locked down: non-root, no escalation, no capabilities, seccomp, read-only root, no token', () => {
   const pod = desiredPod(session(), settings);
@@ -28,6 +28,14 @@ test('the pod is locked down: non-root, no escalation, no capabilities, seccomp,
   assert.equal(mounts['/etc/cloudterm/attach']?.readOnly, true);
   assert.equal(pod.spec!.volumes!.some((v) => v.projected), false, 'no token volume without access');
   assert.equal(container.env!.some((e) => e.name === 'KUBECONFIG'), false);
+});
+
+test('dedicated nodes: a node selector and tolerated taints when configured, none otherwise', () => {
+  assert.equal(desiredPod(session(), settings).spec!.nodeSelector, undefined);
+  assert.equal(desiredPod(session(), settings).spec!.tolerations, undefined);
+  const pinned = desiredPod(session(), { ...settings, nodeSelector: { pool: 'terminals' }, tolerateTaints: { dedicated: 'terminals' } });
+  assert.deepEqual(pinned.spec!.nodeSelector, { pool: 'terminals' });
+  assert.deepEqual(pinned.spec!.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'terminals', effect: 'NoSchedule' }]);
 });
 
 test('the pod records the spec it started with, for the immutability rules on servers before 1.25', () => {
