@@ -121,9 +121,11 @@ export function desiredPod(session: TerminalSession, settings: PodSettings): V1P
     }),
     env: environment(session),
     ports: [{ name: AGENT_PORT_NAME, containerPort: settings.agentPort, protocol: 'TCP' }],
+    // Probed every second: the first probe after the agent listens decides when the session is
+    // Ready, so the period is most of the wait for a first prompt.
     readinessProbe: {
       httpGet: { path: '/status', port: AGENT_PORT_NAME },
-      periodSeconds: 2,
+      periodSeconds: 1,
       timeoutSeconds: 2,
       failureThreshold: 3,
     },
