@@ -2,7 +2,7 @@
 // the launch contract that writes those flags (agentArgs).
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { ConfigError, parseOptions, usage, type OptionSpec, type OptionValues } from '../../core/src/config/options.js';
+import { ConfigError, checkRenamedVariables, parseOptions, usage, type OptionSpec, type OptionValues } from '../../core/src/config/options.js';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../../core/src/net/listen-address.js';
 import { MAX_COLS, MAX_ROWS } from '../../core/src/protocol/messages.js';
 import { directoryProblem, programProblem } from '../../core/src/config/program.js';
@@ -21,6 +21,18 @@ export const agentOptionSpecs = {
   resumeWindow: { flag: 'resume-window', env: 'CLOUDTERM_AGENT_RESUME_WINDOW', kind: 'integer', min: 0, max: 86400, default: 60, help: "seconds a detached client's position holds the program back so it can resume losslessly (0 = never)" },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_AGENT_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 100_000, default: 256, help: 'clients attached at once' },
 } as const satisfies Record<string, OptionSpec>;
+
+/** The agent's variables before they were prefixed CLOUDTERM_AGENT_ (docs/decisions.md). */
+export const RENAMED_AGENT_VARIABLES: Readonly<Record<string, string>> = {
+  CLOUDTERM_SESSION_ID: 'CLOUDTERM_AGENT_SESSION_ID',
+  CLOUDTERM_ATTACH_PUBLIC_KEY_FILE: 'CLOUDTERM_AGENT_PUBLIC_KEY_FILE',
+  CLOUDTERM_ATTACH_PUBLIC_KEY: 'CLOUDTERM_AGENT_PUBLIC_KEY',
+  CLOUDTERM_RING_BYTES: 'CLOUDTERM_AGENT_RING_BYTES',
+  CLOUDTERM_RECORD: 'CLOUDTERM_AGENT_RECORD',
+  CLOUDTERM_CWD: 'CLOUDTERM_AGENT_CWD',
+  CLOUDTERM_RESUME_WINDOW: 'CLOUDTERM_AGENT_RESUME_WINDOW',
+  CLOUDTERM_MAX_ATTACHMENTS: 'CLOUDTERM_AGENT_MAX_ATTACHMENTS',
+};
 
 /**
  * The agent's fixed limits: not options (nobody has needed to tune them), but named here with the
@@ -96,6 +108,7 @@ function childEnvironment(env: Readonly<Record<string, string | undefined>>): Re
 export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): AgentConfig {
   const problems: string[] = [];
   const { values, rest } = parseOptions(agentOptionSpecs, argv, env, problems);
+  checkRenamedVariables(RENAMED_AGENT_VARIABLES, env, problems);
 
   const listen = parseListenAddress(values.listen, '127.0.0.1');
   if (typeof listen === 'string') problems.push(`--listen: ${listen}`);

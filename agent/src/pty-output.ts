@@ -1,4 +1,4 @@
-// A session's output, read from its PTY in C (gateway/native/pty-reader.c) and handed over in
+// A session's output, read from its PTY in C (agent/native/pty-reader.c) and handed over in
 // batches: one call per batch instead of a turn of JavaScript per 4 KiB read; the reader also
 // writes the batches to the clients on its lanes (output-lanes.ts). node-pty still starts the
 // program, resizes, signals and reports the exit; only its reading is replaced.

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../../core/src/log.js';
 import { loadKeyPairFiles, loadOrCreateKeyPair, type SigningKeyPair } from '../../core/src/keys/index.js';
 import { createStores, type Stores } from './store/index.js';
 import { prepareDirectory } from './config/directory.js';
-import { LocalBackend, SessionService, type TerminalBackend } from './sessions/index.js';
+import { createBackend, SessionService, type TerminalBackend } from './sessions/index.js';
 import { signAttachToken } from '../../core/src/keys/attach-token.js';
 import { buildApp } from './http/app.js';
 import { AttachHandler } from './http/attach-upgrade.js';
@@ -21,14 +21,14 @@ import { loadTlsMaterial } from './http/tls.js';
 import { createAuthService } from './auth-service.js';
 
 export interface GatewayRuntime {
-  /** How to run this program again, for local agents: e.g. [node, dist/gateway/src/main.js]. */
+  /** How to run this program again, for local agents: e.g. [node, dist/cli/src/main.js]. */
   readonly selfCommand: readonly string[];
   /** The environment local agents (and so the shells) inherit. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Where the built page is (gateway/ui/dist); null serves no page. */
   readonly uiRoot: string | null;
   readonly logDestination: NodeJS.WritableStream;
-  /** Intervals and timeouts other than GATEWAY_TIMINGS' (tests shorten them). */
+  /** Overrides of GATEWAY_TIMINGS' intervals and timeouts (tests shorten them). */
   readonly timings?: Partial<GatewayTimings>;
   readonly processMetrics?: boolean;
 }
@@ -81,7 +81,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   const metrics = createGatewayMetrics(runtime.processMetrics ?? true);
   const auth = await createAuthService(config, { tokenKeys, rateLimiter: stores.rateLimiter, revocations: stores.revocations });
 
-  const backend: TerminalBackend = new LocalBackend({
+  const backend: TerminalBackend = createBackend({
+    kind: 'local',
     dataDir: config.dataDir,
     selfCommand: runtime.selfCommand,
     attachPublicKeyFile: config.attachKeys.publicKeyFile,
@@ -89,12 +90,27 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     recordDir: config.recordDir,
     env: runtime.env,
     startTimeoutMs: timings.agentStartTimeoutMs,
+    stopTimeoutMs: timings.agentStopTimeoutMs,
   });
-  const sessions = new SessionService(stores.sessions, backend, {
-    idleTimeoutMs: config.idleTimeoutMs,
-    maxLifetimeMs: config.maxLifetimeMs,
-    maxSessionsPerUser: config.maxSessionsPerUser,
-  }, (user, tenant) => auth.mayBeMemberOf(user, tenant));
+  const sessionLog = log.child({ part: 'sessions' });
+  const sessions = new SessionService(
+    stores.sessions,
+    backend,
+    {
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxLifetimeMs: config.maxLifetimeMs,
+      maxSessionsPerUser: config.maxSessionsPerUser,
+      // A claim outlasts the slowest stop (then SIGKILL), and the pass that finds it lapsed.
+      claimLeaseMs: timings.agentStopTimeoutMs + timings.reapIntervalMs,
+    },
+    (user, tenant) => auth.mayBeMemberOf(user, tenant),
+    {
+      onStopFailed: (record, error) => {
+        sessionLog.warn({ session: record.id, owner: record.owner, err: error.message }, 'Could not stop a terminal: its session is kept, and the stop retried');
+        metrics.stopFailures.inc();
+      },
+    },
+  );
 
   let shuttingDown = false;
   const attach = new AttachHandler({
@@ -116,8 +132,8 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   });
   metrics.observeProxy(attach);
   backend.onEnded((sessionId) => {
-    log.info({ session: sessionId }, 'Session ended: its process exited');
-    void sessions.ended(sessionId).catch((error: unknown) => log.warn({ err: error }, 'Could not forget an ended session'));
+    sessionLog.info({ session: sessionId }, 'Session ended: its process exited');
+    void sessions.ended(sessionId).catch((error: unknown) => sessionLog.warn({ err: error }, 'Could not forget an ended session'));
   });
 
   const app = await buildApp({
@@ -147,12 +163,12 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     sessions.reap().then(
       (reaped) => {
         for (const record of reaped) {
-          log.info({ session: record.id, owner: record.owner }, 'Reaped expired session');
+          sessionLog.info({ session: record.id, owner: record.owner }, 'Reaped expired session');
           attach.closeSession(record.id);
         }
         metrics.reaped.inc(reaped.length);
       },
-      (error: unknown) => log.warn({ err: error }, 'Reaper could not claim expired sessions'),
+      (error: unknown) => sessionLog.warn({ err: error }, 'Reaper could not claim expired sessions'),
     );
   }, timings.reapIntervalMs);
   reaper.unref();

@@ -111,9 +111,10 @@ async function aliceSharesWithBob(role: 'rw' | 'ro') {
 }
 
 describe('the page, end to end', () => {
-  test('log in, open a terminal, type, resize, and survive a gateway restart mid-output', async () => {
+  test('log in, open a terminal, type, resize, and survive a gateway restart mid-output', async (t) => {
     const site = await gatewayWith();
     let gateway = await site.start();
+    t.after(() => gateway.stop());
     const page = await logIn(site.url, 'alice');
 
     await page.getByTestId('new-terminal').click();
@@ -167,11 +168,11 @@ describe('the page, end to end', () => {
     }
     assert.ok(expiresAfter >= expiresBefore + 30 * 60_000, 'Extend moved the expiry by about an hour');
     await page.context().close();
-    await gateway.stop();
   });
 
-  test('a read-only share: bob watches alice type, cannot type himself', async () => {
+  test('a read-only share: bob watches alice type, cannot type himself', async (t) => {
     const { gateway, alice, bob } = await aliceSharesWithBob('ro');
+    t.after(() => gateway.stop());
     await bob.getByTestId('readonly-badge').waitFor({ state: 'visible' });
 
     await run(bob, 'echo BOB-WAS-HERE');
@@ -182,11 +183,11 @@ describe('the page, end to end', () => {
     assert.ok(!(await lines(bob)).some((line) => line.includes('BOB-WAS-HERE')));
     await alice.context().close();
     await bob.context().close();
-    await gateway.stop();
   });
 
-  test('alice renames her terminal in the list; bob, who only watches it, sees the new name and cannot rename it', async () => {
+  test('alice renames her terminal in the list; bob, who only watches it, sees the new name and cannot rename it', async (t) => {
     const { gateway, alice, bob, sessionId } = await aliceSharesWithBob('ro');
+    t.after(() => gateway.stop());
     await alice.getByTestId('back').click();
     const row = alice.locator(`[data-session-id="${sessionId}"]`);
     await row.getByTestId('session-name').click();
@@ -215,16 +216,16 @@ describe('the page, end to end', () => {
     assert.equal(await bobRow.getByTestId('rename-input').count(), 0, 'a viewer cannot rename');
     await alice.context().close();
     await bob.context().close();
-    await gateway.stop();
   });
 
-  test('someone in two tenants picks the tenant of a new terminal, and the list says which each is in', async () => {
+  test('someone in two tenants picks the tenant of a new terminal, and the list says which each is in', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'cloudterm-e2e-tenants-'));
     dataDirs.push(dir);
     const tenantsFile = join(dir, 'tenants.json');
     await writeFile(tenantsFile, JSON.stringify({ tenants: { 'team-a': { members: ['alice'] }, 'team-b': { members: ['alice'] } } }));
     const site = await gatewayWith(['--tenants-file', tenantsFile]);
     const gateway = await site.start();
+    t.after(() => gateway.stop());
     const alice = await logIn(site.url, 'alice');
     await alice.getByTestId('new-terminal-tenant').selectOption('team-b');
     const sessionId = await openNewTerminal(alice);
@@ -232,11 +233,11 @@ describe('the page, end to end', () => {
     const row = alice.locator(`[data-session-id="${sessionId}"]`);
     assert.equal(await row.getByTestId('session-tenant').innerText(), 'in team-b');
     await alice.context().close();
-    await gateway.stop();
   });
 
-  test('a share changed while bob watches: his page follows — writer, then read-only, then gone', async () => {
+  test('a share changed while bob watches: his page follows — writer, then read-only, then gone', async (t) => {
     const { gateway, alice, bob, sessionId, api } = await aliceSharesWithBob('rw');
+    t.after(() => gateway.stop());
     await run(bob, 'echo "BOB-$((40+2))"');
     await waitForLine(alice, /^BOB-42$/);
 
@@ -255,12 +256,12 @@ describe('the page, end to end', () => {
     assert.equal(await bob.getByTestId('conn-state').textContent(), 'session gone');
     await alice.context().close();
     await bob.context().close();
-    await gateway.stop();
   });
 
-  test('a gateway at its maximum of attachments: the page waits, reconnecting, and connects once there is room', async () => {
+  test('a gateway at its maximum of attachments: the page waits, reconnecting, and connects once there is room', async (t) => {
     const site = await gatewayWith(['--max-attachments', '1']);
     const gateway = await site.start();
+    t.after(() => gateway.stop());
     const first = await logIn(site.url, 'alice');
     const sessionId = await openNewTerminal(first);
 
@@ -280,12 +281,12 @@ describe('the page, end to end', () => {
     await waitForState(second, ['connected'], 30_000);
     await waitForLine(second, /^FIRST-42$/);
     await second.context().close();
-    await gateway.stop();
   });
 
-  test('an idle session expires: the page says so and the session is gone', async () => {
+  test('an idle session expires: the page says so and the session is gone', async (t) => {
     const site = await gatewayWith(['--idle-timeout', '10', '--max-lifetime', '600']);
     const gateway = await site.start();
+    t.after(() => gateway.stop());
     const page = await logIn(site.url, 'carol');
     await page.getByTestId('new-terminal').click();
     await waitForState(page, ['connected']);
@@ -298,6 +299,5 @@ describe('the page, end to end', () => {
     assert.equal((await api.request('GET', `/api/sessions/${sessionId}`)).status, 404);
     await page.screenshot({ path: join(tmpdir(), 'cloudterm-expired.png') });
     await page.context().close();
-    await gateway.stop();
   });
 });

@@ -178,9 +178,10 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
 const count = (text: string, part: string) => text.split(part).length - 1;
 
 describe('page in Chromium', () => {
-  test('a fresh visit shows the sign-in form, with no CSP violation or console error', async () => {
+  test('a fresh visit shows the sign-in form, with no CSP violation or console error', async (t) => {
     loggedIn = false;
     const { page, problems } = await openPage();
+    t.after(() => page.close());
     const response = await page.goto(base, { waitUntil: 'networkidle' });
     assert.equal(response?.status(), 200);
     assert.match(String(response?.headers()['content-security-policy']), /default-src 'self'/);
@@ -192,14 +193,14 @@ describe('page in Chromium', () => {
     assert.deepEqual(await page.evaluate('[window.cloudterm.state(), window.cloudterm.received(), window.cloudterm.socket()]'), ['idle', 0, null]);
     await page.screenshot({ path: SCREENSHOT });
     assert.deepEqual(problems, []);
-    await page.close();
   });
 
-  test('the terminal resumes after its socket dies, printing nothing twice', async () => {
+  test('the terminal resumes after its socket dies, printing nothing twice', async (t) => {
     loggedIn = true;
     const agent = agents.get('s-rw')!;
     agent.append('first line from the agent\r\n');
     const { page, problems } = await openPage();
+    t.after(() => page.close());
     await showTerminal(page, 's-rw');
     assert.equal(await page.getByTestId('conn-state').getAttribute('data-state'), 'connected');
     assert.ok(await page.getByTestId('readonly-badge').isHidden());
@@ -263,7 +264,6 @@ describe('page in Chromium', () => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     assert.equal(agent.sockets.length, sockets, 'no reconnect after the session ended');
     assert.deepEqual(problems, []);
-    await page.close();
   });
 
   test('a read-only viewer sees the badge and sends neither input nor size', async () => {
@@ -286,11 +286,12 @@ describe('page in Chromium', () => {
     await socketClosed;
   });
 
-  test('the tab shows the title the program sets, and a printed URL opens in a new tab without an opener', async () => {
+  test('the tab shows the title the program sets, and a printed URL opens in a new tab without an opener', async (t) => {
     loggedIn = true;
     const agent = agents.get('s-links')!;
     agent.append('docs at https://docs.example.test/guide?x=1 here\r\n');
     const { page, problems } = await openPage();
+    t.after(() => page.close());
     // The link's site, answered here (the machine has no internet, and the test needs none).
     await page.context().route('https://docs.example.test/**', (route) => route.fulfill({ contentType: 'text/html', body: '<title>docs</title>' }));
     await showTerminal(page, 's-links');
@@ -325,18 +326,18 @@ describe('page in Chromium', () => {
     });
     await page.mouse.click(at.x, at.y);
     const opened = await popup;
+    t.after(() => opened.close());
     await opened.waitForURL('https://docs.example.test/guide?x=1');
     assert.equal(await opened.evaluate('window.opener'), null, 'the opened page cannot reach the terminal page');
     assert.deepEqual(problems, []);
-    await opened.close();
-    await page.close();
   });
 
-  test('Ctrl+C copies the selected text and sends nothing; with nothing selected it is the interrupt', async () => {
+  test('Ctrl+C copies the selected text and sends nothing; with nothing selected it is the interrupt', async (t) => {
     loggedIn = true;
     const agent = agents.get('s-copy')!;
     agent.append('copy-me-please\r\n');
     const { page, problems } = await openPage();
+    t.after(() => page.close());
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
     await showTerminal(page, 's-copy');
     await waitFor('output', async () => (await screenText(page)).includes('copy-me-please'));
@@ -354,12 +355,12 @@ describe('page in Chromium', () => {
     await page.keyboard.press('Control+c');
     await waitFor('the interrupt', () => inputs().includes('\x03'));
     assert.deepEqual(problems, []);
-    await page.close();
   });
 
-  test('an open terminal follows its session: a rename made elsewhere, an expiry moved by activity', async () => {
+  test('an open terminal follows its session: a rename made elsewhere, an expiry moved by activity', async (t) => {
     loggedIn = true;
     const { page, problems } = await openPage();
+    t.after(() => page.close());
     await showTerminal(page, 's-moved');
     assert.equal(await page.locator('.term-title').innerText(), 'demo s-moved');
     assert.match(await page.getByTestId('expiry').innerText(), /^expires in (44|45) min$/);
@@ -369,6 +370,5 @@ describe('page in Chromium', () => {
     assert.equal(await page.title(), 'renamed elsewhere · CloudTerm');
     assert.match(await page.getByTestId('expiry').innerText(), /^expires in (2 h 59 min|3 h)$/);
     assert.deepEqual(problems, []);
-    await page.close();
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { execFileSync, spawnSync } from 'node:child_process';
 import bcrypt from 'bcrypt';
-import { loadGatewayConfig, type GatewayConfig } from '../../gateway/src/config/gateway-config.js';
+import { loadGatewayConfig, type GatewayConfig, type GatewayTimings } from '../../gateway/src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
 import { TestClient } from './agent-client.js';
 
@@ -88,6 +88,10 @@ export interface GatewayFixtureOptions {
   readonly revocationCheckMs?: number;
   readonly requestTimeoutMs?: number;
   readonly dataDir?: string;
+  /** Other intervals and timeouts (GATEWAY_TIMINGS). */
+  readonly timings?: Partial<GatewayTimings>;
+  /** More of the gateway's environment (what its local agents may or may not inherit). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** What the command line of every agent a gateway started names: its data directory's key file. */
@@ -142,7 +146,7 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
   });
   const gateway = await startGateway(config, {
     selfCommand: SELF_COMMAND,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dataDir, LANG: 'C.UTF-8', PS1: '$ ' },
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dataDir, LANG: 'C.UTF-8', PS1: '$ ', ...options.env },
     uiRoot: null,
     logDestination,
     timings: {
@@ -151,6 +155,7 @@ export async function startGatewayFixture(options: GatewayFixtureOptions = {}): 
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 2_000,
       revocationCheckMs: options.revocationCheckMs ?? 300,
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+      ...options.timings,
     },
     processMetrics: false,
   });

@@ -46,6 +46,16 @@ function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
 
 const ids = (records: readonly SessionRecord[]): string[] => records.map((record) => record.id);
 
+/** How long a claim holds in these tests. */
+const LEASE = MINUTE;
+
+/** What the reaper does with a store: claim what expired, then (its terminals stopped) delete it. */
+async function forgetExpired(store: SessionStore, now: number): Promise<string[]> {
+  const claimed = await store.claimExpired(now, 100, LEASE);
+  for (const record of claimed) await store.delete(record.id);
+  return ids(claimed);
+}
+
 /** How a suite gets stores: a fresh empty one, and peers that see the same data (other replicas). */
 interface Backend {
   open(t: TestContext): Promise<{ store: SessionStore; peer(): Promise<SessionStore> }>;
@@ -90,7 +100,7 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       assert.deepEqual(ids(await store.listForTenant('team-b')), [other.id]);
       assert.deepEqual(await store.listForTenant('team-c'), []);
       await store.delete(second.id);
-      await store.claimExpired(BASE, 10);
+      await forgetExpired(store, BASE);
       assert.deepEqual(ids(await store.listForTenant('team-a')), [first.id]);
     });
 
@@ -178,7 +188,7 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       await store.create(idle, 5);
       await store.touch(idle.id, BASE + 2 * MINUTE);
       assert.equal((await store.get(idle.id))?.expiresAt, BASE + MINUTE);
-      assert.deepEqual(ids(await store.claimExpired(BASE + 2 * MINUTE, 10)), [idle.id]);
+      assert.deepEqual(ids(await store.claimExpired(BASE + 2 * MINUTE, 10, LEASE)), [idle.id]);
 
       await store.touch('no-such-session', BASE);
     });
@@ -194,8 +204,8 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       assert.equal((await store.extend(record.id, BASE + 9 * HOUR))?.expiresAt, BASE + 4 * HOUR);
       // Ending early is an extend into the past: the reaper takes it at once.
       assert.equal((await store.extend(record.id, BASE))?.expiresAt, BASE);
-      assert.deepEqual(ids(await store.claimExpired(BASE, 10)), [record.id]);
-      assert.equal(await store.extend(record.id, BASE + HOUR), null);
+      assert.deepEqual(ids(await store.claimExpired(BASE, 10, LEASE)), [record.id]);
+      assert.equal(await store.extend(record.id, BASE + HOUR), null, 'an ending session is not extended');
     });
 
     test('sharing adds, changes and removes access, and the shared user’s list follows', async (t) => {
@@ -217,25 +227,45 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       assert.equal(await store.share('gone', 'bob', 'ro'), null);
     });
 
-    test('claimExpired takes only expired sessions, earliest first, out of every index', async (t) => {
+    test('claimExpired claims only expired sessions, earliest first, once per lease, and keeps them until deleted', async (t) => {
       const { store } = await backend().open(t);
       const now = BASE + HOUR;
       const first = session({ expiresAt: now - 3 * MINUTE, shares: { bob: 'rw' } });
       const second = session({ expiresAt: now - 2 * MINUTE });
       const third = session({ expiresAt: now, owner: 'bob' });
-      const live = session({ expiresAt: now + 1, shares: { bob: 'ro' } });
+      const live = session({ expiresAt: now + HOUR, shares: { bob: 'ro' } });
       for (const record of [third, live, second, first]) await store.create(record, 3);
 
-      assert.deepEqual(await store.claimExpired(now, 2), [first, second]);
-      assert.deepEqual(await store.claimExpired(now, 10), [third]);
-      assert.deepEqual(await store.claimExpired(now, 10), []);
+      const ending = (record: SessionRecord, at: number) => ({ ...record, state: 'ending', expiresAt: at + LEASE });
+      assert.deepEqual(await store.claimExpired(now, 2, LEASE), [ending(first, now), ending(second, now)]);
+      assert.deepEqual(await store.claimExpired(now, 10, LEASE), [ending(third, now)]);
+      assert.deepEqual(await store.claimExpired(now, 10, LEASE), [], 'not claimed again while the lease holds');
+      // Kept, and still listed, until the terminal is stopped: a failed stop loses nothing.
+      assert.deepEqual(await store.get(first.id), ending(first, now));
+      assert.deepEqual(ids(await store.listForUser('bob')), [live.id, third.id, first.id]);
+      await store.touch(first.id, now + 1);
+      assert.equal((await store.get(first.id))?.expiresAt, now + LEASE, 'activity does not slide an ending session');
+      // A lease that lapsed (its stop failed, its replica died): the next pass claims it again.
+      assert.deepEqual(ids(await store.claimExpired(now + LEASE, 10, LEASE)), [first.id, second.id, third.id]);
+      for (const gone of [first, second, third]) assert.equal(await store.delete(gone.id), true);
       for (const gone of [first, second, third]) assert.equal(await store.get(gone.id), null);
       assert.deepEqual(ids(await store.listForUser('alice')), [live.id]);
       assert.deepEqual(ids(await store.listForUser('bob')), [live.id]);
-      // Claimed sessions no longer count against the owner's limit.
+      // Deleted sessions no longer count against the owner's limit.
       await store.create(session(), 3);
       await store.create(session(), 3);
       await assert.rejects(store.create(session(), 3), SessionLimitError);
+    });
+
+    test('claim takes one session to end it, whatever its expiry; null when it is gone', async (t) => {
+      const { store } = await backend().open(t);
+      const record = session({ state: 'running' });
+      await store.create(record, 5);
+      assert.deepEqual(await store.claim(record.id, BASE, LEASE), { ...record, state: 'ending', expiresAt: BASE + LEASE });
+      assert.deepEqual(await store.claimExpired(BASE, 10, LEASE), [], 'held by its claim');
+      assert.deepEqual(ids(await store.claimExpired(BASE + LEASE, 10, LEASE)), [record.id], 'retried once the claim lapses');
+      await store.delete(record.id);
+      assert.equal(await store.claim(record.id, BASE, LEASE), null);
     });
 
     test('replicas racing to claim 200 expired sessions each get distinct ones, and all of them', async (t) => {
@@ -249,7 +279,7 @@ function sessionStoreSuite(name: string, backend: () => Backend): void {
       const claimedBy = await Promise.all(
         replicas.map(async (replica) => {
           const mine: string[] = [];
-          for (let batch = await replica.claimExpired(now, 7); batch.length > 0; batch = await replica.claimExpired(now, 7)) {
+          for (let batch = await replica.claimExpired(now, 7, LEASE); batch.length > 0; batch = await replica.claimExpired(now, 7, LEASE)) {
             mine.push(...ids(batch));
           }
           return mine;
@@ -325,7 +355,7 @@ describe('RedisSessionStore: keys', () => {
     await store.create(b, 5);
     assert.ok((await redis.keys('leak-test:*')).length > 0);
     await store.delete(a.id);
-    await store.claimExpired(BASE, 10);
+    await forgetExpired(store, BASE);
     assert.deepEqual(await redis.keys('leak-test:*'), []);
     await store.create(session(), 5);
     assert.ok((await redis.keys('cloudterm:*')).length === 0, 'the prefix is used for every key');
@@ -387,7 +417,7 @@ describe('RedisSessionStore: Redis down and back', () => {
     await failsFast(store.get(before.id));
     await failsFast(store.listForUser('alice'));
     await failsFast(store.touch(before.id, BASE));
-    await failsFast(store.claimExpired(BASE + HOUR, 10));
+    await failsFast(store.claimExpired(BASE + HOUR, 10, LEASE));
 
     await server.restart();
     await waitUntilReachable();
@@ -396,7 +426,7 @@ describe('RedisSessionStore: Redis down and back', () => {
     await store.create(after, 5);
     assert.deepEqual(await store.get(after.id), after);
     await store.touch(after.id, BASE + MINUTE);
-    assert.deepEqual(ids(await store.claimExpired(BASE + HOUR, 10)), [after.id]);
+    assert.deepEqual(ids(await store.claimExpired(BASE + HOUR, 10, LEASE)), [after.id]);
   });
 
   test('a frozen Redis (no answer at all) fails operations within the command timeout', async () => {
@@ -419,9 +449,10 @@ describe('MemorySessionStore: snapshot', () => {
     dir = await mkdtemp(join(tmpdir(), 'cloudterm-store-'));
   });
 
-  test('sessions survive re-creating the store from the snapshot, which only its user can read', async () => {
+  test('sessions survive re-creating the store from the snapshot, which only its user can read', async (t) => {
     const path = join(dir, 'sessions.json');
     const first = await MemorySessionStore.open({ snapshotPath: path });
+    t.after(() => first.close());
     const kept = session({ pid: 1234, state: 'running', endpoint: 'unix:/tmp/ct/a.sock' });
     const deleted = session();
     const claimed = session({ expiresAt: BASE });
@@ -429,19 +460,18 @@ describe('MemorySessionStore: snapshot', () => {
     await first.share(kept.id, 'bob', 'ro');
     await first.extend(kept.id, BASE + HOUR);
     await first.delete(deleted.id);
-    await first.claimExpired(BASE, 10);
+    await forgetExpired(first, BASE);
 
     // Read while the first store is still open: every change is on disk once its call returns.
     const second = await MemorySessionStore.open({ snapshotPath: path });
+    t.after(() => second.close());
     const expected = { ...kept, shares: { bob: 'ro' }, expiresAt: BASE + HOUR };
     assert.deepEqual(await second.listForUser('alice'), [expected]);
     assert.deepEqual(ids(await second.listForUser('bob')), [kept.id]);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
-    await first.close();
-    await second.close();
   });
 
-  test('a snapshot written before sessions had "recorded" still loads, those sessions not recorded', async () => {
+  test('a snapshot written before sessions had "recorded" still loads, those sessions not recorded', async (t) => {
     const path = join(dir, 'older.json');
     const first = await MemorySessionStore.open({ snapshotPath: path });
     const record = session({ state: 'running' });
@@ -452,8 +482,8 @@ describe('MemorySessionStore: snapshot', () => {
     assert.doesNotMatch(withoutField, /recorded/);
     await writeFile(path, withoutField, { mode: 0o600 });
     const second = await MemorySessionStore.open({ snapshotPath: path });
+    t.after(() => second.close());
     assert.deepEqual(await second.get(record.id), { ...record, recorded: false });
-    await second.close();
   });
 
   test('a lock left by a gateway that is gone is taken over; a store lets go of its lock at close', async () => {
@@ -528,7 +558,7 @@ describe('MemorySessionStore: snapshot', () => {
 });
 
 describe('createStores', () => {
-  test('without a Redis URL: stores in this process, sessions kept in the snapshot', async () => {
+  test('without a Redis URL: stores in this process, sessions kept in the snapshot', async (t) => {
     const path = join(await mkdtemp(join(tmpdir(), 'cloudterm-stores-')), 'sessions.json');
     const stores = await createStores({ redisUrl: null, snapshotPath: path });
     const record = session();
@@ -539,13 +569,14 @@ describe('createStores', () => {
     assert.equal(await stores.revocations.isRevoked('jti-1'), true);
     await stores.close();
     const reopened = await createStores({ redisUrl: null, snapshotPath: path });
+    t.after(() => reopened.close());
     assert.deepEqual(await reopened.sessions.get(record.id), record);
-    await reopened.close();
   });
 
-  test('with a Redis URL: all three share Redis under the key prefix, and close() disconnects', async () => {
+  test('with a Redis URL: all three share Redis under the key prefix, and close() disconnects', async (t) => {
     const stores = await createStores({ redisUrl: redisServer.url, keyPrefix: 'factory:' });
     const other = await createStores({ redisUrl: redisServer.url, keyPrefix: 'factory:' });
+    t.after(() => other.close());
     const record = session();
     await stores.sessions.create(record, 5);
     assert.deepEqual(await other.sessions.get(record.id), record);
@@ -555,7 +586,6 @@ describe('createStores', () => {
     assert.equal(await other.revocations.isRevoked('jti-1'), true);
     await stores.close();
     await assert.rejects(stores.sessions.ping(), StoreUnavailableError);
-    await other.close();
   });
 
   test('an unreachable Redis fails the start quickly with StoreUnavailableError', async () => {

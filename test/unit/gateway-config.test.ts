@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { attachmentsForFileLimit, loadGatewayConfig } from '../../gateway/src/config/gateway-config.js';
+import { attachmentsForFileLimit, gatewayOptionSpecs, loadGatewayConfig } from '../../gateway/src/config/gateway-config.js';
 import { ConfigError } from '../../core/src/config/options.js';
 
 const base = ['--data-dir', '/tmp/cloudterm-config-test'];
@@ -30,4 +30,27 @@ test("--max-attachments and CLOUDTERM_GATEWAY_MAX_ATTACHMENTS set it (not the ag
       return true;
     });
   }
+});
+
+test('every gateway variable is CLOUDTERM_GATEWAY_*; one still set under its old name is refused, naming the new one', () => {
+  for (const spec of Object.values(gatewayOptionSpecs)) assert.match(spec.env, /^CLOUDTERM_GATEWAY_/, `--${spec.flag}`);
+  assert.throws(() => loadGatewayConfig('local', base, { CLOUDTERM_LISTEN: '127.0.0.1:9000', CLOUDTERM_REDIS_URL: 'redis://x' }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, [
+      'CLOUDTERM_LISTEN is no longer read: set CLOUDTERM_GATEWAY_LISTEN instead',
+      'CLOUDTERM_REDIS_URL is no longer read: set CLOUDTERM_GATEWAY_REDIS_URL instead',
+    ]);
+    return true;
+  });
+  assert.deepEqual(loadGatewayConfig('local', base, { CLOUDTERM_GATEWAY_LISTEN: '127.0.0.1:9000' }).listen, { host: '127.0.0.1', port: 9000 });
+});
+
+test('defaults come from the option specs and the mode', () => {
+  const local = loadGatewayConfig('local', base, {});
+  const shared = loadGatewayConfig('gateway', [...base, '--users-file', '/dev/null', '--token-key-file', 'a', '--token-public-key-file', 'b', '--attach-key-file', 'c', '--attach-public-key-file', 'd'], {});
+  assert.deepEqual([local.listen, local.defaultTenant], [{ host: '127.0.0.1', port: 8080 }, 'local']);
+  assert.deepEqual([shared.listen, shared.defaultTenant], [{ host: '0.0.0.0', port: 8080 }, 'default']);
+  assert.equal(local.maxSessionsPerUser, gatewayOptionSpecs.maxSessionsPerUser.default);
+  assert.equal(local.idleTimeoutMs, gatewayOptionSpecs.idleTimeout.default * 1000);
+  assert.equal(local.redisKeyPrefix, 'cloudterm:');
 });

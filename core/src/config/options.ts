@@ -156,6 +156,16 @@ export function parseOptions<S extends Record<string, OptionSpec>>(
   return { values: values as OptionValues<S>, rest };
 }
 
+/**
+ * Variables a part used to read under another name: one still set is a problem naming the new
+ * name, not a setting silently ignored (a gateway that would listen somewhere else than told).
+ */
+export function checkRenamedVariables(renamed: Readonly<Record<string, string>>, env: Readonly<Record<string, string | undefined>>, problems: string[]): void {
+  for (const [old, current] of Object.entries(renamed)) {
+    if (env[old] !== undefined) problems.push(`${old} is no longer read: set ${current} instead`);
+  }
+}
+
 function convert(spec: OptionSpec, text: string, source: string, problems: string[]): unknown {
   switch (spec.kind) {
     case 'string':

@@ -1,6 +1,6 @@
-// Finds and loads one of the project's C addons (gateway/native/*.c), which node-gyp builds into
-// build/Release when `npm ci` runs. Found from gateway/src/ (tests, tsx) and from dist/gateway/src/
-// (the built command) alike.
+// Finds and loads one of the project's C addons (gateway/native/*.c, agent/native/*.c), which
+// node-gyp builds into build/Release when `npm ci` runs. Found from core/src/native/ (tests, tsx)
+// and from dist/core/src/native/ (the built command) alike: the repository is three or four up.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

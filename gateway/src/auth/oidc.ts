@@ -7,6 +7,8 @@ import { HttpError } from '../errors.js';
 
 /** Asymmetric algorithms only: HS* would let anyone holding the (public) client secret mint tokens. */
 export const OIDC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'PS256'] as const;
+/** How long the IdP's key set may take to arrive before a login is answered 503 idp_unavailable. */
+export const JWKS_TIMEOUT_MS = 5_000;
 export const DEFAULT_USER_CLAIM = 'preferred_username';
 export const DEFAULT_GROUPS_CLAIM = 'groups';
 
@@ -22,7 +24,7 @@ export interface OidcOptions {
   readonly groupsClaim?: string;
   /** Accepted clock difference with the IdP, in seconds; default 30. */
   readonly clockToleranceSeconds?: number;
-  /** How long to wait for the JWKS, in ms; default 5000. */
+  /** How long to wait for the JWKS, in ms; default JWKS_TIMEOUT_MS. */
   readonly jwksTimeoutMs?: number;
   /** The clock; tests inject one. */
   readonly now?: () => number;
@@ -76,7 +78,7 @@ export class OidcVerifier {
     this.issuer = options.issuer;
     // jose caches the key set, refetches it when a token names an unknown kid (key rotation), but
     // at most once per cooldown, so random kids cannot make us hammer the IdP.
-    this.keys = createRemoteJWKSet(jwksUrl, { timeoutDuration: options.jwksTimeoutMs ?? 5000 });
+    this.keys = createRemoteJWKSet(jwksUrl, { timeoutDuration: options.jwksTimeoutMs ?? JWKS_TIMEOUT_MS });
     this.userClaim = options.userClaim ?? DEFAULT_USER_CLAIM;
     this.groupsClaim = options.groupsClaim ?? DEFAULT_GROUPS_CLAIM;
     this.clockTolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;

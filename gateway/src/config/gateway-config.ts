@@ -3,10 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, parseOptions, usage, type OptionSpec } from '../../../core/src/config/options.js';
+import { ConfigError, checkRenamedVariables, parseOptions, usage, type OptionSpec } from '../../../core/src/config/options.js';
 import { parseListenAddress, type ListenAddress } from '../../../core/src/net/listen-address.js';
 import { programProblem } from '../../../core/src/config/program.js';
 import { LOG_LEVELS } from '../../../core/src/log.js';
+import { DEFAULT_GROUPS_CLAIM, DEFAULT_USER_CLAIM } from '../auth/oidc.js';
 import { loadNativeSplice, type ProxyCore } from '../proxy/index.js';
 import { loadPtyReader } from '../../../agent/src/index.js';
 
@@ -33,8 +34,8 @@ export const gatewayOptionSpecs = {
   oidcIssuer: { flag: 'oidc-issuer', env: 'CLOUDTERM_GATEWAY_OIDC_ISSUER', kind: 'string', help: 'accept bearer JWTs from this issuer' },
   oidcAudience: { flag: 'oidc-audience', env: 'CLOUDTERM_GATEWAY_OIDC_AUDIENCE', kind: 'string', help: 'their required audience' },
   oidcJwksUrl: { flag: 'oidc-jwks-url', env: 'CLOUDTERM_GATEWAY_OIDC_JWKS_URL', kind: 'string', help: "the issuer's JWKS URL" },
-  oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_GATEWAY_OIDC_USER_CLAIM', kind: 'string', default: 'preferred_username', help: 'claim naming the user' },
-  oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_GATEWAY_OIDC_GROUPS_CLAIM', kind: 'string', default: 'groups', help: 'claim listing groups = tenants' },
+  oidcUserClaim: { flag: 'oidc-user-claim', env: 'CLOUDTERM_GATEWAY_OIDC_USER_CLAIM', kind: 'string', default: DEFAULT_USER_CLAIM, help: 'claim naming the user' },
+  oidcGroupsClaim: { flag: 'oidc-groups-claim', env: 'CLOUDTERM_GATEWAY_OIDC_GROUPS_CLAIM', kind: 'string', default: DEFAULT_GROUPS_CLAIM, help: 'claim listing groups = tenants' },
   maxAttachmentsPerUser: { flag: 'max-attachments-per-user', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS_PER_USER', kind: 'integer', min: 1, max: 10_000_000, default: 64, help: "attachments one user holds at once on this gateway, so that nobody takes everyone's room" },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 10_000_000, help: 'attachments this gateway holds at once; more are answered 503 gateway_full (default: what the open-files limit allows)' },
   proxyCore: { flag: 'proxy-core', env: 'CLOUDTERM_GATEWAY_PROXY_CORE', kind: 'string', default: 'native', help: 'native (the C splice) or js; HTTPS served by the gateway itself always uses js' },
@@ -46,6 +47,40 @@ export const gatewayOptionSpecs = {
 } as const satisfies Record<string, OptionSpec>;
 
 export type GatewayMode = 'gateway' | 'local';
+
+/** The gateway's variables before they were prefixed CLOUDTERM_GATEWAY_ (docs/decisions.md). */
+export const RENAMED_GATEWAY_VARIABLES: Readonly<Record<string, string>> = {
+  CLOUDTERM_LISTEN: 'CLOUDTERM_GATEWAY_LISTEN',
+  CLOUDTERM_METRICS_LISTEN: 'CLOUDTERM_GATEWAY_METRICS_LISTEN',
+  CLOUDTERM_PUBLIC_URL: 'CLOUDTERM_GATEWAY_PUBLIC_URL',
+  CLOUDTERM_TLS_CERT: 'CLOUDTERM_GATEWAY_TLS_CERT',
+  CLOUDTERM_TLS_KEY: 'CLOUDTERM_GATEWAY_TLS_KEY',
+  CLOUDTERM_ALLOWED_ORIGINS: 'CLOUDTERM_GATEWAY_ALLOWED_ORIGINS',
+  CLOUDTERM_REDIS_URL: 'CLOUDTERM_GATEWAY_REDIS_URL',
+  CLOUDTERM_REDIS_KEY_PREFIX: 'CLOUDTERM_GATEWAY_REDIS_KEY_PREFIX',
+  CLOUDTERM_USERS_FILE: 'CLOUDTERM_GATEWAY_USERS_FILE',
+  CLOUDTERM_TENANTS_FILE: 'CLOUDTERM_GATEWAY_TENANTS_FILE',
+  CLOUDTERM_DEFAULT_TENANT: 'CLOUDTERM_GATEWAY_DEFAULT_TENANT',
+  CLOUDTERM_TOKEN_KEY_FILE: 'CLOUDTERM_GATEWAY_TOKEN_KEY_FILE',
+  CLOUDTERM_TOKEN_PUBLIC_KEY_FILE: 'CLOUDTERM_GATEWAY_TOKEN_PUBLIC_KEY_FILE',
+  CLOUDTERM_ATTACH_KEY_FILE: 'CLOUDTERM_GATEWAY_ATTACH_KEY_FILE',
+  CLOUDTERM_ATTACH_PUBLIC_KEY_FILE: 'CLOUDTERM_GATEWAY_ATTACH_PUBLIC_KEY_FILE',
+  CLOUDTERM_TOKEN_TTL: 'CLOUDTERM_GATEWAY_TOKEN_TTL',
+  CLOUDTERM_IDLE_TIMEOUT: 'CLOUDTERM_GATEWAY_IDLE_TIMEOUT',
+  CLOUDTERM_MAX_LIFETIME: 'CLOUDTERM_GATEWAY_MAX_LIFETIME',
+  CLOUDTERM_MAX_SESSIONS_PER_USER: 'CLOUDTERM_GATEWAY_MAX_SESSIONS_PER_USER',
+  CLOUDTERM_OIDC_ISSUER: 'CLOUDTERM_GATEWAY_OIDC_ISSUER',
+  CLOUDTERM_OIDC_AUDIENCE: 'CLOUDTERM_GATEWAY_OIDC_AUDIENCE',
+  CLOUDTERM_OIDC_JWKS_URL: 'CLOUDTERM_GATEWAY_OIDC_JWKS_URL',
+  CLOUDTERM_OIDC_USER_CLAIM: 'CLOUDTERM_GATEWAY_OIDC_USER_CLAIM',
+  CLOUDTERM_OIDC_GROUPS_CLAIM: 'CLOUDTERM_GATEWAY_OIDC_GROUPS_CLAIM',
+  CLOUDTERM_PROXY_CORE: 'CLOUDTERM_GATEWAY_PROXY_CORE',
+  CLOUDTERM_TRUST_PROXY: 'CLOUDTERM_GATEWAY_TRUST_PROXY',
+  CLOUDTERM_DATA_DIR: 'CLOUDTERM_GATEWAY_DATA_DIR',
+  CLOUDTERM_SHELL: 'CLOUDTERM_GATEWAY_SHELL',
+  CLOUDTERM_RECORD_DIR: 'CLOUDTERM_GATEWAY_RECORD_DIR',
+  CLOUDTERM_LOG_LEVEL: 'CLOUDTERM_GATEWAY_LOG_LEVEL',
+};
 
 /** The defaults that differ between the two modes; every other default is in its option's spec. */
 const MODE_DEFAULTS = {
@@ -70,6 +105,8 @@ export const GATEWAY_TIMINGS = {
   requestTimeoutMs: 30_000,
   /** How long a new terminal's agent has to answer (local mode). */
   agentStartTimeoutMs: 10_000,
+  /** How long a local agent has to exit once told to stop (its own grace and drain are 5 s each). */
+  agentStopTimeoutMs: 15_000,
 } as const;
 
 export type GatewayTimings = { readonly [K in keyof typeof GATEWAY_TIMINGS]: number };
@@ -161,6 +198,7 @@ function openFilesLimit(): number {
 export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const problems: string[] = [];
   const { values } = parseOptions(gatewayOptionSpecs, argv, env, problems);
+  checkRenamedVariables(RENAMED_GATEWAY_VARIABLES, env, problems);
 
   const defaults = MODE_DEFAULTS[mode];
   const listen = parseListenAddress(values.listen ?? defaults.listen, defaults.host);

@@ -18,6 +18,7 @@ export interface GatewayMetrics {
   readonly logins: Counter<'result'>;
   readonly proxyErrors: Counter<'reason'>;
   readonly reaped: Counter;
+  readonly stopFailures: Counter;
   /** Where the attachment figures are read from at scrape time. */
   observeProxy(source: ProxyCounters): void;
 }
@@ -37,6 +38,7 @@ export function createGatewayMetrics(withProcessMetrics: boolean): GatewayMetric
     logins: registry.counter('cloudterm_gateway_logins_total', 'Login attempts by result', ['result']),
     proxyErrors: registry.counter('cloudterm_gateway_proxy_errors_total', 'Attachments refused or cut, by reason', ['reason']),
     reaped: registry.counter('cloudterm_gateway_reaped_sessions_total', 'Expired sessions this replica ended'),
+    stopFailures: registry.counter('cloudterm_gateway_session_stop_failures_total', 'Terminals that could not be stopped (their sessions are kept and the stop retried)'),
     observeProxy: (source) => {
       proxy = source;
     },

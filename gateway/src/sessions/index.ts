@@ -1,5 +1,6 @@
 export type { TerminalBackend, StartRequest, StartedTerminal } from './backend.js';
 export { LocalBackend, type LocalBackendOptions } from './local-backend.js';
+export { createBackend, type BackendConfig } from './create-backend.js';
 export {
   SessionService,
   accessOf,
@@ -9,5 +10,6 @@ export {
   type CreateRequest,
   type Principal,
   type SessionLimits,
+  type SessionServiceOptions,
   type SessionView,
 } from './session-service.js';

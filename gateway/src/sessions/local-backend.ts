@@ -26,6 +26,8 @@ export interface LocalBackendOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** How long a new agent has to answer. */
   readonly startTimeoutMs: number;
+  /** How long a stopped agent has to end its program and exit. */
+  readonly stopTimeoutMs: number;
 }
 
 const SOCKET_POLL_MS = 20;
@@ -135,11 +137,24 @@ export class LocalBackend implements TerminalBackend {
     return cmdline.split('\0').includes(record.id);
   }
 
+  /** Resolves once the agent is gone; throws (after a SIGKILL) when it outlived the timeout. */
   async stop(record: SessionRecord): Promise<void> {
     if (!(await this.isRunning(record))) return;
+    // The agent ends its shell and closes its attachments with the exit status.
+    this.signal(record.pid!, 'SIGTERM');
+    const deadline = Date.now() + this.options.stopTimeoutMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, SOCKET_POLL_MS));
+      if (!(await this.isRunning(record))) return;
+    }
+    // Forced, so that the next attempt finds it gone; this one still reports the failure.
+    this.signal(record.pid!, 'SIGKILL');
+    throw new Error(`the agent (pid ${record.pid}) did not stop within ${this.options.stopTimeoutMs} ms of SIGTERM`);
+  }
+
+  private signal(pid: number, signal: NodeJS.Signals): void {
     try {
-      // The agent ends its shell and closes its attachments with the exit status.
-      process.kill(record.pid!, 'SIGTERM');
+      process.kill(pid, signal);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }

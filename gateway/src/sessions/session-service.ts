@@ -38,6 +38,19 @@ export interface SessionLimits {
   readonly idleTimeoutMs: number;
   readonly maxLifetimeMs: number;
   readonly maxSessionsPerUser: number;
+  /**
+   * How long a claim to end a session holds while its terminal is stopped: longer than a stop may
+   * take, so that no other replica retries a stop still under way. A stop that fails hands its
+   * session back at once (the next reaper pass retries it); one whose replica died is retried
+   * when the claim lapses.
+   */
+  readonly claimLeaseMs: number;
+}
+
+export interface SessionServiceOptions {
+  readonly now?: () => number;
+  /** A terminal could not be stopped; its session is kept and the stop retried (logged, counted). */
+  readonly onStopFailed?: (record: SessionRecord, error: Error) => void;
 }
 
 export interface CreateRequest {
@@ -85,8 +98,12 @@ export class SessionService {
     private readonly limits: SessionLimits,
     /** Whether a user can be a member of a tenant (Authenticator.mayBeMemberOf): who may get a share. */
     private readonly mayBeMemberOf: (user: string, tenant: string) => boolean,
-    private readonly now: () => number = Date.now,
+    private readonly options: SessionServiceOptions = {},
   ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
 
   async create(principal: Principal, request: CreateRequest): Promise<SessionView> {
     const membership = request.tenant
@@ -194,10 +211,15 @@ export class SessionService {
     return toView(updated, access);
   }
 
-  /** Ends a session: removes its record and stops its terminal. */
+  /**
+   * Ends a session: claims it, stops its terminal, and only then removes its record. A stop that
+   * fails leaves the session `ending`, for the reaper to retry; the caller hears why.
+   */
   async end(record: SessionRecord): Promise<void> {
-    await this.store.delete(record.id);
-    await this.backend.stop(record);
+    const claimed = await this.store.claim(record.id, this.now(), this.limits.claimLeaseMs);
+    if (!claimed) return;
+    const failure = await this.stopAndForget(claimed);
+    if (failure) throw new HttpError('upstream_failed', `the terminal could not be stopped (${failure.message}); it is retried shortly`);
   }
 
   /** Whether the session's terminal still exists (see TerminalBackend.isRunning). */
@@ -205,15 +227,38 @@ export class SessionService {
     return this.backend.isRunning(record);
   }
 
-  /** A terminal ended by itself (its shell exited): forget the session. */
+  /** A terminal ended by itself (its shell exited): it is provably gone, so forget the session. */
   async ended(id: string): Promise<void> {
     await this.store.delete(id);
   }
 
-  /** Claims expired sessions (exactly one replica gets each) and stops their terminals. */
+  /**
+   * Claims expired sessions (exactly one replica holds each claim) and stops their terminals;
+   * returns those that ended. One whose stop failed is handed back for the next pass to retry.
+   */
   async reap(limit = 100): Promise<SessionRecord[]> {
-    const expired = await this.store.claimExpired(this.now(), limit);
-    await Promise.all(expired.map((record) => this.backend.stop(record).catch(() => undefined)));
-    return expired;
+    const expired = await this.store.claimExpired(this.now(), limit, this.limits.claimLeaseMs);
+    const failures = await Promise.all(expired.map((record) => this.stopAndForget(record)));
+    return expired.filter((_, i) => failures[i] === null);
+  }
+
+  /**
+   * Stops the terminal, then removes the record; null, or the stop's error. A failed stop keeps
+   * the record and ends the claim now (a claim of no lease), so that the next reaper pass, on any
+   * replica, retries it.
+   */
+  private async stopAndForget(record: SessionRecord): Promise<Error | null> {
+    try {
+      await this.backend.stop(record);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.options.onStopFailed?.(record, failure);
+      // Should the store fail too, the claim's lease runs out and the retry comes later.
+      await this.store.claim(record.id, this.now(), 0).catch(() => null);
+      return failure;
+    }
+    // Already gone when the terminal ended by itself meanwhile (TerminalBackend.onEnded).
+    await this.store.delete(record.id);
+    return null;
   }
 }

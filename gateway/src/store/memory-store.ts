@@ -95,7 +95,7 @@ export class MemorySessionStore implements SessionStore {
 
   async touch(id: string, now: number): Promise<void> {
     const record = this.records.get(id);
-    if (record === undefined || record.expiresAt <= now) return;
+    if (record === undefined || record.expiresAt <= now || record.state === 'ending') return;
     const expiresAt = Math.min(now + record.idleTimeoutMs, record.maxExpiresAt);
     if (expiresAt <= record.expiresAt) return;
     this.records.set(id, Object.freeze({ ...record, expiresAt }));
@@ -104,7 +104,7 @@ export class MemorySessionStore implements SessionStore {
 
   async extend(id: string, until: number): Promise<SessionRecord | null> {
     const record = this.records.get(id);
-    if (record === undefined) return null;
+    if (record === undefined || record.state === 'ending') return null;
     return this.replace({ ...record, expiresAt: Math.min(until, record.maxExpiresAt) });
   }
 
@@ -123,14 +123,28 @@ export class MemorySessionStore implements SessionStore {
     return true;
   }
 
-  async claimExpired(now: number, limit: number): Promise<SessionRecord[]> {
+  async claimExpired(now: number, limit: number, leaseMs: number): Promise<SessionRecord[]> {
     const expired = [...this.records.values()]
       .filter((record) => record.expiresAt <= now)
       .sort((a, b) => a.expiresAt - b.expiresAt || compareIds(a.id, b.id))
       .slice(0, Math.max(0, limit));
-    for (const record of expired) this.records.delete(record.id);
-    if (expired.length > 0) await this.snapshot?.save();
-    return expired;
+    const claimed = expired.map((record) => this.claimed(record, now, leaseMs));
+    if (claimed.length > 0) await this.snapshot?.save();
+    return claimed;
+  }
+
+  async claim(id: string, now: number, leaseMs: number): Promise<SessionRecord | null> {
+    const record = this.records.get(id);
+    if (record === undefined) return null;
+    const claimed = this.claimed(record, now, leaseMs);
+    await this.snapshot?.save();
+    return claimed;
+  }
+
+  private claimed(record: SessionRecord, now: number, leaseMs: number): SessionRecord {
+    const claimed = freezeRecord({ ...record, state: 'ending', expiresAt: now + leaseMs });
+    this.records.set(claimed.id, claimed);
+    return claimed;
   }
 
   async ping(): Promise<void> {

@@ -74,8 +74,8 @@ return 1
 
 // KEYS: session hash, expiry. ARGV: now, id. The cheap one: a few fields read, two written.
 const TOUCH = new LuaScript(`
-local v = redis.call('HMGET', KEYS[1], 'expiresAt', 'maxExpiresAt', 'idleTimeoutMs')
-if not v[1] then return 0 end
+local v = redis.call('HMGET', KEYS[1], 'expiresAt', 'maxExpiresAt', 'idleTimeoutMs', 'state')
+if not v[1] or v[4] == 'ending' then return 0 end
 local now = tonumber(ARGV[1])
 local current = tonumber(v[1])
 if current <= now then return 0 end
@@ -89,9 +89,9 @@ return 1
 
 // KEYS: session hash, expiry. ARGV: until, id. Returns the record, or nil when gone.
 const EXTEND = new LuaScript(`
-local max = redis.call('HGET', KEYS[1], 'maxExpiresAt')
-if not max then return false end
-local text = string.format('%d', math.min(tonumber(ARGV[1]), tonumber(max)))
+local v = redis.call('HMGET', KEYS[1], 'maxExpiresAt', 'state')
+if not v[1] or v[2] == 'ending' then return false end
+local text = string.format('%d', math.min(tonumber(ARGV[1]), tonumber(v[1])))
 redis.call('HSET', KEYS[1], 'expiresAt', text)
 redis.call('ZADD', KEYS[2], text, ARGV[2])
 return redis.call('HGETALL', KEYS[1])
@@ -130,22 +130,31 @@ redis.call('DEL', KEYS[1])
 return 1
 `);
 
-// KEYS: expiry. ARGV: now, limit, prefix. Finds, unindexes and deletes in one script: a replica
-// racing another gets the sessions the first did not take, never the same ones.
-const CLAIM_EXPIRED = new LuaScript(`${DROP_FROM_INDEXES}
+// KEYS: expiry. ARGV: now, limit, prefix, lease end. Finds and marks in one script: a replica
+// racing another gets the sessions the first did not take, never the same ones, until the lease
+// lapses. An expiry entry whose hash is gone is dropped.
+const CLAIM_EXPIRED = new LuaScript(`
 local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
 local claimed = {}
 for _, id in ipairs(ids) do
   local key = ARGV[3] .. 'session:' .. id
-  local fields = redis.call('HGETALL', key)
-  redis.call('ZREM', KEYS[1], id)
-  if #fields > 0 then
-    drop_from_indexes(ARGV[3], id, fields)
-    redis.call('DEL', key)
-    claimed[#claimed + 1] = fields
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSET', key, 'state', 'ending', 'expiresAt', ARGV[4])
+    redis.call('ZADD', KEYS[1], ARGV[4], id)
+    claimed[#claimed + 1] = redis.call('HGETALL', key)
+  else
+    redis.call('ZREM', KEYS[1], id)
   end
 end
 return claimed
+`);
+
+// KEYS: session hash, expiry. ARGV: lease end, id. Returns the claimed record, or nil when gone.
+const CLAIM = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], 'state', 'ending', 'expiresAt', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return redis.call('HGETALL', KEYS[1])
 `);
 
 export class RedisSessionStore implements SessionStore {
@@ -230,13 +239,13 @@ export class RedisSessionStore implements SessionStore {
     return reply === 1;
   }
 
-  async claimExpired(now: number, limit: number): Promise<SessionRecord[]> {
+  async claimExpired(now: number, limit: number, leaseMs: number): Promise<SessionRecord[]> {
     if (limit < 1) return [];
     const reply = await redisCall('claimExpired', () =>
-      CLAIM_EXPIRED.run(this.redis, [this.expiryKey], [integer(now), Math.floor(limit), this.prefix]),
+      CLAIM_EXPIRED.run(this.redis, [this.expiryKey], [integer(now), Math.floor(limit), this.prefix, integer(now + leaseMs)]),
     );
     if (!Array.isArray(reply)) throw new Error('claimExpired: unexpected reply from Redis');
-    // These are already out of Redis: one malformed hash must not cost the caller the others.
+    // One malformed hash must not cost the caller the others.
     return reply.flatMap((pairs: unknown) => {
       try {
         return decodePairs(pairs, '') ?? [];
@@ -244,6 +253,11 @@ export class RedisSessionStore implements SessionStore {
         return [];
       }
     });
+  }
+
+  async claim(id: string, now: number, leaseMs: number): Promise<SessionRecord | null> {
+    const reply = await redisCall('claim', () => CLAIM.run(this.redis, [this.sessionKey(id), this.expiryKey], [integer(now + leaseMs), id]));
+    return decodePairs(reply, id);
   }
 
   async ping(): Promise<void> {

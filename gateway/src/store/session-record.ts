@@ -2,7 +2,7 @@
 import type { Role } from '../../../core/src/protocol/messages.js';
 import type { SessionRecord, SessionState } from './types.js';
 
-const STATES: ReadonlySet<string> = new Set<SessionState>(['starting', 'running']);
+const STATES: ReadonlySet<string> = new Set<SessionState>(['starting', 'running', 'ending']);
 
 /** A valid, frozen SessionRecord from untrusted data (a snapshot file, a Redis hash), or null. */
 export function parseRecord(value: unknown): SessionRecord | null {

@@ -2,7 +2,11 @@
 // suite; the gateway depends only on these interfaces.
 import type { Role } from '../../../core/src/protocol/messages.js';
 
-export type SessionState = 'starting' | 'running';
+/**
+ * `ending`: claimed to be ended (by a user or the reaper); the record stays until its terminal is
+ * stopped, so a stop that fails is retried instead of leaving a terminal nobody knows of.
+ */
+export type SessionState = 'starting' | 'running' | 'ending';
 
 export interface SessionRecord {
   readonly id: string;
@@ -16,7 +20,10 @@ export interface SessionRecord {
   readonly state: SessionState;
   /** Epoch milliseconds. */
   readonly createdAt: number;
-  /** When the session expires unless used or extended (sliding on activity). */
+  /**
+   * When the session expires unless used or extended (sliding on activity). For an `ending`
+   * session: when its claim lapses and another reaper pass may claim it again.
+   */
   readonly expiresAt: number;
   /** The hard maximum lifetime: expiresAt never goes past it. */
   readonly maxExpiresAt: number;
@@ -59,20 +66,26 @@ export interface SessionStore {
   /**
    * Activity: expiresAt = min(now + idleTimeoutMs, maxExpiresAt). Cheap; called often. It never
    * moves expiresAt earlier (an extend() outlives later keystrokes, stale `now`s are harmless) and
-   * never revives a session that has already expired (expiresAt <= now): that one is being reaped.
+   * never revives a session that has already expired (expiresAt <= now) or is `ending`: that one
+   * is being reaped.
    */
   touch(id: string, now: number): Promise<void>;
-  /** Moves expiresAt to min(until, maxExpiresAt); null when the session is gone. */
+  /** Moves expiresAt to min(until, maxExpiresAt); null when the session is gone or `ending`. */
   extend(id: string, until: number): Promise<SessionRecord | null>;
   /** Adds, changes (role) or removes (role null) a share; null when the session is gone. */
   share(id: string, user: string, role: Role | null): Promise<SessionRecord | null>;
   /** Removes the session; true when it existed. */
   delete(id: string): Promise<boolean>;
   /**
-   * Atomically takes up to `limit` sessions whose expiresAt <= now out of the store and returns
-   * them: with several gateway replicas racing, each expired session is returned to exactly one.
+   * Atomically claims up to `limit` sessions whose expiresAt <= now, earliest first, and returns
+   * them: each is marked `ending` and its expiresAt moved to now + leaseMs, so that with several
+   * gateway replicas racing each is returned to exactly one. The records stay (indexes and the
+   * owner's count included) until deleted once their terminals are stopped; one whose stop
+   * failed, or whose replica died, is claimed again when its lease lapses.
    */
-  claimExpired(now: number, limit: number): Promise<SessionRecord[]>;
+  claimExpired(now: number, limit: number, leaseMs: number): Promise<SessionRecord[]>;
+  /** Claims one session to end it, as claimExpired does whatever its expiry; null when it is gone. */
+  claim(id: string, now: number, leaseMs: number): Promise<SessionRecord | null>;
   /** Throws when the backing service is unreachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

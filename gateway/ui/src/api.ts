@@ -11,7 +11,7 @@ export interface SessionView {
   owner: string;
   tenant: string;
   role: SessionRole;
-  state: 'starting' | 'running';
+  state: 'starting' | 'running' | 'ending';
   createdAt: string;
   expiresAt: string;
   maxExpiresAt: string;

@@ -66,14 +66,14 @@ describe('agent bad input', () => {
     assert.equal(code, CloseCode.Malformed.code);
   });
 
-  test('an unknown message type gets a notice and the attachment stays open', async () => {
+  test('an unknown message type gets a notice and the attachment stays open', async (t) => {
     const client = await agent.connect('rw');
+    t.after(() => client.close());
     client.socket.send(new Uint8Array([0x7f, 1, 2, 3]));
     await client.waitFor(() => client.find('notice') !== undefined, 'notice');
     assert.equal(client.find('notice')!.code, NoticeCode.UnknownType);
     client.type('echo still""-here\r');
     await client.waitForText('still-here');
-    await client.close();
   });
 
   test('a message over the maximum size closes with 1009', async () => {
@@ -89,8 +89,9 @@ describe('agent bad input', () => {
     [-1, -5, 'negative'],
     [1001, 24, 'one column too many'],
   ] as const) {
-    test(`resize to ${label} is refused with a notice; the size is unchanged`, async () => {
+    test(`resize to ${label} is refused with a notice; the size is unchanged`, async (t) => {
       const client = await agent.connect('rw');
+      t.after(() => client.close());
       const before = client.hello!;
       const frame = new Uint8Array(5);
       const view = new DataView(frame.buffer);
@@ -106,16 +107,15 @@ describe('agent bad input', () => {
         rows: number;
       };
       assert.deepEqual([status.cols, status.rows], [before.cols, before.rows]);
-      await client.close();
     });
   }
 
-  test('a read-only attachment cannot resize', async () => {
+  test('a read-only attachment cannot resize', async (t) => {
     const client = await agent.connect('ro');
+    t.after(() => client.close());
     client.socket.send(encodeResize(100, 30));
     await client.waitFor(() => client.find('notice') !== undefined, 'notice');
     assert.equal(client.find('notice')!.code, NoticeCode.ReadOnly);
-    await client.close();
   });
 
   test('an attach offset in the future closes with 4002', async () => {
@@ -136,12 +136,12 @@ describe('agent bad input', () => {
     await bystanderUnaffected();
   });
 
-  test('a second attach message gets a notice, not a second stream', async () => {
+  test('a second attach message gets a notice, not a second stream', async (t) => {
     const client = await agent.connect('rw');
+    t.after(() => client.close());
     client.attach(0);
     await client.waitFor(() => client.find('notice') !== undefined, 'notice');
     assert.equal(client.find('notice')!.code, NoticeCode.AlreadyAttached);
-    await client.close();
   });
 
   test('a client that never sends attach is closed with 4003 after the timeout', async () => {

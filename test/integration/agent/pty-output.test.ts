@@ -1,4 +1,4 @@
-// The agent reads its PTY in C (gateway/native/pty-reader.c) while node-pty starts the program and
+// The agent reads its PTY in C (agent/native/pty-reader.c) while node-pty starts the program and
 // reports its exit, and writes the output of caught-up clients itself (lanes, output-lanes.ts).
 // What a user would notice if that were wrong: the first bytes a program prints missing (node-pty's
 // own stream reading them first), output out of order, doubled or torn where a client moves between
@@ -31,26 +31,26 @@ function seqOnTerminal(n: number): string {
 }
 
 describe('agent PTY output', () => {
-  test('what a program prints before anyone attaches is all there, from its first byte', async () => {
+  test('what a program prints before anyone attaches is all there, from its first byte', async (t) => {
     const agent = await running("printf 'FIRST-BYTES\\n'; seq 1 3000; exec sleep 30");
     // Let the program print everything before the first client attaches.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const client = await agent.connect('ro');
+    t.after(() => client.close());
     const expected = `FIRST-BYTES\r\n${seqOnTerminal(3000)}`;
     await client.waitFor(() => client.received >= expected.length, 'all the output');
     assert.equal(client.firstOffset, 0);
     assertText(client, expected);
-    await client.close();
   });
 
-  test('a burst of 3 MB arrives exactly, in order, with nothing doubled', async () => {
+  test('a burst of 3 MB arrives exactly, in order, with nothing doubled', async (t) => {
     const agent = await running('read go; seq 1 400000; exec sleep 30');
     const client = await agent.connect();
+    t.after(() => client.close());
     client.type('\r');
     const expected = `\r\n${seqOnTerminal(400_000)}`;
     await client.waitFor(() => client.received >= expected.length, 'the whole burst', 30_000);
     assertText(client, expected);
-    await client.close();
   });
 
   test('output printed just before the exit arrives before the exit status', async () => {
@@ -76,7 +76,7 @@ describe('agent PTY output', () => {
     assert.deepEqual(client.find('exit'), { type: 'exit', code: 5, signal: 0 });
   });
 
-  test('a client that stalls mid-burst, then reads again, gets every byte once, in contiguous frames', async () => {
+  test('a client that stalls mid-burst, then reads again, gets every byte once, in contiguous frames', async (t) => {
     // Caught up, the client is on the reader's lane; stalled, its socket cannot take a frame
     // whole, so it falls back to JavaScript with the rest of that frame, and the program is held
     // (it is the only reader); reading again, it catches up and goes back on a lane. A unix
@@ -85,6 +85,7 @@ describe('agent PTY output', () => {
     const agent = await startAgentFixture({ command: '/bin/sh', args: ['-c', 'read go; seq 1 300000; exec sleep 30'], listen: { path: socketPath } });
     fixtures.push(agent);
     const client = await agent.connect('rw', { url: `ws+unix://${socketPath}:/attach` });
+    t.after(() => client.close());
     const expected = `\r\n${seqOnTerminal(300_000)}`;
     client.type('\r');
     await client.waitFor(() => client.received > 100_000, 'the burst under way');
@@ -95,12 +96,12 @@ describe('agent PTY output', () => {
     assert.equal(client.find('gap'), undefined, 'nothing was lost');
     assertContiguous(client);
     assertText(client, expected);
-    await client.close();
   });
 
-  test("ws's own replies (a pong) reach a client on the reader's lane between whole frames", async () => {
+  test("ws's own replies (a pong) reach a client on the reader's lane between whole frames", async (t) => {
     const agent = await running('read go; seq 1 200000; exec sleep 30');
     const client = await agent.connect();
+    t.after(() => client.close());
     const expected = `\r\n${seqOnTerminal(200_000)}`;
     let pongs = 0;
     client.socket.on('pong', () => (pongs += 1));
@@ -115,7 +116,6 @@ describe('agent PTY output', () => {
     assert.equal(client.closeCode, null, 'the stream stayed valid WebSocket');
     assertContiguous(client);
     assertText(client, expected);
-    await client.close();
   });
   test('clients that attach to a printing program and drop, by the hundred, give back every descriptor', async () => {
     // Each attached client that keeps up is given a lane, which holds a copy of its socket's

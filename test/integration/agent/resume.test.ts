@@ -74,19 +74,19 @@ describe('agent resume', () => {
     await second.waitForClose();
   });
 
-  test('a new client attaching at the current end sees only new output', async () => {
+  test('a new client attaching at the current end sees only new output', async (t) => {
     const agent = await startAgentFixture({ command: '/bin/sh', args: [] });
     fixtures.push(agent);
     const first = await agent.connect();
+    t.after(() => first.close());
     first.type('echo BEFORE\r');
     await first.waitForText('BEFORE\r\n');
     await new Promise((r) => setTimeout(r, 100));
     const second = await agent.connect('ro', { attachAt: null });
+    t.after(() => second.close());
     second.attach(second.hello!.offset);
     first.type('echo AFTER\r');
     await second.waitForText('AFTER\r\n');
     assert.ok(!second.text().includes('BEFORE'));
-    await first.close();
-    await second.close();
   });
 });

@@ -19,37 +19,37 @@ async function shell(): Promise<AgentFixture> {
 }
 
 describe('agent terminal', () => {
-  test('typed input is echoed by the shell', async () => {
+  test('typed input is echoed by the shell', async (t) => {
     const agent = await shell();
     const client = await agent.connect();
+    t.after(() => client.close());
     client.type('echo "hel""lo"\r');
     await client.waitForText('hello\r\n');
-    await client.close();
   });
 
-  test('hello reports the size, the offsets and the role', async () => {
+  test('hello reports the size, the offsets and the role', async (t) => {
     const agent = await shell();
     const client = await agent.connect('ro');
+    t.after(() => client.close());
     const hello = client.hello!;
     assert.equal(hello.role, 'ro');
     assert.equal(hello.cols, 80);
     assert.equal(hello.rows, 24);
     assert.equal(hello.oldest, 0);
     assert.equal(hello.version, 1);
-    await client.close();
   });
 
-  test('a resize is seen by stty size and announced to every attachment', async () => {
+  test('a resize is seen by stty size and announced to every attachment', async (t) => {
     const agent = await shell();
     const writer = await agent.connect('rw');
+    t.after(() => writer.close());
     const viewer = await agent.connect('ro');
+    t.after(() => viewer.close());
     writer.resize(132, 43);
     await viewer.waitFor(() => viewer.find('resized') !== undefined, 'resized');
     assert.deepEqual(viewer.find('resized'), { type: 'resized', cols: 132, rows: 43 });
     writer.type('stty size\r');
     await writer.waitForText('43 132');
-    await writer.close();
-    await viewer.close();
   });
 
   test('the exit status reaches every attachment, then a normal close, then the agent stops', async () => {
@@ -81,10 +81,12 @@ describe('agent terminal', () => {
     assert.ok(Date.now() - started < 5_000);
   });
 
-  test('two viewers see the same bytes; the read-only one cannot type and is told so', async () => {
+  test('two viewers see the same bytes; the read-only one cannot type and is told so', async (t) => {
     const agent = await shell();
     const writer = await agent.connect('rw');
+    t.after(() => writer.close());
     const viewer = await agent.connect('ro');
+    t.after(() => viewer.close());
     viewer.type('echo VIEWER-TYPED\r');
     await viewer.waitFor(() => viewer.find('notice') !== undefined, 'read-only notice');
     assert.equal(viewer.find('notice')!.code, NoticeCode.ReadOnly);
@@ -95,8 +97,6 @@ describe('agent terminal', () => {
     // Same offsets, same bytes: both attached from 0.
     await viewer.waitFor(() => viewer.received === writer.received, 'viewer catches up');
     assert.deepEqual(viewer.output(), writer.output());
-    await writer.close();
-    await viewer.close();
   });
 
   test('bytes that are not valid UTF-8 pass through to the program unchanged', async () => {
@@ -109,9 +109,10 @@ describe('agent terminal', () => {
     await client.waitForClose();
   });
 
-  test('status endpoint reports attachments, offsets and activity', async () => {
+  test('status endpoint reports attachments, offsets and activity', async (t) => {
     const agent = await shell();
     const client = await agent.connect();
+    t.after(() => client.close());
     client.type('echo status-check\r');
     await client.waitForText('status-check\r\n');
     const base = agent.url.replace('ws://', 'http://').replace('/attach', '');
@@ -123,6 +124,5 @@ describe('agent terminal', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /cloudterm_agent_attachments 1/);
     assert.match(metrics, /cloudterm_agent_output_bytes_total [1-9]/);
-    await client.close();
   });
 });

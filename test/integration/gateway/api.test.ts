@@ -94,8 +94,9 @@ describe('login', () => {
 });
 
 describe('sessions', () => {
-  test('rename: the owner renames it for everyone; a writer may not; bad names are 400; a stranger gets 404', async () => {
+  test('rename: the owner renames it for everyone; a writer may not; bad names are 400; a stranger gets 404', async (t) => {
     const { body } = await alice.request<View>('POST', '/api/sessions', { name: 'before' });
+    t.after(() => alice.request('DELETE', `/api/sessions/${body.id}`));
     await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'rw' });
     const renamed = await alice.request<View>('PATCH', `/api/sessions/${body.id}`, { name: 'build box — ünïcode' });
     assert.equal(renamed.status, 200);
@@ -117,7 +118,6 @@ describe('sessions', () => {
     assert.equal(stranger.status, 404);
     assert.equal((await alice.request('PATCH', '/api/sessions/no-such-session', { name: 'x' })).status, 404);
     assert.equal((await alice.request<View>('GET', `/api/sessions/${body.id}`)).body.name, 'build box — ünïcode', 'nothing refused changed it');
-    await alice.request('DELETE', `/api/sessions/${body.id}`);
   });
 
   test('create, list, get, attach and type through the gateway', async () => {
@@ -136,8 +136,9 @@ describe('sessions', () => {
     assert.equal((await alice.request('DELETE', `/api/sessions/${created.body.id}`)).status, 204);
   });
 
-  test("another user can neither see, attach to, nor delete alice's session", async () => {
+  test("another user can neither see, attach to, nor delete alice's session", async (t) => {
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    t.after(() => alice.request('DELETE', `/api/sessions/${body.id}`));
     assert.equal((await bob.request('GET', `/api/sessions/${body.id}`)).status, 404);
     const deleted = await bob.request('DELETE', `/api/sessions/${body.id}`);
     assert.equal(deleted.status, 404);
@@ -145,18 +146,20 @@ describe('sessions', () => {
     await assert.rejects(bob.attach(body.id), (error: { status: number }) => error.status === 404);
     const list = await bob.request<{ sessions: View[] }>('GET', '/api/sessions');
     assert.ok(!list.body.sessions.some((s) => s.id === body.id));
-    await alice.request('DELETE', `/api/sessions/${body.id}`);
   });
 
-  test('a read-only share lets bob watch but not type', async () => {
+  test('a read-only share lets bob watch but not type', async (t) => {
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    t.after(() => alice.request('DELETE', `/api/sessions/${body.id}`));
     const shared = await alice.request<View>('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'ro' });
     assert.equal(shared.status, 200);
     assert.deepEqual(shared.body.shares, { bob: 'ro' });
     const bobsView = await bob.request<View>('GET', `/api/sessions/${body.id}`);
     assert.equal(bobsView.body.role, 'ro');
     const writer = await alice.attach(body.id);
+    t.after(() => writer.close());
     const viewer = await bob.attach(body.id);
+    t.after(() => viewer.close());
     assert.equal(viewer.hello!.role, 'ro');
     viewer.type('echo BOB-TYPED\r');
     await viewer.waitFor(() => viewer.find('notice')?.code === NoticeCode.ReadOnly, 'read-only notice');
@@ -170,15 +173,14 @@ describe('sessions', () => {
     // Unsharing takes the session away from bob.
     await alice.request('DELETE', `/api/sessions/${body.id}/shares/bob`);
     assert.equal((await bob.request('GET', `/api/sessions/${body.id}`)).status, 404);
-    await writer.close();
-    await viewer.close();
-    await alice.request('DELETE', `/api/sessions/${body.id}`);
   });
 
-  test('changing or taking back a share closes what it granted (4403); the owner stays attached', async () => {
+  test('changing or taking back a share closes what it granted (4403); the owner stays attached', async (t) => {
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    t.after(() => alice.request('DELETE', `/api/sessions/${body.id}`));
     await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'rw' });
     const owner = await alice.attach(body.id);
+    t.after(() => owner.close());
     const writer = await bob.attach(body.id);
     assert.equal(writer.hello!.role, 'rw');
 
@@ -198,8 +200,6 @@ describe('sessions', () => {
     owner.type('echo still-""here\r');
     await owner.waitForText('still-here');
     assert.equal(owner.closeCode, null);
-    await owner.close();
-    await alice.request('DELETE', `/api/sessions/${body.id}`);
   });
 
   test('deleting a session closes its attachments with 4404 and ends the shell', async () => {
@@ -221,14 +221,14 @@ describe('sessions', () => {
     assert.equal((await bob.request('POST', '/api/sessions', {})).status, 201, 'room again after deleting');
   });
 
-  test('extend moves the expiry, never past the maximum lifetime', async () => {
+  test('extend moves the expiry, never past the maximum lifetime', async (t) => {
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    t.after(() => alice.request('DELETE', `/api/sessions/${body.id}`));
     const extended = await alice.request<View>('POST', `/api/sessions/${body.id}/extend`, { seconds: 1800 });
     assert.equal(extended.status, 200);
     assert.ok(Date.parse(extended.body.expiresAt) > Date.parse(body.expiresAt));
     const capped = await alice.request<View>('POST', `/api/sessions/${body.id}/extend`, { seconds: 3600 });
     assert.equal(capped.body.expiresAt, capped.body.maxExpiresAt);
-    await alice.request('DELETE', `/api/sessions/${body.id}`);
   });
 });
 
@@ -368,7 +368,7 @@ describe('attach upgrade checks', () => {
       req.end();
     });
 
-  test('a malformed handshake is refused by the gateway itself (not a 502 from the agent), and a valid one still attaches', async () => {
+  test('a malformed handshake is refused by the gateway itself (not a 502 from the agent), and a valid one still attaches', async (t) => {
     const key = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
     assert.deepEqual(await rawUpgrade('GET', { 'sec-websocket-version': '13' }).then((r) => [r.status, r.code]), [400, 'bad_request']);
     assert.deepEqual(await rawUpgrade('GET', { ...key, 'sec-websocket-key': 'short' }).then((r) => [r.status, r.code]), [400, 'bad_request']);
@@ -377,7 +377,7 @@ describe('attach upgrade checks', () => {
     const post = await rawUpgrade('POST', key);
     assert.deepEqual([post.status, post.code, post.headers['allow']], [405, 'method_not_allowed', 'GET']);
     const terminal = await alice.attach(sessionId);
-    await terminal.close();
+    t.after(() => terminal.close());
   });
 
   test('a path that is not the attach route: 404', async () => {
@@ -505,16 +505,16 @@ describe('clients that never finish a request', () => {
     }
   });
 
-  test('an attached terminal is not a request: it outlives the timeout', async () => {
+  test('an attached terminal is not a request: it outlives the timeout', async (t) => {
     const carol = await slow().login('carol');
     const { body } = await carol.request<View>('POST', '/api/sessions', {});
+    t.after(() => carol.request('DELETE', `/api/sessions/${body.id}`));
     const terminal = await carol.attach(body.id);
+    t.after(() => terminal.close());
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     terminal.type('echo still-""attached\r');
     await terminal.waitForText('still-attached');
     assert.equal(terminal.closeCode, null);
-    await terminal.close();
-    await carol.request('DELETE', `/api/sessions/${body.id}`);
   });
 });
 
@@ -531,11 +531,12 @@ async function attachOnceThereIsRoom(client: ApiClient, sessionId: string) {
 describe('a gateway holding its maximum of attachments', () => {
   const full = withGateway({ args: ['--max-attachments', '2'] });
 
-  test('one more attach is 503 gateway_full with Retry-After; the held ones and the API go on; room comes back', async () => {
+  test('one more attach is 503 gateway_full with Retry-After; the held ones and the API go on; room comes back', async (t) => {
     const carol = await full().login('carol');
     const sessionId = (await carol.request<View>('POST', '/api/sessions', {})).body.id;
     const first = await carol.attach(sessionId);
     const second = await carol.attach(sessionId);
+    t.after(() => second.close());
     await assert.rejects(carol.attach(sessionId), (error: { status: number; body: string; headers: Record<string, string> }) => {
       assert.equal(error.status, 503);
       assert.equal(JSON.parse(error.body).error.code, 'gateway_full');
@@ -555,8 +556,7 @@ describe('a gateway holding its maximum of attachments', () => {
     await first.close();
     const third = await attachOnceThereIsRoom(carol, sessionId);
     assert.ok(third, 'an attach succeeds once one ended');
-    await third.close();
-    await second.close();
+    t.after(() => third.close());
   });
 });
 
@@ -599,9 +599,10 @@ describe('metrics on a listener of their own', () => {
 describe('one user holding their maximum of attachments', () => {
   const capped = withGateway({ args: ['--max-attachments-per-user', '2'] });
 
-  test("one more of that user's is 409 attachment_limit; other users still attach; closing one makes room", async () => {
+  test("one more of that user's is 409 attachment_limit; other users still attach; closing one makes room", async (t) => {
     const carol = await capped().login('carol');
     const sessionId = (await carol.request<View>('POST', '/api/sessions', {})).body.id;
+    t.after(() => carol.request('DELETE', `/api/sessions/${sessionId}`));
     await carol.request('PUT', `/api/sessions/${sessionId}/shares/bob`, { role: 'ro' });
     // Attaches that fail give their place back.
     for (let i = 0; i < 3; i++) await assert.rejects(carol.attach('no-such-session'), (error: { status: number }) => error.status === 404);
@@ -627,7 +628,6 @@ describe('one user holding their maximum of attachments', () => {
     assert.ok(third, 'carol attaches again once one of hers ended');
     await assert.rejects(carol.attach(sessionId), (error: { status: number }) => error.status === 409);
     for (const terminal of [second, third, watcher]) await terminal.close();
-    await carol.request('DELETE', `/api/sessions/${sessionId}`);
   });
 });
 

@@ -32,7 +32,7 @@ function processAlive(pid: number): boolean {
 }
 
 describe('proxy', () => {
-  test('large output crosses the gateway byte-exact, and resumes byte-exact after a drop', async () => {
+  test('large output crosses the gateway byte-exact, and resumes byte-exact after a drop', async (t) => {
     const gw = await gateway();
     const alice = await gw.login('alice');
     const { body } = await alice.request('POST', '/api/sessions', {});
@@ -45,11 +45,11 @@ describe('proxy', () => {
     await first.waitFor(() => first.received - start >= expected.length / 3, 'a third');
     await first.close();
     const second = await alice.attach(body.id, { attachAt: first.received });
+    t.after(() => second.close());
     await second.waitForText('\r\n200000\r\n', 20_000);
     const whole = Buffer.concat([first.output(), second.output()]).subarray(start);
     const seqPart = whole.subarray(whole.indexOf('1\r\n2\r\n'), whole.indexOf('1\r\n2\r\n') + expected.length);
     assert.ok(seqPart.equals(expected), 'what arrived through two attachments is exactly seq 1 200000');
-    await second.close();
   });
 
   test('a browser that drops the TCP connection without a close frame is detached at once', async () => {
@@ -151,11 +151,12 @@ describe('proxy', () => {
     assert.match(metrics, /cloudterm_gateway_reaped_sessions_total 1/);
   });
 
-  test('traffic keeps a session alive: its expiry slides forward', async () => {
+  test('traffic keeps a session alive: its expiry slides forward', async (t) => {
     const gw = await gateway(['--idle-timeout', '30', '--max-lifetime', '600']);
     const alice = await gw.login('alice');
     const { body } = await alice.request('POST', '/api/sessions', {});
     const terminal = await alice.attach(body.id);
+    t.after(() => terminal.close());
     const before = Date.parse(body.expiresAt);
     await new Promise((r) => setTimeout(r, 1100));
     terminal.type('echo busy\r');
@@ -166,6 +167,5 @@ describe('proxy', () => {
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     assert.match(metrics, /cloudterm_gateway_proxied_bytes_total\{direction="down"\} [1-9]/, 'bytes of a live attachment are counted');
     assert.match(metrics, /cloudterm_gateway_attachments 1\b/);
-    await terminal.close();
   });
 });

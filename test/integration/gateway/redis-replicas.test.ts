@@ -30,18 +30,18 @@ after(async () => {
 });
 
 describe('gateway replicas on Redis', () => {
-  test('a session created on one replica is listed and attachable on the other', async () => {
+  test('a session created on one replica is listed and attachable on the other', async (t) => {
     const onFirst = await first.login('alice');
     const { body } = await onFirst.request('POST', '/api/sessions', {});
+    t.after(() => onFirst.request('DELETE', `/api/sessions/${body.id}`));
     // The same cookie works on the other replica: same keys, same revocation list.
     const onSecond = new ApiClient(second.url, onFirst.cookie);
     const list = await onSecond.request('GET', '/api/sessions');
     assert.ok(list.body.sessions.some((s: { id: string }) => s.id === body.id));
     const terminal = await onSecond.attach(body.id);
+    t.after(() => terminal.close());
     terminal.type('echo via-the-other""-replica\r');
     await terminal.waitForText('via-the-other-replica');
-    await terminal.close();
-    await onFirst.request('DELETE', `/api/sessions/${body.id}`);
   });
 
   test('logging out on one replica closes the attachments that token opened on the other (4401)', async () => {
@@ -55,16 +55,16 @@ describe('gateway replicas on Redis', () => {
     await (await first.login('bob')).request('DELETE', `/api/sessions/${body.id}`);
   });
 
-  test('a share taken back on one replica closes the attachment it granted on the other (4403)', async () => {
+  test('a share taken back on one replica closes the attachment it granted on the other (4403)', async (t) => {
     const owner = await first.login('alice');
     const { body } = await owner.request('POST', '/api/sessions', {});
+    t.after(() => owner.request('DELETE', `/api/sessions/${body.id}`));
     await owner.request('PUT', `/api/sessions/${body.id}/shares/carol`, { role: 'ro' });
     const viewer = await (await second.login('carol')).attach(body.id);
     assert.equal(viewer.hello!.role, 'ro');
     await owner.request('DELETE', `/api/sessions/${body.id}/shares/carol`);
     await viewer.waitForClose(5000);
     assert.equal(viewer.closeCode, CloseCode.AccessChanged.code);
-    await owner.request('DELETE', `/api/sessions/${body.id}`);
   });
 
   test('an expired session is reaped by exactly one replica', async () => {
@@ -97,10 +97,11 @@ describe('gateway replicas on Redis', () => {
     assert.equal(right.status, 429);
   });
 
-  test('Redis down: logins answer 503 at once, attached terminals keep working, readyz turns 503', async () => {
+  test('Redis down: logins answer 503 at once, attached terminals keep working, readyz turns 503', async (t) => {
     const alice = await first.login('alice');
     const { body } = await alice.request('POST', '/api/sessions', {});
     const terminal = await alice.attach(body.id);
+    t.after(() => terminal.close());
     redis.kill();
     const started = Date.now();
     const login = await new ApiClient(first.url, null).request('POST', '/api/login', { username: 'bob', password: 'bob-password-22' });
@@ -120,6 +121,5 @@ describe('gateway replicas on Redis', () => {
       if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(ready, 200, 'ready again once Redis is back');
-    await terminal.close();
   });
 });

@@ -23,8 +23,9 @@ after(async () => {
 });
 
 describe('sharing within a tenant', () => {
-  test('a member of the tenant can be given a share; someone of another tenant, or nobody known, cannot', async () => {
+  test('a member of the tenant can be given a share; someone of another tenant, or nobody known, cannot', async (t) => {
     const { body: session } = await alice.request<{ id: string; tenant: string }>('POST', '/api/sessions', {});
+    t.after(() => alice.request('DELETE', `/api/sessions/${session.id}`));
     assert.equal(session.tenant, 'team-a');
 
     const toBob = await alice.request('PUT', `/api/sessions/${session.id}/shares/bob`, { role: 'ro' });
@@ -40,6 +41,5 @@ describe('sharing within a tenant', () => {
     assert.equal((await carol.request('GET', `/api/sessions/${session.id}`)).status, 404, 'carol still sees nothing');
     // Taking a share back needs no membership: it only removes.
     assert.equal((await alice.request('DELETE', `/api/sessions/${session.id}/shares/nobody`)).status, 200);
-    await alice.request('DELETE', `/api/sessions/${session.id}`);
   });
 });

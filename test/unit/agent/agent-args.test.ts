@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { agentArgs, agentOptionSpecs, loadAgentConfig, type AgentLaunch } from '../../../agent/src/index.js';
 import { AGENT_USAGE } from '../../../agent/src/agent-config.js';
 import { generateSigningKeyPair } from '../../../core/src/keys/index.js';
+import { ConfigError } from '../../../core/src/config/options.js';
 
 async function keyFile(t: { after(fn: () => Promise<void>): void }): Promise<{ dir: string; file: string; pem: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'cloudterm-launch-'));
@@ -73,7 +74,13 @@ test('the agent reads only CLOUDTERM_AGENT_* variables: the gateway\'s never rec
   const { file } = await keyFile(t);
   const launch = agentArgs({ sessionId: 's', listen: { host: '127.0.0.1', port: 0 }, publicKeyFile: file });
   assert.equal(loadAgentConfig(launch, { ...ENV, CLOUDTERM_AGENT_MAX_ATTACHMENTS: '5' }).maxAttachments, 5);
-  assert.equal(loadAgentConfig(launch, { ...ENV, CLOUDTERM_GATEWAY_MAX_ATTACHMENTS: '5', CLOUDTERM_MAX_ATTACHMENTS: '5' }).maxAttachments, 256);
+  assert.equal(loadAgentConfig(launch, { ...ENV, CLOUDTERM_GATEWAY_MAX_ATTACHMENTS: '5' }).maxAttachments, 256);
+  // A variable from before the prefix is a clear error, not a setting silently ignored.
+  assert.throws(() => loadAgentConfig(launch, { ...ENV, CLOUDTERM_MAX_ATTACHMENTS: '5' }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, ['CLOUDTERM_MAX_ATTACHMENTS is no longer read: set CLOUDTERM_AGENT_MAX_ATTACHMENTS instead']);
+    return true;
+  });
   for (const spec of Object.values(agentOptionSpecs)) {
     if ('env' in spec) assert.match(spec.env, /^CLOUDTERM_AGENT_/, `--${spec.flag}`);
   }
