@@ -5,6 +5,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   gateway: () => import('./gateway.js'),
   soak: () => import('./soak.js'),
   operator: () => import('./operator.js'),
+  kube: () => import('./kube-rig.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);

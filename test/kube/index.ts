@@ -23,6 +23,15 @@
 //   data directory and port); call stop() in `after`.
 // - No k3s (CLOUDTERM_K3S, `k3s` on the PATH, or ../shared/kube/k3s.xz): it rejects with a
 //   RigSetupError that says what to install. Tests must let it fail, never skip.
+// - testNamespace(t, plane) deletes in `t.after`; from a `before` hook pass your own list
+//   ({ after: (fn) => cleanups.push(fn) }) and run it in the file's `after` (a hook's own `after`
+//   runs as soon as the hook ends).
+// - Pods need a kubelet: sharedKubelet(plane) is the run's (node `rig-shared`, untainted: the
+//   scheduler sends it any pod, e.g. the operator's); startKubelet(plane, {light?}) is one of your
+//   own (tainted: pin pods with spec.nodeName; kill()/restart() for crash tests). Both run
+//   CloudTerm's image as the built `cloudterm` (npm run build first; `npm test` does), each pod on
+//   its own 127.0.N.x address: containers should listen on $(POD_IP) (downward API).
+// - withKeepAlive(kubeConfig): reuse connections (client-node 1.4 opens one per request).
 export { ControlPlane, startControlPlane, type ControlPlaneOptions, type ControlPlaneState } from './control-plane.js';
 export { sharedControlPlane } from './shared-control-plane.js';
 export { testNamespace, type AfterHook } from './namespace.js';
@@ -33,4 +42,5 @@ export type { AuditEntry } from './audit-log.js';
 export { freePort, freePortPair } from './free-port.js';
 export { eventually, waitForPod, podReady, processRunning } from './wait.js';
 export { startKubelet, sharedKubelet, KubeletProcess, type KubeletStartOptions, type KubeletState } from './kubelet-process.js';
+export { withKeepAlive } from './kubelet/keep-alive.js';
 export { agentPod, AGENT_PORT, KEY_MOUNT, type AgentPodOptions } from './agent-pod.js';

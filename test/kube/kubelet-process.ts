@@ -158,8 +158,12 @@ export async function startKubelet(plane: ControlPlane, options: KubeletStartOpt
   const nodeName = options.nodeName ?? `rig-${randomBytes(3).toString('hex')}`;
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'cloudterm-kubelet-')));
   const args = kubeletArgs(options, true);
-  const state = await launch(plane, nodeName, stateDir, args, process.pid, false, options.stateDir ? '' : stateDir);
-  return new KubeletProcess(plane, state, args, false, options.stateDir ? '' : stateDir);
+  const ours = options.stateDir ? '' : stateDir;
+  const state = await launch(plane, nodeName, stateDir, args, process.pid, false, ours).catch(async (error: unknown) => {
+    if (ours) await rm(ours, { recursive: true, force: true });
+    throw error;
+  });
+  return new KubeletProcess(plane, state, args, false, ours);
 }
 
 let shared: Promise<KubeletProcess> | undefined;

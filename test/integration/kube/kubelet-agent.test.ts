@@ -3,13 +3,14 @@
 // follows the process (a crash makes it Failed; a delete stops it within its grace period).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, AuthenticationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
-import { signAttachToken } from '../../../core/src/index.js';
-import { generateSigningKeyPair } from '../../../core/src/index.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateSigningKeyPair, signAttachToken } from '../../../core/src/index.js';
 import { TestClient } from '../../helpers/agent-client.js';
 import { agentPod, AGENT_PORT, KEY_MOUNT } from '../../kube/agent-pod.js';
-import { eventually, podReady, processRunning, sharedControlPlane, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';
+import { eventually, podReady, processRunning, sharedControlPlane, sharedKubelet, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';
 
 let plane: ControlPlane;
 let kubelet: KubeletProcess;
@@ -138,4 +139,82 @@ test('the Redis image runs as the local redis-server on its pod IP', async (t) =
   await redis.connect();
   assert.equal(await redis.ping(), 'PONG');
   await core.deleteNamespacedPod({ name: 'redis', namespace: ns });
+});
+
+test('the real scheduler binds a pod to the run\'s shared kubelet, which runs it', async () => {
+  const shared = await sharedKubelet(plane);
+  await core.createNamespacedPod({ namespace: ns, body: agentPod({ name: 'scheduled', sessionId: 's-scheduled', keySecret: 'attach-key' }) });
+  const pod = await waitForPod(plane, ns, 'scheduled', 'Ready', podReady);
+  assert.equal(pod.spec!.nodeName, shared.nodeName, 'the private kubelets\' taints keep the scheduler away from them');
+  assert.ok(pod.status!.conditions!.some((condition) => condition.type === 'PodScheduled' && condition.status === 'True'));
+  const client = await attach(pod, 's-scheduled');
+  client.type('echo sched""uled\n');
+  await client.waitForText('scheduled');
+  await client.close();
+  await core.deleteNamespacedPod({ name: 'scheduled', namespace: ns });
+});
+
+test('a pod\'s ServiceAccount token, CA and namespace are projected where in-cluster clients look for them', async (t) => {
+  const body = agentPod({ name: 'in-cluster', sessionId: 's-in-cluster', keySecret: 'attach-key', nodeName: kubelet.nodeName });
+  body.spec!.automountServiceAccountToken = true;
+  await core.createNamespacedPod({ namespace: ns, body });
+  const pod = await waitForPod(plane, ns, 'in-cluster', 'Ready', podReady);
+  const client = await attach(pod, 's-in-cluster');
+  t.after(() => client.close());
+  const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
+  client.type(`echo "ns=$(cat ${dir}/namespace) api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"; grep -c CERTIFICATE ${dir}/ca.crt; echo "tok""en=$(cat ${dir}/token)"\n`);
+  await client.waitFor(() => /token=\S+/.test(client.text()), 'the token');
+  assert.match(client.text(), new RegExp(`ns=${ns} api=127\\.0\\.0\\.1:${plane.port}`));
+  const token = /token=(\S+)/.exec(client.text())![1]!;
+  const review = await plane.kubeConfig.makeApiClient(AuthenticationV1Api).createTokenReview({ body: { spec: { token } } });
+  assert.equal(review.status?.authenticated, true, 'the API server accepts the projected token');
+  assert.equal(review.status?.user?.username, `system:serviceaccount:${ns}:default`);
+  assert.equal(review.status?.user?.extra?.['authentication.kubernetes.io/pod-name']?.[0], 'in-cluster', 'the token is bound to the pod');
+});
+
+test('restartPolicy Always restarts a crashed agent: restartCount and lastState say so, and it is Ready again', async () => {
+  const pod = await runAgentPod('restarts', { restartPolicy: 'Always' });
+  const first = kubelet.pidOf(pod.metadata!.uid!, 'agent')!;
+  process.kill(first, 'SIGKILL');
+  const again = await waitForPod(plane, ns, 'restarts', 'restarted and Ready', (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) === 1 && podReady(p));
+  const status = again.status!.containerStatuses![0]!;
+  assert.equal(status.lastState?.terminated?.exitCode, 137);
+  assert.equal(again.status!.phase, 'Running');
+  const second = kubelet.pidOf(pod.metadata!.uid!, 'agent');
+  assert.ok(second && second !== first && processRunning(second), 'a new agent process runs');
+  assert.equal(again.status!.podIP, pod.status!.podIP, 'on the same pod IP');
+});
+
+test('a Secret changed after the pod started is seen at its mount path, and no other pod\'s folder is', async (t) => {
+  const pod = await runAgentPod('refresh');
+  const client = await attach(pod, 's-refresh');
+  t.after(() => client.close());
+  await core.patchNamespacedSecret(
+    { name: 'attach-key', namespace: ns, body: { stringData: { note: 'rotated-42' } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  // The kubelet looks at its pods' Secrets every 5 s, as a kubelet's sync period does (every minute there).
+  await eventually('the new key in the volume', async () => {
+    client.type(`cat ${KEY_MOUNT}/note 2>/dev/null | tr 0-9 A-J; echo\n`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return client.text().includes('rotated-EC') ? true : undefined;
+  }, 20_000, 500);
+  // Another pod's folder exists on the machine, but not inside this pod's mount namespace.
+  const other = (await core.readNamespacedPod({ name: 'restarts', namespace: ns })).metadata!.uid!;
+  const otherDir = join(kubelet.stateDir, 'pods', other);
+  assert.ok(readdirSync(otherDir).length > 0, 'the other pod\'s folder is there on the machine');
+  client.type(`test -e ${otherDir} || echo "NO OTHER ""POD"\n`);
+  await client.waitForText('NO OTHER POD');
+});
+
+test('a container whose sandbox cannot be set up fails with StartError and the reason', async () => {
+  const body = agentPod({ name: 'bad-mount', sessionId: 's-bad-mount', keySecret: 'attach-key', nodeName: kubelet.nodeName, extraVolumes: [{ name: 'scratch', emptyDir: {} }] });
+  // A folder cannot be bind-mounted over a file.
+  body.spec!.containers[0]!.volumeMounts!.push({ name: 'scratch', mountPath: '/etc/hostname' });
+  await core.createNamespacedPod({ namespace: ns, body });
+  const failed = await waitForPod(plane, ns, 'bad-mount', 'Failed', (p) => p.status?.phase === 'Failed');
+  const terminated = failed.status!.containerStatuses![0]!.state!.terminated!;
+  assert.equal(terminated.reason, 'StartError');
+  assert.equal(terminated.exitCode, 128);
+  assert.match(terminated.message ?? '', /mount/i);
 });

@@ -38,6 +38,7 @@ test('the control plane killed and restarted on its data directory: the kubelet 
   const still = await waitForPod(plane, ns, 'before', 'still Ready', podReady);
   assert.equal(still.status!.podIP, before.status!.podIP);
   assert.equal(still.status!.containerStatuses![0]!.restartCount, 0, 'the first agent was not restarted');
+  assert.match(kubelet.log(), /Pod watch broke; resuming/, 'the kubelet saw its watch cut and resumed it');
   const restartedAt = Date.now();
   const coordination = plane.kubeConfig.makeApiClient(CoordinationV1Api);
   await eventually('the node lease to be renewed after the restart', async () => {

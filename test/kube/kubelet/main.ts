@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { KubeConfig } from '@kubernetes/client-node';
 import { FakeKubelet, KubeletError } from './kubelet.js';
+import { withKeepAlive } from './keep-alive.js';
 import { rigConfig } from '../rig-config.js';
 
 const USAGE = `usage: kubelet --kubeconfig FILE [--node-name NAME] [--state-dir DIR] [--light] [--max-pods N] [--taint]
@@ -56,6 +57,7 @@ async function main(): Promise<number> {
   const nodeName = values['node-name']!;
   const config = new KubeConfig();
   config.loadFromFile(kubeconfig!);
+  withKeepAlive(config);
   const logger = pino({ name: 'rig-kubelet', base: { node: nodeName } });
   const log = {
     info: (message: string, fields: Record<string, unknown> = {}) => logger.info(fields, message),

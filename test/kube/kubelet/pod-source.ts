@@ -14,6 +14,7 @@ export interface PodConsumer {
 }
 
 export interface PodSourceLog {
+  info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -105,6 +106,7 @@ export class PodSource {
     const error = await ended;
     if (this.stopped) return;
     if (gone) {
+      this.log.info('Pod watch expired (410 Gone); listing again', { resourceVersion: this.resourceVersion });
       void this.list();
       return;
     }

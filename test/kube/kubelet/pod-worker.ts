@@ -3,13 +3,15 @@
 // difference, then writes the status if it changed. Syncs never overlap (one at a time, the last
 // request wins). Deletion follows the kubelet: SIGTERM, SIGKILL at the end of the grace period,
 // the final status, then a delete with grace 0 (only for the same pod uid).
+import { readFileSync } from 'node:fs';
 import { mkdir, rm, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { ImageError } from './images.js';
 import { ConfigError, type ApiServerAddress, type ObjectReader } from './pod-environment.js';
 import { launchContainer, podIdentity, programPid, recordedExit } from './container-launch.js';
-import { podStatusPatch, rfc3339, type ContainerView, type Terminated } from './pod-status.js';
+import { podStatusPatch, rfc3339, type ContainerView } from './pod-status.js';
+import { exitOutcome, terminatedState } from './container-exit.js';
 import { saveRecord, type ContainerRecord, type PodRecord } from './pod-records.js';
 import { runProbe } from './probes.js';
 import { processStart, signalGroup, signalProcess } from './sandbox.js';
@@ -38,7 +40,6 @@ export interface WorkerContext {
 
 const ADOPTED_POLL_MS = 500;
 const VOLUME_REFRESH_MS = 5_000;
-const MAX_BACKOFF_MS = 60_000;
 
 interface Running {
   readonly exited: Promise<void>;
@@ -299,31 +300,41 @@ export class PodWorker {
 
   /** Records how the process ended and applies the restart policy. */
   private exited(container: V1Container, state: ContainerRecord, code: number | undefined, unknownMessage?: string): void {
-    const startedAt = state.state.kind === 'running' ? state.state.startedAt : rfc3339();
-    const terminated: Terminated =
-      code === undefined
-        ? { kind: 'terminated', exitCode: 137, reason: this.termination ? 'Error' : 'ContainerStatusUnknown', message: this.termination ? undefined : unknownMessage ?? 'The container could not be located', startedAt, finishedAt: rfc3339() }
-        : { kind: 'terminated', exitCode: code, reason: code === 0 ? 'Completed' : 'Error', startedAt, finishedAt: rfc3339() };
+    const terminated = terminatedState({
+      code,
+      programStarted: programPid(this.podDir, container.name, state.attempt) !== undefined,
+      terminating: this.termination !== undefined,
+      startedAt: state.state.kind === 'running' ? state.state.startedAt : rfc3339(),
+      finishedAt: rfc3339(),
+      startFailure: () => this.logTail(container.name),
+      unknownMessage,
+    });
     state.shimPid = undefined;
     state.shimStart = undefined;
-    const policy = this.pod.spec?.restartPolicy ?? 'Always';
-    const restart = !this.termination && (policy === 'Always' || (policy === 'OnFailure' && terminated.exitCode !== 0));
-    this.context.log.info('Container exited', { pod: this.key, container: container.name, exitCode: terminated.exitCode, restart });
-    if (!restart) {
-      state.state = terminated;
+    const who = `container=${container.name} pod=${this.record.name}_${this.record.namespace}(${this.record.uid})`;
+    const outcome = exitOutcome(terminated, this.pod.spec?.restartPolicy ?? 'Always', this.termination !== undefined, state.restartCount, this.context.restartBackoffMs, who);
+    this.context.log.info('Container exited', { pod: this.key, container: container.name, exitCode: terminated.exitCode, reason: terminated.reason, restart: outcome.restart });
+    state.state = outcome.state;
+    if (!outcome.restart) {
       state.final = true;
       return;
     }
-    state.lastState = terminated;
+    state.lastState = outcome.lastState;
     state.restartCount += 1;
-    const backoff = Math.min(this.context.restartBackoffMs * 2 ** (state.restartCount - 1), MAX_BACKOFF_MS);
-    state.state = { kind: 'waiting', reason: 'CrashLoopBackOff', message: `back-off ${Math.round(backoff / 1000)}s restarting failed container=${container.name} pod=${this.record.name}_${this.record.namespace}(${this.record.uid})` };
-    this.after(backoff, () => {
+    this.after(outcome.backoffMs, () => {
       if (state.state.kind === 'waiting' && state.state.reason === 'CrashLoopBackOff') {
         state.state = { kind: 'waiting', reason: 'ContainerCreating' };
         this.kick();
       }
     });
+  }
+
+  private logTail(container: string): string {
+    try {
+      return readFileSync(join(this.podDir, 'logs', `${container}.log`), 'utf8').trim().split('\n').slice(-3).join('\n').slice(-512);
+    } catch {
+      return 'the container could not be started';
+    }
   }
 
   private terminate(container: string, signal: NodeJS.Signals): void {
