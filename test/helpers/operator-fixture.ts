@@ -80,6 +80,9 @@ export function rigArgs(rig: OperatorRig, extra: readonly string[] = []): string
     '--grantable-roles', 'ClusterRole/view',
     // Test files share one control plane, each with its own operators: each serves its own namespaces.
     '--namespace-selector', `${RIG_LABEL}=${rig.systemNamespace}`,
+    // No node has this label: without pinTo() (a later --node-selector wins) the pods stay
+    // unscheduled, and never land on another file's kubelet.
+    '--node-selector', 'cloudterm.io/no-such-node=true',
     ...extra,
   ];
 }
