@@ -53,7 +53,10 @@ export function startOperator(client: KubeClient, settings: OperatorSettings, cl
     if (owner) queue.add(owner);
   };
   const caches: Caches = {
-    sessions: informer<TerminalSession>(`/apis/${GROUP}/${VERSION}/${PLURAL}`, (_event, session) => queue.add(keyOf(session)), undefined, settings.resyncMs),
+    // Sessions of namespaces another installation serves are not even queued.
+    sessions: informer<TerminalSession>(`/apis/${GROUP}/${VERSION}/${PLURAL}`, (_event, session) => {
+      if (reconciler.serves(session.metadata.namespace ?? '')) queue.add(keyOf(session));
+    }, undefined, settings.resyncMs),
     pods: informer<V1Pod>('/api/v1/pods', enqueueOwner, MANAGED_SELECTOR),
     secrets: informer<V1Secret>('/api/v1/secrets', enqueueOwner, MANAGED_SELECTOR),
     serviceAccounts: informer<V1ServiceAccount>('/api/v1/serviceaccounts', enqueueOwner, MANAGED_SELECTOR),
