@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
-import { generateSigningKeyPair } from '../core/src/keys/index.js';
+import { generateSigningKeyPair } from '../core/src/index.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { agentPod, AGENT_PORT, startControlPlane, startKubelet, withKeepAlive, type ControlPlane } from '../test/kube/index.js';
 import { intOption } from './lib/options.js';

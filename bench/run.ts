@@ -5,6 +5,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   gateway: () => import('./gateway.js'),
   soak: () => import('./soak.js'),
   client: () => import('./client.js'),
+  operator: () => import('./operator.js'),
   kube: () => import('./kube-rig.js'),
   terminals: () => import('./terminals.js'),
 };

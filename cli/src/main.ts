@@ -26,6 +26,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: async (...args) => (await import('../../agent/src/host-command.js')).runHostCommand(...args),
     summary: "serve many PTYs from one process, each as `agent` serves one (local mode's terminal hosts)",
   },
+  operator: {
+    run: async (...args) => (await import('../../operator/src/command.js')).runOperatorCommand(...args),
+    summary: 'the TerminalSession operator (cluster mode): pods, access, status, expiry',
+  },
   'hash-password': {
     run: async (...args) => (await import('../../gateway/src/auth/hash-password-command.js')).runHashPasswordCommand(...args),
     summary: 'read a password on stdin, print an htpasswd line (bcrypt)',

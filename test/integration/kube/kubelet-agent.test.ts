@@ -7,8 +7,7 @@ import { ApiException, AuthenticationV1Api, CoreV1Api, PatchStrategy, setHeaderO
 import { Redis } from 'ioredis';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { signAttachToken } from '../../../core/src/keys/attach-token.js';
-import { generateSigningKeyPair } from '../../../core/src/keys/index.js';
+import { generateSigningKeyPair, signAttachToken } from '../../../core/src/index.js';
 import { TestClient } from '../../helpers/agent-client.js';
 import { agentPod, AGENT_PORT, KEY_MOUNT } from '../../kube/agent-pod.js';
 import { eventually, podReady, processRunning, sharedControlPlane, sharedKubelet, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { generateSigningKeyPair } from '../../../core/src/keys/index.js';
+import { generateSigningKeyPair } from '../../../core/src/index.js';
 import { agentPod, AGENT_PORT, eventually, podReady, processRunning, sharedControlPlane, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';
 
 let plane: ControlPlane;

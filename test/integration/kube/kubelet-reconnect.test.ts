@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { generateSigningKeyPair } from '../../../core/src/keys/index.js';
+import { generateSigningKeyPair } from '../../../core/src/index.js';
 import { agentPod, eventually, podReady, startControlPlane, startKubelet, testNamespace, waitForPod, type ControlPlane, type KubeletProcess } from '../../kube/index.js';
 
 let plane: ControlPlane;
