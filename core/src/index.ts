@@ -9,6 +9,7 @@ export * from './keys/attach-token.js';
 export * from './net/listen-address.js';
 export * from './net/listen.js';
 export * from './net/raw-http.js';
+export * from './net/plain-server.js';
 export * from './net/socket-descriptor.js';
 export * from './native/load-addon.js';
 export * from './metrics/registry.js';

@@ -1,7 +1,6 @@
 // The operator's own HTTP listener: /healthz (the process and its Lease loop are alive), /readyz
 // (the caches are synced, so a reconcile would read the world), and /metrics for Prometheus.
-import { createServer } from 'node:http';
-import { METRICS_CONTENT_TYPE, answerClientError, listen as listenOn, sendJson, type ListenAddress } from '../../../core/src/index.js';
+import { METRICS_CONTENT_TYPE, sendJson, startPlainServer, type ListenAddress, type PlainServer } from '../../../core/src/index.js';
 
 export interface HealthSources {
   readonly healthy: () => boolean;
@@ -9,13 +8,8 @@ export interface HealthSources {
   readonly metrics: () => string;
 }
 
-export interface HealthServer {
-  readonly address: string;
-  close(): Promise<void>;
-}
-
-export async function startHealthServer(listen: ListenAddress, sources: HealthSources): Promise<HealthServer> {
-  const server = createServer((req, res) => {
+export async function startHealthServer(listen: ListenAddress, sources: HealthSources): Promise<PlainServer> {
+  return startPlainServer(listen, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return sendJson(res, 405, { error: { code: 'method_not_allowed', message: 'GET only' } });
     if (path === '/healthz') return sendJson(res, sources.healthy() ? 200 : 503, { ok: sources.healthy() });
@@ -27,16 +21,4 @@ export async function startHealthServer(listen: ListenAddress, sources: HealthSo
     }
     sendJson(res, 404, { error: { code: 'not_found', message: `no route ${path}: /healthz, /readyz and /metrics` } });
   });
-  server.on('clientError', answerClientError);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
-  const bound = await listenOn(server, listen);
-  return {
-    address: bound.text,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }
