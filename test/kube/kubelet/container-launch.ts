@@ -4,12 +4,16 @@
 // (ErrImagePull, CreateContainerConfigError), never something silently ignored.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, writeFile, appendFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { bindToPodIp, containerProgram } from './images.js';
 import { ConfigError, containerEnvironment, expand, type ApiServerAddress, type ObjectReader } from './pod-environment.js';
 import { spawnSandboxed, type Mount, type Spawned } from './sandbox.js';
 import type { VolumeSource } from './volumes.js';
+import { REPO_ROOT } from '../rig-config.js';
+
+/** Where a CloudTerm container finds the image's files (the project) inside its mount namespace. */
+const IMAGE_ROOT = '/opt/cloudterm-rig/image';
 
 /** Volumes the kubelet mounts read-only whatever the mount says (as Kubernetes does since 1.9). */
 const READ_ONLY_KINDS = ['secret', 'configMap', 'downwardAPI', 'projected'] as const;
@@ -73,9 +77,16 @@ export async function launchContainer(pod: V1Pod, container: V1Container, attemp
   env.HOME ??= home;
   const expanded: V1Container = { ...container, command: container.command?.map((word) => expand(word, env)), args: container.args?.map((word) => expand(word, env)) };
   const program = containerProgram(expanded, context.execPath);
-  const argv = bindToPodIp(program, context.podIp, env);
-
   const mounts: Mount[] = [];
+  let argv = bindToPodIp(program, context.podIp, env);
+  if (program.kind === 'cloudterm') {
+    // The image's files: the project, bound read-only at a path of its own before the pod's
+    // volumes, so that a volume mounted where the project happens to live (an emptyDir at /tmp
+    // over a checkout under /tmp) cannot hide the program, as it could not in a real image.
+    await ensureTarget(IMAGE_ROOT, REPO_ROOT);
+    mounts.push({ source: REPO_ROOT, target: IMAGE_ROOT, readOnly: true });
+    argv = argv.map((word) => (word.startsWith(`${REPO_ROOT}/`) ? join(IMAGE_ROOT, relative(REPO_ROOT, word)) : word));
+  }
   const volumeKinds = new Map((pod.spec?.volumes ?? []).map((volume) => [volume.name, READ_ONLY_KINDS.some((kind) => volume[kind] !== undefined)]));
   for (const mount of container.volumeMounts ?? []) {
     const volume = context.volumes.get(mount.name);
