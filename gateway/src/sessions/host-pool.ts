@@ -160,13 +160,17 @@ export class HostPool {
     });
     await log.close();
     slot.exit = null;
+    // This child's own exit: the host it replaces may report its exit only now, and that must
+    // neither end this start nor name this host's end.
+    let exited: string | null = null;
     child.once('exit', (code, signal) => {
-      slot.exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      if (slot.pid === null || slot.pid === child.pid) slot.exit = exited;
     });
     child.unref();
 
     const deadline = Date.now() + this.options.startTimeoutMs;
-    while (Date.now() < deadline && slot.exit === null) {
+    while (Date.now() < deadline && exited === null) {
       // Ready means this host answering: a socket file may be a dead host's until it is replaced.
       const status = await hostStatus(slot.socketPath, HOST_REQUEST_TIMEOUT_MS);
       if (status?.status === 200 && status.body.pid === child.pid) {
@@ -176,11 +180,11 @@ export class HostPool {
       }
       await sleep(POLL_MS);
     }
-    if (slot.exit !== null) {
+    if (exited !== null) {
       // A host that refused its configuration (its program gone, say) printed why to its log.
       const reasons = ConfigError.problemsPrintedIn(await readFile(slot.logFile, 'utf8').catch(() => ''));
       if (reasons.length > 0) throw new Error(`it could not start: ${reasons.join('; ')}`);
-      throw new Error(`its terminal host ${slot.exit} as soon as it started (see ${slot.logFile})`);
+      throw new Error(`its terminal host ${exited} as soon as it started (see ${slot.logFile})`);
     }
     child.kill('SIGKILL');
     throw new Error(`its terminal host did not start within the timeout (see ${slot.logFile})`);
@@ -203,17 +207,18 @@ export class HostPool {
   /** The event stream ended: the host stopped or died. Either way its terminals are gone. */
   private async lost(slot: Slot): Promise<void> {
     const pid = slot.pid;
+    // This host's terminals, as the stream ended: while we wait for its exit, a terminal opened
+    // meanwhile may start a new host in the slot, and those terminals are not this host's.
+    const itsTerminals = [...slot.terminals];
     // A stopping host ends its terminals (each reported) before it exits; wait for the exit.
     const deadline = Date.now() + HOST_REQUEST_TIMEOUT_MS;
     while (pid !== null && alive(pid) && Date.now() < deadline) await sleep(POLL_MS);
     if (pid !== null && alive(pid)) {
-      // Still there: the stream broke, not the host. Watch it again.
-      if (!this.closed && (await this.adopt(slot))) return;
+      // Still there: the stream broke, not the host. Watch it again (unless a new host has the slot).
+      if (!this.closed && slot.watch === null && (await this.adopt(slot))) return;
     }
     const reason = `its terminal host (pid ${pid}) ${slot.exit ?? 'ended'} unexpectedly`;
-    const lost = [...slot.terminals];
-    slot.terminals.clear();
-    slot.pid = null;
-    for (const id of lost) this.onEnded(id, reason);
+    if (slot.pid === pid) slot.pid = null;
+    for (const id of itsTerminals) if (slot.terminals.delete(id)) this.onEnded(id, reason);
   }
 }
