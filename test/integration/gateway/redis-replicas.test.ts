@@ -78,8 +78,13 @@ describe('gateway replicas on Redis', () => {
     while (Date.now() < deadline && (await alice.request('GET', `/api/sessions/${body.id}`)).status !== 404) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await metric(first)) + (await metric(second)) - before, 1);
+    // The record goes as the terminal ends; the pass that stopped it counts once its stop returns.
+    const counted = async () => (await metric(first)) + (await metric(second)) - before;
+    const countDeadline = Date.now() + 10_000;
+    while (Date.now() < countDeadline && (await counted()) === 0) await new Promise((r) => setTimeout(r, 100));
+    // Then a few more passes of both reapers: still exactly one.
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(await counted(), 1);
   });
 
   test('repeated wrong passwords: 429 with Retry-After, shared by the replicas', async () => {
