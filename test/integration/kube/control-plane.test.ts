@@ -6,19 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { ApiException, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { kubectl, serviceAccountIdentity, sharedControlPlane, spawnKubectl, testNamespace, userIdentity } from '../../kube/index.js';
+import { eventually, kubectl, serviceAccountIdentity, sharedControlPlane, spawnKubectl, testNamespace, userIdentity } from '../../kube/index.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 function widgetCrd(group: string): string {
   return JSON.stringify({

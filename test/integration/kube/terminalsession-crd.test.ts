@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApiException, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { kubectl, sharedControlPlane, spawnKubectl, testNamespace, type ControlPlane } from '../../kube/index.js';
+import { eventually, kubectl, sharedControlPlane, spawnKubectl, testNamespace, type ControlPlane } from '../../kube/index.js';
 import { CRD_NAME, GROUP, PLURAL, VERSION, celViolations, withDefaults, type TerminalSession } from '../../../operator/src/api/index.js';
 import { BAD_SPECS } from '../../helpers/terminal-session-specs.js';
 
@@ -19,17 +19,6 @@ const EXAMPLE_FILE = fileURLToPath(new URL('../../../docs/examples/terminalsessi
 const example = parse(readFileSync(EXAMPLE_FILE, 'utf8')) as TerminalSession;
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 let plane: ControlPlane;
 let api: CustomObjectsApi;
