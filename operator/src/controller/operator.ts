@@ -48,9 +48,11 @@ export function startOperator(client: KubeClient, settings: OperatorSettings, cl
   };
   const informer = <T extends KubeObject>(path: string, onEvent: (event: InformerEvent, object: T) => void, labelSelector?: string, resyncMs = 0) =>
     new Informer<T>({ client, path, labelSelector, resyncMs, watchTimeoutSeconds: settings.watchTimeoutSeconds, clock, onEvent, onError: onError(`watch ${path}`) });
+  // Children of another installation's sessions are watched too (one cluster-wide watch per
+  // kind), but their churn must not become work here: only served namespaces are queued.
   const enqueueOwner = (_event: InformerEvent, object: KubeObject & { metadata?: { ownerReferences?: unknown } }) => {
     const owner = controllingSession(object as never);
-    if (owner) queue.add(owner);
+    if (owner && reconciler.serves(object.metadata?.namespace ?? '')) queue.add(owner);
   };
   const caches: Caches = {
     // Sessions of namespaces another installation serves are not even queued.
@@ -63,7 +65,9 @@ export function startOperator(client: KubeClient, settings: OperatorSettings, cl
     roleBindings: informer<V1RoleBinding>('/apis/rbac.authorization.k8s.io/v1/rolebindings', enqueueOwner, MANAGED_SELECTOR),
     // A namespace enabled (or disabled) for terminals: its sessions are looked at again.
     namespaces: informer('/api/v1/namespaces', (_event, namespace) => {
-      for (const session of caches.sessions.list()) if (session.metadata.namespace === namespace.metadata?.name) queue.add(keyOf(session));
+      const name = namespace.metadata?.name ?? '';
+      if (!reconciler.serves(name)) return;
+      for (const session of caches.sessions.list()) if (session.metadata.namespace === name) queue.add(keyOf(session));
     }),
   };
   const all = Object.values(caches) as Array<Informer<KubeObject>>;
