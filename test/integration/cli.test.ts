@@ -336,7 +336,8 @@ test('an agent run as a uid with no passwd entry (a pod with an arbitrary runAsU
   agent.stderr.on('data', (chunk: Buffer) => (output += chunk));
   const exited = once(agent, 'exit');
   const deadline = Date.now() + 20_000;
-  while (!existsSync(join(home, 'pwd.txt')) && Date.now() < deadline && agent.exitCode === null) await sleep(50);
+  // The shell may write its file before the agent's log line has come through the pipe: wait for both.
+  while (!(existsSync(join(home, 'pwd.txt')) && /Agent listening/.test(output)) && Date.now() < deadline && agent.exitCode === null) await sleep(50);
   assert.equal(agent.exitCode, null, `the agent exited: ${output}`);
   assert.match(output, /Agent listening/);
   assert.equal((await readFile(join(home, 'pwd.txt'), 'utf8')).trim(), home);
