@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { eventually as rigEventually, kubectl, serviceAccountIdentity, startKubelet, type KubeletProcess, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
+import { eventually as rigEventually, kubeconfigVia as viaServer, kubectl, serviceAccountIdentity, startKubelet, type KubeletProcess, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
 import type { ControlPlane } from '../kube/control-plane.js';
 import { createLogger, generateSigningKeyPair } from '../../core/src/index.js';
 import { KubeClient } from '../../operator/src/kube/client.js';
@@ -201,13 +201,8 @@ export const leaseHolder = async (rig: OperatorRig): Promise<string | undefined>
   (await getJson<LeaseView>(rig.plane, ['lease', 'cloudterm-operator', '-n', rig.systemNamespace]))?.spec.holderIdentity;
 
 /** The operator's kubeconfig pointed at another address of the same server (a proxy in front of it). */
-export async function kubeconfigVia(rig: OperatorRig, server: string): Promise<string> {
-  const document = JSON.parse(await readFile(rig.identity.kubeconfigPath, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
-  for (const entry of document.clusters) entry.cluster.server = server;
-  const path = join(rig.logDir, `via-${randomBytes(3).toString('hex')}.kubeconfig`);
-  await writeFile(path, JSON.stringify(document), { mode: 0o600 });
-  return path;
-}
+export const kubeconfigVia = (rig: OperatorRig, server: string): Promise<string> =>
+  viaServer(rig.identity.kubeconfigPath, server, join(rig.logDir, `via-${randomBytes(3).toString('hex')}.kubeconfig`));
 
 /**
  * A rig kubelet of the file's own that runs the terminal pods, its state outside /tmp: a terminal

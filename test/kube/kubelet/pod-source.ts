@@ -73,7 +73,9 @@ export class PodSource {
 
   private async watch(): Promise<void> {
     if (this.stopped) return;
-    let gone = false;
+    // The server's Status for a version it no longer has (an ERROR event in a 200 stream):
+    // `{code: 410, reason: 'Expired', message: 'too old resource version: 1 (345)'}`.
+    let gone: { message?: string } | undefined;
     const watch = new Watch(this.config);
     const ended = new Promise<unknown>((resolve) => {
       watch
@@ -85,9 +87,9 @@ export class PodSource {
             allowWatchBookmarks: true,
             timeoutSeconds: WATCH_TIMEOUT_SECONDS,
           },
-          (type: string, object: V1Pod & { code?: number }) => {
+          (type: string, object: V1Pod & { code?: number; message?: string }) => {
             if (type === 'ERROR') {
-              gone = object.code === 410;
+              if (object.code === 410) gone = { message: object.message };
               return;
             }
             const version = object.metadata?.resourceVersion;
@@ -106,7 +108,7 @@ export class PodSource {
     const error = await ended;
     if (this.stopped) return;
     if (gone) {
-      this.log.info('Pod watch expired (410 Gone); listing again', { resourceVersion: this.resourceVersion });
+      this.log.info('Pod watch expired (410 Gone); listing again', { resourceVersion: this.resourceVersion, status: gone.message });
       void this.list();
       return;
     }
