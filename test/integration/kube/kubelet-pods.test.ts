@@ -45,7 +45,7 @@ function agentsOf(sessionId: string): number[] {
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const at = argv.indexOf('--session-id');
-      if (argv.includes('agent') && at >= 0 && argv[at + 1] === sessionId && argv[0] !== 'env' && !argv[0]!.endsWith('setpriv') && processRunning(Number(entry))) {
+      if (argv.includes('agent') && at >= 0 && argv[at + 1] === sessionId && !['env', 'unshare'].includes(argv[0]!) && !argv[0]!.endsWith('setpriv') && processRunning(Number(entry))) {
         pids.push(Number(entry));
       }
     } catch {

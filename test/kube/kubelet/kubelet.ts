@@ -72,7 +72,7 @@ export class FakeKubelet {
     }
     await mkdir(join(options.stateDir, 'pods'), { recursive: true });
     await chmod(join(options.stateDir, 'pods'), 0o711);
-    await mkdir(join(options.stateDir, 'stage'), { recursive: true });
+    await mkdir(join(options.stateDir, 'root'), { recursive: true });
     await claimStateDir(options.stateDir);
     const kubelet = new FakeKubelet(options);
     await kubelet.heartbeat.start();
@@ -126,7 +126,7 @@ export class FakeKubelet {
       worker = new PodWorker(pod, record, {
         core: this.core,
         podsDir: this.podsDir,
-        stageDir: join(this.options.stateDir, 'stage'),
+        rootDir: join(this.options.stateDir, 'root'),
         apiServer: { host: server.hostname, port: Number(server.port || 443) },
         reader: objectReader(this.core),
         volumes: this.volumes,

@@ -25,7 +25,7 @@ export interface WorkerLog {
 export interface WorkerContext {
   readonly core: CoreV1Api;
   readonly podsDir: string;
-  readonly stageDir: string;
+  readonly rootDir: string;
   readonly apiServer: ApiServerAddress;
   readonly reader: ObjectReader;
   readonly volumes: PodVolumes;
@@ -216,7 +216,7 @@ export class PodWorker {
       const spawned = await launchContainer(this.pod, container, attempt, {
         podsDir: this.context.podsDir,
         podDir: this.podDir,
-        stageDir: this.context.stageDir,
+        rootDir: this.context.rootDir,
         podIp: this.record.podIp,
         apiServer: this.context.apiServer,
         reader: this.context.reader,
