@@ -85,11 +85,6 @@ export class FakeKubelet {
     return this.options.nodeName;
   }
 
-  /** How many times the pod list was (re)read: grows after a watch lost its place. */
-  get relists(): number {
-    return this.source.relists;
-  }
-
   /** Stops watching and stops every pod's processes (their records stay for the next start). */
   async stop(): Promise<void> {
     this.stopping = true;

@@ -1,7 +1,8 @@
 // The pods bound to one node, kept current by list + watch: a watch that ends or breaks resumes
 // from the last resourceVersion seen; a 410 Gone (the version is too old, e.g. after the API
-// server restarted and compacted) relists. Every relist hands the whole set to the consumer, who
-// reconciles (a pod missing from it was deleted while we were not watching).
+// server restarted: its watch cache starts at the current version) relists. Every relist hands
+// the whole set to the consumer, who reconciles (a pod missing from it was deleted while we were
+// not watching).
 import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 
 export interface PodConsumer {
@@ -29,8 +30,6 @@ export class PodSource {
   private stopped = false;
   private delayMs = RETRY_MIN_MS;
   private timer: NodeJS.Timeout | undefined;
-  /** Relists since the start; what a test checks after the API server came back. */
-  relists = 0;
 
   constructor(
     private readonly config: KubeConfig,
@@ -61,7 +60,7 @@ export class PodSource {
       const core = this.config.makeApiClient(CoreV1Api);
       const list = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` });
       this.resourceVersion = list.metadata?.resourceVersion;
-      this.relists += 1;
+      this.log.info('Listed pods', { pods: list.items.length, resourceVersion: this.resourceVersion });
       this.consumer.replace(list.items);
       this.delayMs = RETRY_MIN_MS;
       void this.watch();
