@@ -2,7 +2,7 @@
 // run by the rig kubelet → a WebSocket attach with a token signed by the gateway's key → `echo
 // hello` → delete → nothing left. Then the shell's cluster rights, for real, from inside it.
 import { test } from 'node:test';
-import { chmod, copyFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { signAttachToken } from '../../core/src/index.js';
@@ -67,7 +67,8 @@ test("access: view in its namespace — kubectl inside the shell lists pods ther
   const kubelet = await operatorKubelet(rig.plane);
   const ns = await tenantNamespace(t, rig);
   const other = await testNamespace(t, rig.plane, 'other');
-  // The shell's user cannot read root's cache: a copy it may run.
+  // The shell's user cannot read root's cache: a copy it may run, outside the pod's own /tmp.
+  await mkdir('/var/tmp/cloudterm-operator-tests', { recursive: true });
   const kubectlPath = '/var/tmp/cloudterm-operator-tests/kubectl';
   await copyFile((await kubeTools()).kubectl, kubectlPath);
   await chmod(kubectlPath, 0o755);

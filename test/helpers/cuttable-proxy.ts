@@ -7,8 +7,10 @@ import { once } from 'node:events';
 
 export interface CuttableProxy {
   readonly url: string;
-  /** Destroys every connection; refuses new ones for `downMs`. */
+  /** Destroys every connection; refuses new ones for `downMs` (Infinity: until restore()). */
   cut(downMs: number): void;
+  /** Accepts connections again at once. */
+  restore(): void;
   /** Connections cut so far. */
   readonly cutConnections: number;
   close(): Promise<void>;
@@ -39,6 +41,9 @@ export async function cuttableProxy(target: URL): Promise<CuttableProxy> {
       downUntil = Date.now() + downMs;
       cutConnections += sockets.size / 2;
       for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      downUntil = 0;
     },
     get cutConnections() {
       return cutConnections;

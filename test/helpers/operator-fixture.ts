@@ -2,14 +2,14 @@
 // the ClusterRole docs/operator.md documents (operator/rbac/*.yaml, so that the test proves the
 // documented rights suffice), a gateway key pair, and operators started in-process or as a real
 // `cloudterm operator` process. Everything a test starts is stopped in t.after.
-import { mkdir, mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { eventually as rigEventually, kubectl, serviceAccountIdentity, startKubelet, type KubeletProcess, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
+import { eventually as rigEventually, kubeconfigVia as viaServer, kubectl, serviceAccountIdentity, startKubelet, type KubeletProcess, sharedControlPlane, testNamespace, type AfterHook, type Identity } from '../kube/index.js';
 import type { ControlPlane } from '../kube/control-plane.js';
 import { createLogger, generateSigningKeyPair } from '../../core/src/index.js';
 import { KubeClient } from '../../operator/src/kube/client.js';
@@ -201,29 +201,18 @@ export const leaseHolder = async (rig: OperatorRig): Promise<string | undefined>
   (await getJson<LeaseView>(rig.plane, ['lease', 'cloudterm-operator', '-n', rig.systemNamespace]))?.spec.holderIdentity;
 
 /** The operator's kubeconfig pointed at another address of the same server (a proxy in front of it). */
-export async function kubeconfigVia(rig: OperatorRig, server: string): Promise<string> {
-  const document = JSON.parse(await readFile(rig.identity.kubeconfigPath, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
-  for (const entry of document.clusters) entry.cluster.server = server;
-  const path = join(rig.logDir, `via-${randomBytes(3).toString('hex')}.kubeconfig`);
-  await writeFile(path, JSON.stringify(document), { mode: 0o600 });
-  return path;
-}
+export const kubeconfigVia = (rig: OperatorRig, server: string): Promise<string> =>
+  viaServer(rig.identity.kubeconfigPath, server, join(rig.logDir, `via-${randomBytes(3).toString('hex')}.kubeconfig`));
 
 /**
- * A rig kubelet of the file's own that runs the terminal pods, its state outside /tmp: a terminal
- * pod mounts an emptyDir at /tmp, which inside the pod's mount namespace would hide a state folder
- * kept under /tmp from the kubelet's own shim. The operator pins its pods there (--node-selector,
- * --tolerate-taint).
+ * A rig kubelet of the file's own that runs the terminal pods. The operator pins its pods there
+ * (--node-selector, --tolerate-taint).
  */
 let fileKubelet: Promise<KubeletProcess> | undefined;
 export function operatorKubelet(plane: ControlPlane): Promise<KubeletProcess> {
-  fileKubelet ??= (async () => {
-    await mkdir('/var/tmp/cloudterm-operator-tests', { recursive: true });
-    const stateDir = await mkdtemp('/var/tmp/cloudterm-operator-tests/kubelet-');
-    // Shared by the file's tests; the rig's guardian stops it (and its pods' processes) when this
-    // process ends. Tainted, so that only the operator's pods (which tolerate it) land there.
-    return startKubelet(plane, { stateDir });
-  })();
+  // Shared by the file's tests; the rig's guardian stops it (and its pods' processes) when this
+  // process ends. Tainted, so that only the operator's pods (which tolerate it) land there.
+  fileKubelet ??= startKubelet(plane);
   return fileKubelet;
 }
 

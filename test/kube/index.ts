@@ -43,4 +43,5 @@ export { freePort, freePortPair } from './free-port.js';
 export { eventually, waitForPod, podReady, processRunning } from './wait.js';
 export { startKubelet, sharedKubelet, KubeletProcess, type KubeletStartOptions, type KubeletState } from './kubelet-process.js';
 export { withKeepAlive } from './kubelet/keep-alive.js';
+export { kubeconfigVia } from './kubeconfig-via.js';
 export { agentPod, AGENT_PORT, KEY_MOUNT, type AgentPodOptions } from './agent-pod.js';

@@ -27,11 +27,14 @@ export interface KubeletStartOptions {
   /** Default true for a private kubelet. */
   readonly taint?: boolean;
   readonly maxPods?: number;
+  /** How the kubelet reaches the cluster (default: the plane's admin kubeconfig), e.g. through a proxy the test cuts. */
+  readonly kubeconfigPath?: string;
 }
 
 export interface KubeletState {
   readonly nodeName: string;
   readonly stateDir: string;
+  readonly kubeconfigPath: string;
   readonly logPath: string;
   readonly pid: number;
 }
@@ -95,7 +98,8 @@ export class KubeletProcess {
   async restart(): Promise<void> {
     this.refuseShared('restart');
     if (alive(this.state.pid)) await this.kill();
-    this.state = await launch(this.plane, this.state.nodeName, this.state.stateDir, this.args, process.pid, false, this.removeOnExit);
+    const { nodeName, stateDir, kubeconfigPath } = this.state;
+    this.state = await launch({ nodeName, stateDir, kubeconfigPath }, this.args, process.pid, false, this.removeOnExit);
   }
 
   /** SIGTERM (the kubelet stops its pods), then deletes the Node and the state folder. */
@@ -118,11 +122,14 @@ export class KubeletProcess {
   }
 }
 
-async function launch(plane: ControlPlane, nodeName: string, stateDir: string, args: readonly string[], ownerPid: number, outlive = false, removeOnOwnerExit = ''): Promise<KubeletState> {
+type Placement = Pick<KubeletState, 'nodeName' | 'stateDir' | 'kubeconfigPath'>;
+
+async function launch(placement: Placement, args: readonly string[], ownerPid: number, outlive = false, removeOnOwnerExit = ''): Promise<KubeletState> {
+  const { nodeName, stateDir, kubeconfigPath } = placement;
   const logPath = join(stateDir, `kubelet-${Date.now()}.log`);
   await mkdir(stateDir, { recursive: true });
   const log = openSync(logPath, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--kubeconfig', plane.kubeconfigPath, '--node-name', nodeName, '--state-dir', stateDir, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--kubeconfig', kubeconfigPath, '--node-name', nodeName, '--state-dir', stateDir, ...args], {
     detached: true,
     stdio: ['ignore', log, log],
   });
@@ -142,7 +149,7 @@ async function launch(plane: ControlPlane, nodeName: string, stateDir: string, a
     }
     await sleep(100);
   }
-  return { nodeName, stateDir, logPath, pid };
+  return { nodeName, stateDir, kubeconfigPath, logPath, pid };
 }
 
 function kubeletArgs(options: KubeletStartOptions, defaultTaint: boolean): string[] {
@@ -159,7 +166,8 @@ export async function startKubelet(plane: ControlPlane, options: KubeletStartOpt
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'cloudterm-kubelet-')));
   const args = kubeletArgs(options, true);
   const ours = options.stateDir ? '' : stateDir;
-  const state = await launch(plane, nodeName, stateDir, args, process.pid, false, ours).catch(async (error: unknown) => {
+  const placement = { nodeName, stateDir, kubeconfigPath: options.kubeconfigPath ?? plane.kubeconfigPath };
+  const state = await launch(placement, args, process.pid, false, ours).catch(async (error: unknown) => {
     if (ours) await rm(ours, { recursive: true, force: true });
     throw error;
   });
@@ -178,7 +186,7 @@ export function sharedKubelet(plane: ControlPlane): Promise<KubeletProcess> {
   shared ??= runDir
     ? shareInRun<KubeletState>(runDir, 'kubelet', async () => {
         const stateDir = await mkdtemp(join(tmpdir(), 'cloudterm-kubelet-'));
-        return launch(plane, 'rig-shared', stateDir, args, rigConfig.runnerPid ?? process.pid, true, stateDir);
+        return launch({ nodeName: 'rig-shared', stateDir, kubeconfigPath: plane.kubeconfigPath }, args, rigConfig.runnerPid ?? process.pid, true, stateDir);
       }).then((state) => new KubeletProcess(plane, state, args, true))
     : startKubelet(plane, { nodeName: 'rig-shared', taint: false });
   return shared;

@@ -5,7 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException, AuthenticationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningKeyPair, signAttachToken } from '../../../core/src/index.js';
 import { TestClient } from '../../helpers/agent-client.js';
@@ -224,4 +225,45 @@ test('a container whose sandbox cannot be set up fails with StartError and the r
   assert.equal(terminated.reason, 'StartError');
   assert.equal(terminated.exitCode, 128);
   assert.match(terminated.message ?? '', /mount/i);
+});
+
+test('a pod with an emptyDir at /tmp (the kubelet\'s state under /tmp too) is stopped, reported and restarted as any other', async (t) => {
+  // As a terminal pod mounts it: /tmp first, then the key Secret (whose files the kubelet keeps
+  // under /tmp), and HOME in a volume (the rig's default HOME is in the pod's folder, also under /tmp).
+  assert.ok(kubelet.stateDir.startsWith(`${tmpdir()}/`), `the kubelet keeps its state under ${tmpdir()}: ${kubelet.stateDir}`);
+  const body = agentPod({ name: 'tmp-mount', sessionId: 's-tmp-mount', keySecret: 'attach-key', nodeName: kubelet.nodeName, restartPolicy: 'Always', extraVolumes: [{ name: 'tmp', emptyDir: {} }] });
+  body.spec!.containers[0]!.volumeMounts!.unshift({ name: 'tmp', mountPath: '/tmp' });
+  body.spec!.containers[0]!.env!.push({ name: 'HOME', value: '/tmp' });
+  await core.createNamespacedPod({ namespace: ns, body });
+  const pod = await waitForPod(plane, ns, 'tmp-mount', 'Ready', podReady);
+  const uid = pod.metadata!.uid!;
+  const client = await attach(pod, 's-tmp-mount');
+  t.after(() => client.close());
+  client.type('echo in-the-pod > /tmp/probe && ls /tmp && echo TMP""-WRITTEN\n');
+  await client.waitForText('TMP-WRITTEN');
+  assert.equal(readFileSync(join(kubelet.stateDir, 'pods', uid, 'volumes', 'tmp', 'probe'), 'utf8'), 'in-the-pod\n', '/tmp is the pod\'s emptyDir');
+  assert.doesNotMatch(client.text(), /cloudterm-kubelet-/, 'the kubelet\'s folder is not in the pod\'s /tmp');
+
+  // SIGTERM: the agent ends its shell and exits 0, which only the shim's exit file can tell (a
+  // lost one reads as 137); the kubelet must find the program's PID to send it, and restart it.
+  const first = kubelet.pidOf(uid, 'agent');
+  assert.ok(first && processRunning(first), 'the kubelet knows the agent\'s PID');
+  process.kill(first, 'SIGTERM');
+  const again = await waitForPod(plane, ns, 'tmp-mount', 'restarted and Ready', (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) === 1 && podReady(p));
+  const lastState = again.status!.containerStatuses![0]!.lastState!.terminated!;
+  assert.deepEqual({ exitCode: lastState.exitCode, reason: lastState.reason }, { exitCode: 0, reason: 'Completed' });
+  const second = kubelet.pidOf(uid, 'agent');
+  assert.ok(second && second !== first && processRunning(second), 'a new agent process runs');
+  assert.equal(readFileSync(join(kubelet.stateDir, 'pods', uid, 'volumes', 'tmp', 'probe'), 'utf8'), 'in-the-pod\n', 'the emptyDir outlives the restart');
+
+  const deleted = Date.now();
+  await core.deleteNamespacedPod({ name: 'tmp-mount', namespace: ns });
+  await eventually('the agent to stop', async () => ((await gone(second)) ? true : undefined), 15_000, 50);
+  assert.ok(Date.now() - deleted < 8_000, 'stopped by its SIGTERM, well before the 10 s grace period ends');
+  await eventually('the pod to be removed', () =>
+    core.readNamespacedPod({ name: 'tmp-mount', namespace: ns }).then(
+      () => undefined,
+      (error: unknown) => (error instanceof ApiException && error.code === 404 ? true : undefined),
+    ),
+  );
 });

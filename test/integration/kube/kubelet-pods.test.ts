@@ -1,6 +1,6 @@
 // The rig kubelet at the scale of a test run and across its own crash: 50 agent pods at once, each
 // on its own address; a kubelet killed with SIGKILL and started again adopts what it left running,
-// finishes the deletions it missed and leaves no duplicate or orphan behind.
+// finishes the deletions it missed and leaves no duplicate or orphan behind, nor when it stops.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -45,7 +45,7 @@ function agentsOf(sessionId: string): number[] {
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const at = argv.indexOf('--session-id');
-      if (argv.includes('agent') && at >= 0 && argv[at + 1] === sessionId && argv[0] !== 'env' && !argv[0]!.endsWith('setpriv') && processRunning(Number(entry))) {
+      if (argv.includes('agent') && at >= 0 && argv[at + 1] === sessionId && !['env', 'unshare'].includes(argv[0]!) && !argv[0]!.endsWith('setpriv') && processRunning(Number(entry))) {
         pids.push(Number(entry));
       }
     } catch {
@@ -102,6 +102,10 @@ test('the kubelet killed and started again adopts its pods, finishes missed dele
   assert.equal(after.status!.containerStatuses![0]!.restartCount, 0);
   assert.equal((await agentStatus(after)).sessionId, `s-${ns}-kept`);
   assert.match(kubelet.log(), /Adopted container/);
+
+  // Stopped (SIGTERM), it ends the processes of its pods, adopted ones included, before it exits.
+  await kubelet.stop();
+  assert.deepEqual(agentsOf(`s-${ns}-kept`), [], 'no agent outlives the kubelet that stopped');
 });
 
 test('light mode runs no process: 100 pods go Running with an address each, and deletes finish at once', async () => {

@@ -2,7 +2,7 @@
 // environment and expanded arguments, its volumes at their mount paths, its user, groups and
 // security settings. Whatever cannot be honoured is an error the pod's status reports
 // (ErrImagePull, CreateContainerConfigError), never something silently ignored.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, writeFile, appendFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
@@ -21,7 +21,7 @@ const READ_ONLY_KINDS = ['secret', 'configMap', 'downwardAPI', 'projected'] as c
 export interface LaunchContext {
   readonly podsDir: string;
   readonly podDir: string;
-  readonly stageDir: string;
+  readonly rootDir: string;
   readonly podIp: string;
   readonly apiServer: ApiServerAddress;
   readonly reader: ObjectReader;
@@ -57,15 +57,21 @@ function hasPasswdEntry(uid: number): boolean {
   }
 }
 
-/** Creates what a bind mount needs to exist on this machine (an image would carry it). */
-async function ensureTarget(target: string, source: string): Promise<void> {
-  if (existsSync(target)) return;
-  if (statSync(source).isDirectory()) {
-    await mkdir(target, { recursive: true });
-  } else {
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, '');
+/**
+ * Creates what a bind mount needs to exist on this machine (an image would carry it) and says
+ * where it really is: the mount goes under the container's root, where a symlink such as
+ * /var/run -> /run would otherwise point out of it.
+ */
+async function ensureTarget(target: string, source: string): Promise<string> {
+  if (!existsSync(target)) {
+    if (statSync(source).isDirectory()) {
+      await mkdir(target, { recursive: true });
+    } else {
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, '');
+    }
   }
+  return realpathSync(target);
 }
 
 export async function launchContainer(pod: V1Pod, container: V1Container, attempt: number, context: LaunchContext): Promise<Spawned> {
@@ -83,8 +89,7 @@ export async function launchContainer(pod: V1Pod, container: V1Container, attemp
     // The image's files: the project, bound read-only at a path of its own before the pod's
     // volumes, so that a volume mounted where the project happens to live (an emptyDir at /tmp
     // over a checkout under /tmp) cannot hide the program, as it could not in a real image.
-    await ensureTarget(IMAGE_ROOT, REPO_ROOT);
-    mounts.push({ source: REPO_ROOT, target: IMAGE_ROOT, readOnly: true });
+    mounts.push({ source: REPO_ROOT, target: await ensureTarget(IMAGE_ROOT, REPO_ROOT), readOnly: true });
     argv = argv.map((word) => (word.startsWith(`${REPO_ROOT}/`) ? join(IMAGE_ROOT, relative(REPO_ROOT, word)) : word));
   }
   const volumeKinds = new Map((pod.spec?.volumes ?? []).map((volume) => [volume.name, READ_ONLY_KINDS.some((kind) => volume[kind] !== undefined)]));
@@ -96,8 +101,7 @@ export async function launchContainer(pod: V1Pod, container: V1Container, attemp
       if (!mount.subPath) throw new ConfigError(`volume ${mount.name} has no content at ${source}`);
       await mkdir(source, { recursive: true });
     }
-    await ensureTarget(mount.mountPath, source);
-    mounts.push({ source, target: mount.mountPath, readOnly: Boolean(mount.readOnly) || volumeKinds.get(mount.name) === true });
+    mounts.push({ source, target: await ensureTarget(mount.mountPath, source), readOnly: Boolean(mount.readOnly) || volumeKinds.get(mount.name) === true });
   }
   if (!hasPasswdEntry(identity.uid)) {
     // node's os.userInfo() (and many programs) need the user to exist, as the image's /etc/passwd would say.
@@ -115,7 +119,7 @@ export async function launchContainer(pod: V1Pod, container: V1Container, attemp
   return spawnSandboxed({
     podsDir: context.podsDir,
     podDir: context.podDir,
-    stageDir: context.stageDir,
+    rootDir: context.rootDir,
     argv,
     env,
     cwd: container.workingDir ?? env.HOME,

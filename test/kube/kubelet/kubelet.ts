@@ -10,7 +10,8 @@ import { AddressPool } from './address-pool.js';
 import { objectReader, tokenMinter } from './api-objects.js';
 import { NodeHeartbeat } from './node-heartbeat.js';
 import { PodSource } from './pod-source.js';
-import { PodWorker, type WorkerLog } from './pod-worker.js';
+import { PodWorker } from './pod-worker.js';
+import type { WorkerLog } from './pod-scope.js';
 import { loadRecords, type PodRecord } from './pod-records.js';
 import { rfc3339 } from './pod-status.js';
 import { processStart, signalGroup } from './sandbox.js';
@@ -72,7 +73,7 @@ export class FakeKubelet {
     }
     await mkdir(join(options.stateDir, 'pods'), { recursive: true });
     await chmod(join(options.stateDir, 'pods'), 0o711);
-    await mkdir(join(options.stateDir, 'stage'), { recursive: true });
+    await mkdir(join(options.stateDir, 'root'), { recursive: true });
     await claimStateDir(options.stateDir);
     const kubelet = new FakeKubelet(options);
     await kubelet.heartbeat.start();
@@ -82,11 +83,6 @@ export class FakeKubelet {
 
   get nodeName(): string {
     return this.options.nodeName;
-  }
-
-  /** How many times the pod list was (re)read: grows after a watch lost its place. */
-  get relists(): number {
-    return this.source.relists;
   }
 
   /** Stops watching and stops every pod's processes (their records stay for the next start). */
@@ -126,7 +122,7 @@ export class FakeKubelet {
       worker = new PodWorker(pod, record, {
         core: this.core,
         podsDir: this.podsDir,
-        stageDir: join(this.options.stateDir, 'stage'),
+        rootDir: join(this.options.stateDir, 'root'),
         apiServer: { host: server.hostname, port: Number(server.port || 443) },
         reader: objectReader(this.core),
         volumes: this.volumes,

@@ -1,7 +1,8 @@
 // The pods bound to one node, kept current by list + watch: a watch that ends or breaks resumes
 // from the last resourceVersion seen; a 410 Gone (the version is too old, e.g. after the API
-// server restarted and compacted) relists. Every relist hands the whole set to the consumer, who
-// reconciles (a pod missing from it was deleted while we were not watching).
+// server restarted: its watch cache starts at the current version) relists. Every relist hands
+// the whole set to the consumer, who reconciles (a pod missing from it was deleted while we were
+// not watching).
 import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 
 export interface PodConsumer {
@@ -29,8 +30,6 @@ export class PodSource {
   private stopped = false;
   private delayMs = RETRY_MIN_MS;
   private timer: NodeJS.Timeout | undefined;
-  /** Relists since the start; what a test checks after the API server came back. */
-  relists = 0;
 
   constructor(
     private readonly config: KubeConfig,
@@ -61,7 +60,7 @@ export class PodSource {
       const core = this.config.makeApiClient(CoreV1Api);
       const list = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.nodeName}` });
       this.resourceVersion = list.metadata?.resourceVersion;
-      this.relists += 1;
+      this.log.info('Listed pods', { pods: list.items.length, resourceVersion: this.resourceVersion });
       this.consumer.replace(list.items);
       this.delayMs = RETRY_MIN_MS;
       void this.watch();
@@ -73,7 +72,9 @@ export class PodSource {
 
   private async watch(): Promise<void> {
     if (this.stopped) return;
-    let gone = false;
+    // The server's Status for a version it no longer has (an ERROR event in a 200 stream):
+    // `{code: 410, reason: 'Expired', message: 'too old resource version: 1 (345)'}`.
+    let gone: { message?: string } | undefined;
     const watch = new Watch(this.config);
     const ended = new Promise<unknown>((resolve) => {
       watch
@@ -85,9 +86,9 @@ export class PodSource {
             allowWatchBookmarks: true,
             timeoutSeconds: WATCH_TIMEOUT_SECONDS,
           },
-          (type: string, object: V1Pod & { code?: number }) => {
+          (type: string, object: V1Pod & { code?: number; message?: string }) => {
             if (type === 'ERROR') {
-              gone = object.code === 410;
+              if (object.code === 410) gone = { message: object.message };
               return;
             }
             const version = object.metadata?.resourceVersion;
@@ -106,7 +107,7 @@ export class PodSource {
     const error = await ended;
     if (this.stopped) return;
     if (gone) {
-      this.log.info('Pod watch expired (410 Gone); listing again', { resourceVersion: this.resourceVersion });
+      this.log.info('Pod watch expired (410 Gone); listing again', { resourceVersion: this.resourceVersion, status: gone.message });
       void this.list();
       return;
     }

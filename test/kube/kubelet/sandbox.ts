@@ -4,8 +4,15 @@
 // and it runs as the pod's user and groups (setpriv). A small shell shim stays as its parent: it
 // forwards SIGTERM and writes the exit code to a file, so that a kubelet that was restarted in
 // between still learns how the container ended.
+//
+// The container's view is assembled under a root of its own (a recursive bind of `/`) and the
+// program is chrooted into it, as a runtime pivots into an image: the pod's mounts cover paths
+// inside that root only. The shim stays outside it, so a volume mounted at /tmp (say) hides
+// neither the shim's pid and exit files nor the other volumes' sources from it, wherever the
+// kubelet keeps its state.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface Mount {
   readonly source: string;
@@ -18,11 +25,12 @@ export interface SandboxSpec {
   readonly podsDir: string;
   /** This pod's folder (under podsDir); the only one put back. */
   readonly podDir: string;
-  /** An empty folder outside podsDir, used while moving podDir into place. */
-  readonly stageDir: string;
+  /** An empty folder outside podsDir: the container's root is assembled there (in its namespace only). */
+  readonly rootDir: string;
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
+  /** Targets are paths as the container sees them, symlinks resolved (they are mounted under rootDir). */
   readonly mounts: readonly Mount[];
   readonly uid: number;
   readonly gid: number;
@@ -38,22 +46,26 @@ export interface SandboxSpec {
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
-/** The shim's script: set up the mounts, then run and watch the program. */
+/** The shim's script: set up the container's root, then run and watch the program in it. */
 export function shimScript(spec: SandboxSpec): string {
+  const root = (path: string) => quote(join(spec.rootDir, path));
   const lines = [
     'set -e',
     'mount --make-rprivate /',
-    `mount --bind ${quote(spec.podDir)} ${quote(spec.stageDir)}`,
-    `mount -t tmpfs -o mode=0711,size=64k rig-pods ${quote(spec.podsDir)}`,
-    `mkdir -p ${quote(spec.podDir)}`,
-    `mount --move ${quote(spec.stageDir)} ${quote(spec.podDir)}`,
+    `mount --rbind / ${quote(spec.rootDir)}`,
+    `mount -t tmpfs -o mode=0711,size=64k rig-pods ${root(spec.podsDir)}`,
+    `mkdir -p ${root(spec.podDir)}`,
+    `mount --bind ${quote(spec.podDir)} ${root(spec.podDir)}`,
   ];
   for (const mount of spec.mounts) {
-    lines.push(`mount --bind ${quote(mount.source)} ${quote(mount.target)}`);
-    if (mount.readOnly) lines.push(`mount -o remount,bind,ro ${quote(mount.target)}`);
+    lines.push(`mount --bind ${quote(mount.source)} ${root(mount.target)}`);
+    if (mount.readOnly) lines.push(`mount -o remount,bind,ro ${root(mount.target)}`);
   }
-  if (spec.readOnlyRoot) lines.push('mount -o remount,bind,ro /');
+  if (spec.readOnlyRoot) lines.push(`mount -o remount,bind,ro ${quote(spec.rootDir)}`);
   const setpriv = [
+    // Into the container's root and its working folder while still root (the pod's user may not
+    // be able to walk the kubelet's folders down to its home), then the user.
+    'unshare', `--root=${spec.rootDir}`, `--wd=${spec.cwd}`,
     'setpriv',
     `--reuid=${spec.uid}`,
     `--regid=${spec.gid}`,
@@ -66,7 +78,7 @@ export function shimScript(spec: SandboxSpec): string {
     ...spec.argv,
   ];
   lines.push(
-    `cd ${quote(spec.cwd)}`,
+    `test -d ${root(spec.cwd)}`,
     'set +e',
     // SIGTERM goes to the program (the container's PID 1); the shim waits for its real exit code.
     'trap \'kill -TERM "$child" 2>/dev/null\' TERM',
