@@ -33,6 +33,11 @@ export interface HostStatus {
   readonly maxTerminals: number;
   /** The session ids of the terminals it holds (ending ones included until they are gone). */
   readonly terminals: readonly string[];
+  /**
+   * Clients attached to each terminal now, through whichever gateway replica: the host holds
+   * their sockets, so it is the one place that knows them all (what the sessions API reports).
+   */
+  readonly attachments: Readonly<Record<string, number>>;
 }
 
 /** One line of `GET /events` (newline-delimited JSON): a terminal that is gone. */
@@ -188,7 +193,9 @@ export async function startTerminalHost(options: HostOptions): Promise<RunningHo
     if (req.method !== 'GET') return refuse(res, 'method_not_allowed');
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path === '/status') {
-      return sendJson(res, 200, { host: true, pid: process.pid, maxTerminals: options.maxTerminals, terminals: [...terminals.keys()] } satisfies HostStatus);
+      const attachments: Record<string, number> = {};
+      for (const [id, terminal] of terminals) attachments[id] = terminal.session.attachmentCount;
+      return sendJson(res, 200, { host: true, pid: process.pid, maxTerminals: options.maxTerminals, terminals: [...terminals.keys()], attachments } satisfies HostStatus);
     }
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });

@@ -17,6 +17,8 @@ export interface SessionView {
   readonly expiresAt: string;
   readonly shares: Readonly<Record<string, 'rw' | 'ro'>>;
   readonly recorded: boolean;
+  /** Clients attached now, on every gateway replica; null when its agent could not be asked. */
+  readonly attached: number | null;
 }
 
 export interface LoginAnswer {

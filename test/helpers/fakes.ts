@@ -43,6 +43,10 @@ export class FakeBackend implements TerminalBackend {
     return this.running.has(record.id);
   }
 
+  async attachments(records: readonly SessionRecord[]): Promise<ReadonlyMap<string, number>> {
+    return new Map(records.filter((record) => this.running.has(record.id)).map((record) => [record.id, 0]));
+  }
+
   onEnded(listener: (sessionId: string, reason: string) => void): void {
     this.listeners.push(listener);
   }

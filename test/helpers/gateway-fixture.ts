@@ -75,11 +75,11 @@ export class ApiClient {
   /** Opens a WebSocket attachment through the gateway, with this client's cookie and Origin. */
   attach(
     sessionId: string,
-    options: { attachAt?: number | null; origin?: string | null; paused?: boolean; headers?: Record<string, string> } = {},
+    options: { attachAt?: number | null; origin?: string | null; paused?: boolean; headers?: Record<string, string>; query?: string } = {},
   ): Promise<TestClient> {
     const origin = options.origin === undefined ? this.baseUrl : options.origin;
     return TestClient.connect({
-      url: `${this.baseUrl.replace('http', 'ws')}/api/sessions/${sessionId}/attach`,
+      url: `${this.baseUrl.replace('http', 'ws')}/api/sessions/${sessionId}/attach${options.query ?? ''}`,
       headers: { ...(this.cookie ? { cookie: this.cookie } : {}), ...(origin ? { origin } : {}), ...options.headers },
       attachAt: options.attachAt,
       paused: options.paused,

@@ -18,9 +18,12 @@ export interface AttachOptions {
   readonly detachKeys: Uint8Array;
 }
 
-/** The WebSocket URL of a session's terminal on the gateway at `url`. */
-export function attachUrl(url: string, sessionId: string): string {
-  return `${url.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(sessionId)}/attach`;
+/**
+ * The WebSocket URL of a session's terminal on the gateway at `url`. `--ro` asks the gateway for a
+ * read-only attachment (`?role=ro`), which the agent enforces, not only this client.
+ */
+export function attachUrl(url: string, sessionId: string, readOnly: boolean): string {
+  return `${url.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(sessionId)}/attach${readOnly ? '?role=ro' : ''}`;
 }
 
 function signalName(signal: number): string {
@@ -56,7 +59,7 @@ export function runAttachment(gateway: OpenGateway, session: SessionView, option
     /** Whether a connection dropped: from then on every gap is a loss the user must see. */
     let lostSomething = false;
     const connection: ResumeConnection = new ResumeConnection({
-      url: attachUrl(gateway.url, session.id),
+      url: attachUrl(gateway.url, session.id, options.readOnly),
       token: gateway.login.token,
       ca: gateway.ca,
       api: gateway.api,

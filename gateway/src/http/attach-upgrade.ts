@@ -82,6 +82,20 @@ function checkHandshake(req: IncomingMessage): void {
   }
 }
 
+/**
+ * The role the attach asks for (`?role=ro`: an owner who wants to watch without risk); null when it
+ * asks for none. It can only narrow what the user's access grants: the token then says `ro` and
+ * the agent drops the attachment's input.
+ */
+function requestedRole(url: string): Role | null {
+  const query = url.indexOf('?');
+  if (query === -1) return null;
+  const role = new URLSearchParams(url.slice(query + 1)).get('role');
+  if (role === null) return null;
+  if (role !== 'rw' && role !== 'ro') throw new HttpError('bad_request', `role must be rw or ro, not "${role.slice(0, 16)}"`);
+  return role;
+}
+
 /** The browser's address, as fastify's request.ip gives it for the API (every proxy trusted). */
 function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   const header = trustProxy ? req.headers['x-forwarded-for'] : undefined;
@@ -166,6 +180,7 @@ export class AttachHandler implements ProxyCounters {
     const match = ATTACH_PATH.exec(path);
     if (!match) throw new HttpError('not_found', 'WebSocket upgrades are served at /api/sessions/<id>/attach only');
     checkHandshake(req);
+    const asked = requestedRole(req.url ?? '');
     const refusal = this.deps.origins.refusal(req.headers);
     if (refusal) throw new HttpError('origin_forbidden', refusal);
     const principal = await this.deps.authenticate(tokenFromHeaders(req.headers));
@@ -175,7 +190,7 @@ export class AttachHandler implements ProxyCounters {
     // Until a splice holds it (and gives it back when it ends), the place is the attach's to give back.
     let spliced = false;
     try {
-      spliced = await this.splice(req, socket, head, principal, match[1]!);
+      spliced = await this.splice(req, socket, head, principal, match[1]!, asked);
     } finally {
       if (!spliced) this.releaseUser(principal.user);
     }
@@ -221,9 +236,19 @@ export class AttachHandler implements ProxyCounters {
   }
 
   /** Opens the agent's end and splices it to the browser's; false when the browser left meanwhile. */
-  private async splice(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal & { readonly tokenId: string }, sessionId: string): Promise<boolean> {
+  private async splice(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    principal: Principal & { readonly tokenId: string },
+    sessionId: string,
+    asked: Role | null,
+  ): Promise<boolean> {
     const { record, access, endpoint } = await this.runningSession(principal, sessionId);
-    const attachToken = await this.deps.signAttachToken({ sessionId: record.id, user: principal.user, role: attachRole(access) });
+    const granted = attachRole(access);
+    if (asked === 'rw' && granted === 'ro') throw new HttpError('forbidden', 'your access to this session is read-only');
+    const role = asked ?? granted;
+    const attachToken = await this.deps.signAttachToken({ sessionId: record.id, user: principal.user, role });
     const upstream = await openUpstream({
       endpoint,
       sessionId: record.id,
@@ -265,7 +290,7 @@ export class AttachHandler implements ProxyCounters {
     }
     // The splice handles the socket's errors from here: one listener fewer on every attachment.
     socket.off('error', destroyOnError);
-    audit(this.deps.log, { event: 'attach.open', user: principal.user, session: record.id, role: attachRole(access), address });
+    audit(this.deps.log, { event: 'attach.open', user: principal.user, session: record.id, role, address });
     void this.deps.store.touch(record.id, now()).catch(() => undefined);
     return true;
   }

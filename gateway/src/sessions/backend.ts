@@ -29,6 +29,12 @@ export interface TerminalBackend {
    */
   isRunning(record: SessionRecord): Promise<boolean>;
   /**
+   * How many clients are attached to each of these sessions' terminals now. The agents count
+   * them — they hold the sockets of every gateway replica's attachments, so the figure is right
+   * however many replicas there are. A session whose agent did not answer is left out.
+   */
+  attachments(records: readonly SessionRecord[]): Promise<ReadonlyMap<string, number>>;
+  /**
    * Registers a listener for terminals that ended by themselves (the shell exited, or the process
    * serving it died), with why, in words for the user.
    */

@@ -39,8 +39,11 @@ interface Slot {
   readonly socketPath: string;
   readonly logFile: string;
   pid: number | null;
-  /** The terminals it holds, as far as this gateway knows. */
-  readonly terminals: Set<string>;
+  /**
+   * The terminals of this slot, as far as this gateway knows, each with the pid of the host that
+   * holds it: null while it is being opened (no host has it yet, and the one asked may be exiting).
+   */
+  readonly terminals: Map<string, number | null>;
   watch: ClientRequest | null;
   /** Set while the host is being started or adopted. */
   ready: Promise<void> | null;
@@ -73,7 +76,7 @@ export class HostPool {
       socketPath: join(options.socketDir, `host-${n}.sock`),
       logFile: join(options.logDir, `host-${n}.log`),
       pid: null,
-      terminals: new Set<string>(),
+      terminals: new Map<string, number | null>(),
       watch: null,
       ready: null,
       exit: null,
@@ -94,12 +97,16 @@ export class HostPool {
   async open(sessionId: string, size: { cols: number; rows: number }): Promise<{ socketPath: string; pid: number }> {
     const slot = this.slots.reduce((best, candidate) => (candidate.terminals.size < best.terminals.size ? candidate : best));
     // Counted at once, so that a burst of opens spreads over the hosts.
-    slot.terminals.add(sessionId);
+    slot.terminals.set(sessionId, null);
     try {
       for (let attempt = 1; ; attempt++) {
         await this.ensure(slot, true);
+        const host = slot.pid;
         const answer = await hostRequest<AgentStatus | { error: { code: string; message: string } }>(slot.socketPath, 'PUT', `/terminals/${sessionId}`, this.options.startTimeoutMs, size);
-        if (answer?.status === 201) return { socketPath: slot.socketPath, pid: (answer.body as AgentStatus).pid };
+        if (answer?.status === 201) {
+          slot.terminals.set(sessionId, host);
+          return { socketPath: slot.socketPath, pid: (answer.body as AgentStatus).pid };
+        }
         const refusal = answer === null ? null : (answer.body as { error: { code: string; message: string } }).error;
         // A host that exits as its last terminal ended may do so just as this one is opened: once, a new one.
         if (attempt === 1 && (refusal === null || refusal.code === 'host_stopping')) {
@@ -145,7 +152,7 @@ export class HostPool {
     const status = await hostStatus(slot.socketPath, HOST_REQUEST_TIMEOUT_MS);
     if (status?.status !== 200 || status.body.host !== true) return false;
     slot.pid = status.body.pid;
-    for (const id of status.body.terminals) slot.terminals.add(id);
+    for (const id of status.body.terminals) slot.terminals.set(id, status.body.pid);
     this.watch(slot);
     return true;
   }
@@ -207,9 +214,6 @@ export class HostPool {
   /** The event stream ended: the host stopped or died. Either way its terminals are gone. */
   private async lost(slot: Slot): Promise<void> {
     const pid = slot.pid;
-    // This host's terminals, as the stream ended: while we wait for its exit, a terminal opened
-    // meanwhile may start a new host in the slot, and those terminals are not this host's.
-    const itsTerminals = [...slot.terminals];
     // A stopping host ends its terminals (each reported) before it exits; wait for the exit.
     const deadline = Date.now() + HOST_REQUEST_TIMEOUT_MS;
     while (pid !== null && alive(pid) && Date.now() < deadline) await sleep(POLL_MS);
@@ -219,6 +223,12 @@ export class HostPool {
     }
     const reason = `its terminal host (pid ${pid}) ${slot.exit ?? 'ended'} unexpectedly`;
     if (slot.pid === pid) slot.pid = null;
-    for (const id of itsTerminals) if (slot.terminals.delete(id)) this.onEnded(id, reason);
+    // This host's terminals only: one being opened as it went is asked of a new host (open()
+    // retries), and one opened meanwhile is the new host's.
+    for (const [id, host] of slot.terminals) {
+      if (host === null || host !== pid) continue;
+      slot.terminals.delete(id);
+      this.onEnded(id, reason);
+    }
   }
 }

@@ -12,6 +12,7 @@ import { ConfigError } from '../../../core/src/config/options.js';
 import type { StartRequest, StartedTerminal, TerminalBackend } from './backend.js';
 import { HOST_REQUEST_TIMEOUT_MS, HostPool } from './host-pool.js';
 import { hostRequest, terminalStatus } from './host-client.js';
+import type { AgentStatus, HostStatus } from '../../../agent/src/index.js';
 
 export interface LocalBackendOptions {
   readonly dataDir: string;
@@ -117,6 +118,34 @@ export class LocalBackend implements TerminalBackend {
     const host = this.hostOf(record);
     const answer = host === null ? null : await terminalStatus(host, record.id, HOST_REQUEST_TIMEOUT_MS);
     return answer ? answer.status === 200 : isHostedProgram(record.pid);
+  }
+
+  /**
+   * One `GET /status` per socket: a host's counts every terminal it holds, an older agent's its
+   * one. By socket, not by this pool's slots: a replica with a data directory of its own lists
+   * sessions whose terminals another replica's hosts serve.
+   */
+  async attachments(records: readonly SessionRecord[]): Promise<ReadonlyMap<string, number>> {
+    const bySocket = new Map<string, string[]>();
+    for (const record of records) {
+      const address = parseListenAddress(record.endpoint, '127.0.0.1');
+      if (typeof address === 'string' || !('path' in address)) continue;
+      bySocket.set(address.path, [...(bySocket.get(address.path) ?? []), record.id]);
+    }
+    const counts = new Map<string, number>();
+    await Promise.all(
+      [...bySocket].map(async ([socketPath, ids]) => {
+        const answer = await hostRequest<HostStatus | AgentStatus>(socketPath, 'GET', '/status', HOST_REQUEST_TIMEOUT_MS);
+        if (answer?.status !== 200) return;
+        const status = answer.body;
+        for (const id of ids) {
+          // A host started by an older version counts no attachments: those stay unknown.
+          const count = 'host' in status ? status.attachments?.[id] : status.sessionId === id ? status.attachments : undefined;
+          if (count !== undefined) counts.set(id, count);
+        }
+      }),
+    );
+    return counts;
   }
 
   /** Resolves once the terminal is gone; throws (after a SIGKILL) when it outlived the timeout. */

@@ -32,6 +32,11 @@ export interface SessionView {
   readonly shares: Readonly<Record<string, Role>>;
   /** Its terminal is being recorded: the page says so to everyone who opens it. */
   readonly recorded: boolean;
+  /**
+   * Clients attached to it now, on every gateway replica (its agent counts them); null when its
+   * agent could not be asked (the session is starting or ending, or its agent did not answer).
+   */
+  readonly attached: number | null;
 }
 
 export interface SessionLimits {
@@ -74,7 +79,7 @@ export function attachRole(access: AccessRole): Role {
   return access === 'ro' ? 'ro' : 'rw';
 }
 
-export function toView(record: SessionRecord, role: AccessRole): SessionView {
+export function toView(record: SessionRecord, role: AccessRole, attached: number | null): SessionView {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
     id: record.id,
@@ -88,6 +93,7 @@ export function toView(record: SessionRecord, role: AccessRole): SessionView {
     maxExpiresAt: iso(record.maxExpiresAt),
     shares: record.shares,
     recorded: record.recorded,
+    attached,
   };
 }
 
@@ -151,7 +157,7 @@ export class SessionService {
         rows: request.rows ?? agentOptionSpecs.rows.default,
       });
       const running = await this.store.update(id, { endpoint: started.endpoint, pid: started.pid, state: 'running' });
-      return toView(running ?? record, 'owner');
+      return toView(running ?? record, 'owner', 0);
     } catch (error) {
       await this.store.delete(id);
       throw new HttpError('upstream_failed', `the terminal could not be started: ${(error as Error).message}`);
@@ -163,10 +169,22 @@ export class SessionService {
     const administered = principal.tenants.filter((t) => t.admin).map((t) => this.store.listForTenant(t.tenant));
     const lists = await Promise.all([this.store.listForUser(principal.user), ...administered]);
     const byId = new Map(lists.flat().map((record) => [record.id, record]));
-    return [...byId.values()].sort(newestFirst).flatMap((record) => {
-      const role = accessOf(principal, record);
-      return role ? [toView(record, role)] : [];
+    const visible = [...byId.values()].sort(newestFirst).flatMap((record) => {
+      const access = accessOf(principal, record);
+      return access ? [{ record, access }] : [];
     });
+    return this.views(visible);
+  }
+
+  /** Views with each running session's attachment count, asked of the agents together. */
+  private async views(entries: readonly { record: SessionRecord; access: AccessRole }[]): Promise<SessionView[]> {
+    const running = entries.filter(({ record }) => record.state === 'running').map(({ record }) => record);
+    const counts = running.length === 0 ? new Map<string, number>() : await this.backend.attachments(running);
+    return entries.map(({ record, access }) => toView(record, access, counts.get(record.id) ?? null));
+  }
+
+  private async view(record: SessionRecord, access: AccessRole): Promise<SessionView> {
+    return (await this.views([{ record, access }]))[0]!;
   }
 
   /** The record and the caller's access to it; 404 when absent or not theirs to see. */
@@ -183,7 +201,7 @@ export class SessionService {
 
   async get(principal: Principal, id: string): Promise<SessionView> {
     const { record, access } = await this.find(principal, id);
-    return toView(record, access);
+    return this.view(record, access);
   }
 
   async delete(principal: Principal, id: string): Promise<void> {
@@ -197,7 +215,7 @@ export class SessionService {
     if (access === 'ro') throw new HttpError('forbidden', 'read-only viewers may not extend a session');
     const updated = await this.store.extend(id, this.now() + seconds * 1000);
     if (!updated) throw new HttpError('session_not_found', `no session "${id}"`);
-    return toView(updated, access);
+    return this.view(updated, access);
   }
 
   async rename(principal: Principal, id: string, name: string): Promise<SessionView> {
@@ -205,7 +223,7 @@ export class SessionService {
     if (access !== 'owner' && access !== 'admin') throw new HttpError('forbidden', 'only the owner or a tenant admin may rename a session');
     const updated = await this.store.update(id, { name });
     if (!updated) throw new HttpError('session_not_found', `no session "${id}"`);
-    return toView(updated, access);
+    return this.view(updated, access);
   }
 
   async share(principal: Principal, id: string, user: string, role: Role | null): Promise<SessionView> {
@@ -217,7 +235,7 @@ export class SessionService {
     }
     const updated = await this.store.share(id, user, role);
     if (!updated) throw new HttpError('session_not_found', `no session "${id}"`);
-    return toView(updated, access);
+    return this.view(updated, access);
   }
 
   /**

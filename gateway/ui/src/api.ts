@@ -18,6 +18,8 @@ export interface SessionView {
   shares: Record<string, ShareRole>;
   /** Its terminal is being recorded. */
   recorded: boolean;
+  /** Clients attached now, on every gateway replica; null when its agent could not be asked. */
+  attached: number | null;
 }
 
 export interface TenantMembership {

@@ -112,6 +112,10 @@ describe('cloudterm attach', () => {
     writer.type('echo typed-by-writer\r');
     await viewer.waitFor('typed-by-writer\r\n');
     assert.doesNotMatch(writer.screen, /typed-by-viewer/, 'the viewer\'s keys never reached the shell');
+    // `cloudterm sessions` counts both attachments, read-only included.
+    const listed = await home.run(['sessions']);
+    assert.match(listed.stdout, /^NAME\s+ID\s+TENANT\s+ROLE\s+STATE\s+ATTACHED\s+EXPIRES$/m);
+    assert.match(listed.stdout, /^viewer\s+\S+\s+local\s+owner\s+running\s+2\s+in /m);
     viewer.type('\x1dd');
     await assertSane(viewer, ClientErrors.detached.exit);
     writer.type('exit\r');

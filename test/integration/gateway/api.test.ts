@@ -175,6 +175,28 @@ describe('sessions', () => {
     assert.equal((await bob.request('GET', `/api/sessions/${body.id}`)).status, 404);
   });
 
+  test('the owner attached with ?role=ro (cloudterm attach --ro) cannot type: the gateway asks the agent for a read-only attachment', async (t) => {
+    const { body } = await alice.request<View>('POST', '/api/sessions', {});
+    t.after(() => alice.request('DELETE', `/api/sessions/${body.id}`));
+    const watcher = await alice.attach(body.id, { query: '?role=ro' });
+    t.after(() => watcher.close());
+    assert.equal(watcher.hello!.role, 'ro');
+    // A raw client sends input frames anyway: the agent drops them and says so.
+    watcher.type('echo WATCHER-$((20+1))\r');
+    await watcher.waitFor(() => watcher.find('notice')?.code === NoticeCode.ReadOnly, 'read-only notice');
+    const writer = await alice.attach(body.id);
+    t.after(() => writer.close());
+    assert.equal(writer.hello!.role, 'rw');
+    writer.type('echo WRITER-$((40+2))\r');
+    await watcher.waitForText('WRITER-42');
+    assert.ok(!watcher.text().includes('WATCHER-21'), 'the read-only keys never reached the shell');
+    assert.ok(!writer.text().includes('WATCHER'));
+    // It can only narrow: a read-only share asking for rw is refused, and a role must be one.
+    await alice.request('PUT', `/api/sessions/${body.id}/shares/bob`, { role: 'ro' });
+    await assert.rejects(bob.attach(body.id, { query: '?role=rw' }), (error: { status: number }) => error.status === 403);
+    await assert.rejects(alice.attach(body.id, { query: '?role=admin' }), (error: { status: number }) => error.status === 400);
+  });
+
   test('changing or taking back a share closes what it granted (4403); the owner stays attached', async (t) => {
     const { body } = await alice.request<View>('POST', '/api/sessions', {});
     t.after(() => alice.request('DELETE', `/api/sessions/${body.id}`));

@@ -44,6 +44,32 @@ describe('gateway replicas on Redis', () => {
     await terminal.waitForText('via-the-other-replica');
   });
 
+  test('a session lists the clients attached to it through every replica: two, then one once a client leaves', async (t) => {
+    const onFirst = await first.login('alice');
+    const { body } = await onFirst.request('POST', '/api/sessions', {});
+    t.after(() => onFirst.request('DELETE', `/api/sessions/${body.id}`));
+    const onSecond = new ApiClient(second.url, onFirst.cookie);
+    const attached = async (api: ApiClient) => {
+      const list = await api.request('GET', '/api/sessions');
+      return list.body.sessions.find((s: { id: string }) => s.id === body.id).attached as number;
+    };
+    assert.equal(await attached(onFirst), 0);
+    const here = await onFirst.attach(body.id);
+    t.after(() => here.close());
+    const there = await onSecond.attach(body.id);
+    t.after(() => there.close());
+    // Each replica holds one of them; both say two.
+    assert.equal(await attached(onFirst), 2);
+    assert.equal(await attached(onSecond), 2);
+    assert.equal((await onSecond.request('GET', `/api/sessions/${body.id}`)).body.attached, 2);
+    there.close();
+    // The agent hears the close a moment later.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await attached(onFirst)) !== 1) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await attached(onFirst), 1);
+    assert.equal(await attached(onSecond), 1);
+  });
+
   test('logging out on one replica closes the attachments that token opened on the other (4401)', async () => {
     const onFirst = await first.login('bob');
     const { body } = await onFirst.request('POST', '/api/sessions', {});

@@ -65,12 +65,12 @@ describe('the sessions table', () => {
   });
 
   test('aligned columns; an empty list says how to start one', () => {
-    const session = (id: string, name: string): SessionView => ({
-      id, name, owner: 'alice', tenant: 'local', role: 'owner', state: 'running', createdAt: '', expiresAt: '2026-12-04T19:00:00Z', shares: {}, recorded: false,
+    const session = (id: string, name: string, attached: number | null): SessionView => ({
+      id, name, owner: 'alice', tenant: 'local', role: 'owner', state: 'running', createdAt: '', expiresAt: '2026-12-04T19:00:00Z', shares: {}, recorded: false, attached,
     });
     assert.equal(
-      formatSessions([session('abc', 'a long name'), session('d', 'x')], now),
-      'NAME         ID   TENANT  ROLE   STATE    EXPIRES\na long name  abc  local   owner  running  in 1h0m\nx            d    local   owner  running  in 1h0m\n',
+      formatSessions([session('abc', 'a long name', 2), session('d', 'x', null)], now),
+      'NAME         ID   TENANT  ROLE   STATE    ATTACHED  EXPIRES\na long name  abc  local   owner  running  2         in 1h0m\nx            d    local   owner  running  -         in 1h0m\n',
     );
     assert.match(formatSessions([], now), /cloudterm new --attach/);
   });
