@@ -34,9 +34,13 @@ export class OutputLanes {
     connection.destroy = leaveFirst(connection.destroy);
   }
 
-  /** Gives a client that has every byte so far, and nothing on its way, to the reader. */
+  /**
+   * Gives a client that has every byte so far, and nothing on its way, to the reader. Not one
+   * that negotiated compression: the reader writes plain frames, and its output is what deflate
+   * is for (ws's sender compresses it, in order with everything else sent).
+   */
   offer(attachment: Attachment): void {
-    if (attachment.laneId !== null || attachment.connection === null || !attachment.idle) return;
+    if (attachment.laneId !== null || attachment.connection === null || attachment.socket.extensions !== '' || !attachment.idle) return;
     const fd = socketDescriptor(attachment.connection);
     if (fd === null) return;
     const id = this.output.lane(fd);
