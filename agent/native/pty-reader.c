@@ -24,7 +24,9 @@
 // sendmsg. A lane only ever gets whole frames: a socket that cannot take a frame whole leaves the
 // lanes at once, and JavaScript is handed the rest of that frame (in the spill Buffer) to write
 // before anything else. JavaScript takes a lane back (unlane) before it writes to that socket
-// itself; since this file writes only inside a flush, the socket is then at a frame boundary.
+// itself; since this file writes only inside a flush, the socket is then at a frame boundary. A
+// lane may take batches only up to a size (a client that negotiated compression: larger output
+// is for ws to compress); a larger batch makes it leave before that batch, none of it written.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
