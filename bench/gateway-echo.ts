@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import { signAttachToken } from '../core/src/keys/attach-token.js';
 import { importKeyPair } from '../core/src/keys/index.js';
 import { ACK_EVERY_BYTES, encodeAck, encodeAttach, encodeInput } from '../core/src/protocol/messages.js';
+import { UNCOMPRESSED, sendOptions } from '../core/src/protocol/compression.js';
 import { echoLatency, settle as settleFor } from './lib/measure.js';
 import {
   GATEWAY_ENTRY,
@@ -37,39 +38,48 @@ export const PIPELINE_BYTES = 200_000_000;
 /** `read` first, so nothing is produced before the clock starts with the newline that ends it. */
 const PIPELINE_LINE = `read _; head -c ${PIPELINE_BYTES} /dev/zero | tr '\\0' a\n`;
 
-/** A lean terminal client: raw `ws`, no compression, output bytes to `sink`, acks as the page sends them. */
+/**
+ * A lean terminal client: raw `ws`, output bytes to `sink`, acks as the page sends them. Without
+ * compression unless `deflate` (ws's offer; input then compressed as the CLI client does).
+ */
 export class WsTerminal {
   sink: (chunk: Buffer) => void = () => {};
   private received = 0;
   private acked = 0;
 
-  private constructor(private readonly socket: WebSocket) {
+  private constructor(
+    private readonly socket: WebSocket,
+    /** The extension the agent answered with ('' for none). */
+    readonly extensions: string,
+  ) {
     socket.on('message', (data: Buffer) => {
       if (data[0] !== OUTPUT) return;
       this.received = Number(data.readBigUInt64BE(1)) + data.length - 9;
       if (this.received - this.acked >= ACK_EVERY_BYTES) {
         this.acked = this.received;
-        socket.send(encodeAck(this.received));
+        socket.send(encodeAck(this.received), UNCOMPRESSED);
       }
       this.sink(data.subarray(9));
     });
   }
 
-  static async open(url: string, headers: Record<string, string>): Promise<WsTerminal> {
-    const socket = new WebSocket(url, { headers, perMessageDeflate: false });
-    const terminal = new WsTerminal(socket);
+  static async open(url: string, headers: Record<string, string>, deflate = false): Promise<WsTerminal> {
+    const socket = new WebSocket(url, { headers, perMessageDeflate: deflate });
+    let extensions = '';
+    socket.once('upgrade', (response) => (extensions = String(response.headers['sec-websocket-extensions'] ?? '')));
     const hello = new Promise<void>((resolve, reject) => {
       socket.once('message', (data: Buffer) => (data[0] === HELLO ? resolve() : reject(new Error(`first message 0x${data[0]?.toString(16)}`))));
       socket.once('error', reject);
       socket.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode} from ${url}`)));
     });
-    await withTimeout(hello, 10_000, `hello from ${url}`);
-    socket.send(encodeAttach(0));
+    const terminal = await withTimeout(hello, 10_000, `hello from ${url}`).then(() => new WsTerminal(socket, extensions));
+    socket.send(encodeAttach(0), UNCOMPRESSED);
     return terminal;
   }
 
   type(text: string): void {
-    this.socket.send(encodeInput(Buffer.from(text, 'latin1')));
+    const message = encodeInput(Buffer.from(text, 'latin1'));
+    this.socket.send(message, sendOptions(message.byteLength));
   }
 
   close(): void {

@@ -24,7 +24,9 @@
 // sendmsg. A lane only ever gets whole frames: a socket that cannot take a frame whole leaves the
 // lanes at once, and JavaScript is handed the rest of that frame (in the spill Buffer) to write
 // before anything else. JavaScript takes a lane back (unlane) before it writes to that socket
-// itself; since this file writes only inside a flush, the socket is then at a frame boundary.
+// itself; since this file writes only inside a flush, the socket is then at a frame boundary. A
+// lane may take batches only up to a size (a client that negotiated compression: larger output
+// is for ws to compress); a larger batch makes it leave before that batch, none of it written.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -66,9 +68,14 @@ typedef struct lane {
   int32_t id;
   /** Our copy of the client's socket: JavaScript closing its own never lets us write elsewhere. */
   int fd;
+  /** The largest batch it takes; a larger one makes it leave before that batch (LEFT_BEFORE). */
+  size_t max_length;
   /** Once it left: bytes of the last frame its socket took; -1 when the socket failed. */
   ssize_t written;
 } lane;
+
+/** A lane's `written` when it left before a batch over its max_length: none of it was written. */
+#define LEFT_BEFORE (-2)
 
 typedef struct {
   napi_env env;
@@ -174,7 +181,7 @@ static lane *write_lanes(reader *r, size_t length, size_t *frame_length) {
   bool spilled = false;
   for (lane **link = &r->lanes; *link != NULL;) {
     lane *l = *link;
-    l->written = send_now(l->fd, iov, 2);
+    l->written = length > l->max_length ? LEFT_BEFORE : send_now(l->fd, iov, 2);
     if (l->written == (ssize_t)*frame_length) {
       link = &l->next;
       continue;
@@ -411,15 +418,23 @@ static reader *reader_and_number(napi_env env, napi_callback_info info, int32_t 
 }
 
 /**
- * lane(wrapper, socketFd): from the next batch on, the reader writes output frames to a copy of
- * this socket itself. The caller makes sure the client has every byte so far and that nothing is
- * queued for the socket. Returns the lane's id, or -1 when the reader writes no more (it ended).
+ * lane(wrapper, socketFd, maxLength): from the next batch on, the reader writes output frames to a
+ * copy of this socket itself, as long as a batch is at most maxLength bytes. The caller makes sure
+ * the client has every byte so far and that nothing is queued for the socket. Returns the lane's
+ * id, or -1 when the reader writes no more (it ended).
  */
 static napi_value js_lane(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
   int32_t fd = -1;
-  reader *r = reader_and_number(env, info, &fd);
-  if (r == NULL || fd < 0) {
-    napi_throw_type_error(env, NULL, "lane(wrapper, socketFd)");
+  double max_length = 0;
+  reader *r = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 3) {
+    r = unwrap(env, argv[0]);
+    if (napi_get_value_int32(env, argv[1], &fd) != napi_ok || napi_get_value_double(env, argv[2], &max_length) != napi_ok) r = NULL;
+  }
+  if (r == NULL || fd < 0 || !(max_length >= 0)) {
+    napi_throw_type_error(env, NULL, "lane(wrapper, socketFd, maxLength)");
     return NULL;
   }
   int32_t id = -1;
@@ -430,6 +445,7 @@ static napi_value js_lane(napi_env env, napi_callback_info info) {
       free(l);
     } else {
       // Ids only grow (wrapping after 2^31 lanes); JavaScript finds its client by them.
+      l->max_length = max_length >= (double)SIZE_MAX ? SIZE_MAX : (size_t)max_length;
       id = l->id = r->next_lane_id;
       r->next_lane_id = r->next_lane_id == INT32_MAX ? 0 : r->next_lane_id + 1;
       l->next = r->lanes;

@@ -2,7 +2,6 @@
 // HTTP surface (status, health, metrics) for the gateway and the operator.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import type { CryptoKey } from 'jose';
 import type { PtySession, PtySessionOptions, SessionStatus } from './pty-session.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
@@ -14,6 +13,7 @@ import type { ListenAddress } from '../../core/src/net/listen-address.js';
 import type { AGENT_LIMITS, AgentConfig } from './agent-config.js';
 import { agentError, type AgentErrorCode } from './errors.js';
 import { ServedTerminal, refuseUpgrade } from './served-terminal.js';
+import { terminalSocketServer } from './socket-server.js';
 
 type AgentLimits = { readonly [K in keyof typeof AGENT_LIMITS]: number };
 
@@ -70,7 +70,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   const { session } = terminal;
   const metrics = createAgentMetrics(session, options.processMetrics);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
+  const wss = terminalSocketServer(options.maxMessageBytes);
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -15,6 +15,7 @@ import {
   type Role,
 } from '../../core/src/protocol/messages.js';
 import { CloseCode } from '../../core/src/protocol/close-codes.js';
+import { sendOptions } from '../../core/src/protocol/compression.js';
 
 /** Bytes sent to a socket but not yet handed to the kernel, above which we stop sending. */
 export const IN_FLIGHT_LIMIT = 256 * 1024;
@@ -120,7 +121,7 @@ export class Attachment {
       return;
     }
     this.inFlight += frame.byteLength;
-    this.socket.send(frame, { binary: true }, () => {
+    this.socket.send(frame, sendOptions(frame.byteLength), () => {
       release?.();
       this.settled(frame.byteLength);
     });

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Attachment } from './attachment.js';
 import type { PtyOutput } from './pty-output.js';
 import { socketDescriptor } from '../../core/src/net/socket-descriptor.js';
+import { COMPRESS_MIN_BYTES } from '../../core/src/protocol/compression.js';
 
 export class OutputLanes {
   private readonly byId = new Map<number, Attachment>();
@@ -34,12 +35,18 @@ export class OutputLanes {
     connection.destroy = leaveFirst(connection.destroy);
   }
 
-  /** Gives a client that has every byte so far, and nothing on its way, to the reader. */
+  /**
+   * Gives a client that has every byte so far, and nothing on its way, to the reader. One that
+   * negotiated compression only for batches that are sent uncompressed anyway (under
+   * COMPRESS_MIN_BYTES: a keystroke's echo): the reader writes plain frames, and a larger batch
+   * makes it leave the lane before it, so that ws compresses that batch, in order with everything
+   * else sent to it.
+   */
   offer(attachment: Attachment): void {
     if (attachment.laneId !== null || attachment.connection === null || !attachment.idle) return;
     const fd = socketDescriptor(attachment.connection);
     if (fd === null) return;
-    const id = this.output.lane(fd);
+    const id = attachment.socket.extensions === '' ? this.output.lane(fd) : this.output.lane(fd, COMPRESS_MIN_BYTES - 1);
     if (id === null) return;
     attachment.laneId = id;
     this.byId.set(id, attachment);

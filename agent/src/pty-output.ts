@@ -20,7 +20,7 @@ interface PtyReaderAddon {
   pause(wrapper: PtyOutput): void;
   resume(wrapper: PtyOutput): void;
   take(wrapper: PtyOutput): number;
-  lane(wrapper: PtyOutput, socketFd: number): number;
+  lane(wrapper: PtyOutput, socketFd: number, maxLength: number): number;
   unlane(wrapper: PtyOutput, id: number): void;
   close(wrapper: PtyOutput): void;
 }
@@ -29,6 +29,8 @@ interface PtyReaderAddon {
 export const MAX_BATCH_BYTES = 128 * 1024;
 /** The longest frame header the reader writes to a lane: WebSocket's 10 bytes and the output message's 9. */
 const FRAME_HEAD_MAX = 19;
+/** `written` of a lane that left before a batch over its maximum (LEFT_BEFORE in pty-reader.c). */
+const LEFT_BEFORE = -2;
 
 export interface PtyOutputHandlers {
   /** A batch of output, in order; the view is valid only during the call. */
@@ -41,7 +43,8 @@ export interface PtyOutputHandlers {
   /**
    * A lane left as the reader wrote the batch of `length` bytes that comes next to `output`: its
    * socket could not take the frame whole. `rest` is what the socket did not take (to write before
-   * anything else), or null when the socket failed (the client is gone).
+   * anything else), or null when the socket failed (the client is gone). A lane that left before
+   * a batch over its maximum is told `length` 0 and no rest: none of the batch was written.
    */
   laneExit(id: number, rest: Buffer | null, length: number): void;
 }
@@ -100,18 +103,21 @@ export class PtyOutput {
       },
       // A copy: the socket holds what it is given until it is written.
       (id, written, frameLength, length) =>
-        handlers.laneExit(id, written < 0 ? null : Buffer.from(this.spill.subarray(written, frameLength)), length),
+        written === LEFT_BEFORE
+          ? handlers.laneExit(id, null, 0)
+          : handlers.laneExit(id, written < 0 ? null : Buffer.from(this.spill.subarray(written, frameLength)), length),
     );
   }
 
   /**
    * From the next batch on, the reader writes output frames to this socket itself (a copy of its
-   * descriptor). The caller makes sure the client has every byte so far and nothing is queued for
-   * the socket. Returns the lane's id, or null once the reader has ended or is closed.
+   * descriptor), as long as a batch is at most `maxLength` bytes. The caller makes sure the client
+   * has every byte so far and nothing is queued for the socket. Returns the lane's id, or null
+   * once the reader has ended or is closed.
    */
-  lane(socketFd: number): number | null {
+  lane(socketFd: number, maxLength = Number.MAX_SAFE_INTEGER): number | null {
     if (this.closed) return null;
-    const id = readerAddon().lane(this, socketFd);
+    const id = readerAddon().lane(this, socketFd, maxLength);
     return id < 0 ? null : id;
   }
 

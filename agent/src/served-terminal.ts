@@ -14,6 +14,7 @@ import type { ExitStatus } from './attachment.js';
 import { CloseCode } from '../../core/src/protocol/close-codes.js';
 import { endWithJsonError } from '../../core/src/net/raw-http.js';
 import { agentError, type AgentErrorCode } from './errors.js';
+import { declineUnacceptableOffer } from './socket-server.js';
 
 export interface ServedTerminalOptions extends PtySessionOptions {
   readonly sessionId: string;
@@ -84,6 +85,7 @@ export class ServedTerminal {
     this.verifier.verify(bearerToken(req)).then(
       (claims) => {
         if (socket.destroyed) return;
+        declineUnacceptableOffer(req);
         wss.handleUpgrade(req, socket, head, (ws) => this.session.attach(ws, claims.role, claims.user, socket instanceof Socket ? socket : null));
       },
       (error: unknown) => {

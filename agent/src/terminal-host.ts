@@ -6,9 +6,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { WebSocketServer } from 'ws';
 import type { CryptoKey } from 'jose';
 import { ServedTerminal, refuseUpgrade } from './served-terminal.js';
+import { terminalSocketServer } from './socket-server.js';
 import { createAgentMetrics, type SessionCounters } from './metrics.js';
 import { METRICS_CONTENT_TYPE } from '../../core/src/metrics/registry.js';
 import { answerClientError, sendJson } from '../../core/src/net/raw-http.js';
@@ -121,7 +121,7 @@ export async function startTerminalHost(options: HostOptions): Promise<RunningHo
   };
   const metrics = createAgentMetrics(counters, options.processMetrics);
   metrics.registry.derived('cloudterm_agent_terminals', 'Terminals this host holds', 'gauge', () => terminals.size);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
+  const wss = terminalSocketServer(options.maxMessageBytes);
 
   const open = (sessionId: string, size: { cols: number; rows: number }): ServedTerminal => {
     const terminal = new ServedTerminal({

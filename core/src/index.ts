@@ -4,6 +4,7 @@
 // command is given. core/ imports no other part (test/unit/import-rules.test.ts).
 export * from './protocol/messages.js';
 export * from './protocol/close-codes.js';
+export * from './protocol/compression.js';
 export * from './keys/index.js';
 export * from './keys/attach-token.js';
 export * from './net/listen-address.js';

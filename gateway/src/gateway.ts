@@ -140,6 +140,7 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
     trustProxy: config.trustProxy,
     upstreamTimeoutMs: timings.upstreamTimeoutMs,
     proxyCore: config.proxyCore,
+    compression: config.compression,
     activityIntervalMs: timings.activityIntervalMs,
     isRevoked: (tokenId) => stores.revocations.isRevoked(tokenId),
     revocationCheckMs: timings.revocationCheckMs,

@@ -1,6 +1,6 @@
 // A person at the page, in real Chromium, against a real gateway process (local mode) with real
 // agents and shells: log in, open a terminal, type, resize, survive a gateway restart mid-output,
-// watch a read-only share, rename a terminal and open it in a tab of its own, pick a tenant, follow a share changed under a watcher, wait for room on a full gateway, and see an idle session expire.
+// watch a read-only share, rename a terminal and open it in a tab of its own, pick a tenant, follow a share changed under a watcher, wait for room on a full gateway, compress end to end (or not, by the flag), and see an idle session expire.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -281,6 +281,38 @@ describe('the page, end to end', () => {
     await waitForState(second, ['connected'], 30_000);
     await waitForLine(second, /^FIRST-42$/);
     await second.context().close();
+  });
+
+  test('the page and the agent negotiate permessage-deflate, and the compressed frames cross the gateway undecoded; --compression=false turns it off', async (t) => {
+    for (const [args, answer] of [[[], 'permessage-deflate; server_max_window_bits=13'], [['--compression=false'], undefined]] as const) {
+      const site = await gatewayWith([...args]);
+      const gateway = await site.start();
+      t.after(() => gateway.stop());
+      const page = await logIn(site.url, 'alice');
+      // What DevTools shows for the page's WebSocket: the 101's headers, as the agent wrote them.
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      const handshake = new Promise<Record<string, string>>((resolve) =>
+        cdp.on('Network.webSocketHandshakeResponseReceived', (event: { response: { headers: Record<string, string> } }) => resolve(event.response.headers)),
+      );
+      await openNewTerminal(page);
+      const headers = Object.fromEntries(Object.entries(await handshake).map(([name, value]) => [name.toLowerCase(), value]));
+      assert.equal(headers['sec-websocket-extensions'], answer, `negotiated with ${args.join(' ') || 'the defaults'}`);
+      const downBytes = async () => {
+        const text = await fetch(`${site.url}/metrics`).then((r) => r.text());
+        return Number(/cloudterm_gateway_proxied_bytes_total\{direction="down"\} (\d+)/.exec(text)?.[1]);
+      };
+      const receivedBefore = await received(page);
+      const countedBefore = await downBytes();
+      await run(page, 'head -c 200000 /dev/zero | tr "\\0" a | fold -w 100; echo; echo "print""ed"');
+      await waitForLine(page, /^printed$/, 30_000);
+      const output = (await received(page)) - receivedBefore;
+      const counted = (await downBytes()) - countedBefore;
+      assert.ok(output > 200_000, `the page received the whole output (${output} bytes)`);
+      if (answer) assert.ok(counted < output / 10, `compressed through the splice: the gateway moved ${counted} bytes for ${output}`);
+      else assert.ok(counted > output, `uncompressed: the gateway moved ${counted} bytes for ${output}`);
+      await page.context().close();
+    }
   });
 
   test('an idle session expires: the page says so and the session is gone', async (t) => {

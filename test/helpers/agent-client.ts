@@ -1,6 +1,7 @@
 // A test client for the terminal protocol: connects to an agent (or through a gateway), keeps the
 // output it received by offset, and lets tests wait for text, offsets, exit or close.
-import { WebSocket } from 'ws';
+import { WebSocket, type PerMessageDeflateOptions } from 'ws';
+import type { IncomingHttpHeaders } from 'node:http';
 import { once } from 'node:events';
 import {
   ACK_EVERY_BYTES,
@@ -24,6 +25,8 @@ export interface ConnectOptions {
   readonly socketPath?: string;
   /** Certificates to trust for wss:// (a test's own self-signed one). */
   readonly ca?: Buffer;
+  /** Offer permessage-deflate (ws's offer, or these options); default: no offer. */
+  readonly deflate?: boolean | PerMessageDeflateOptions;
 }
 
 export class TestClient {
@@ -36,6 +39,8 @@ export class TestClient {
   received = 0;
   closeCode: number | null = null;
   closeReason = '';
+  /** The headers of the 101 that opened the socket (what the agent answered, relayed). */
+  upgradeHeaders: IncomingHttpHeaders = {};
   private waiters: Array<() => void> = [];
   private acked = 0;
 
@@ -68,11 +73,12 @@ export class TestClient {
   static async connect(options: ConnectOptions): Promise<TestClient> {
     const socket = new WebSocket(options.url, {
       headers: options.headers,
-      perMessageDeflate: false,
+      perMessageDeflate: options.deflate ?? false,
       ...(options.socketPath ? { socketPath: options.socketPath } : {}),
       ...(options.ca ? { ca: options.ca } : {}),
     });
     const client = new TestClient(socket, options.ack ?? true);
+    socket.once('upgrade', (response) => (client.upgradeHeaders = response.headers));
     await new Promise<void>((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);

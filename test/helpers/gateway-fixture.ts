@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import bcrypt from 'bcrypt';
 import { loadGatewayConfig, type GatewayConfig, type GatewayTimings } from '../../gateway/src/config/gateway-config.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
-import { TestClient } from './agent-client.js';
+import { TestClient, type ConnectOptions } from './agent-client.js';
 import { hostStatus } from '../../gateway/src/sessions/host-client.js';
 
 export const PASSWORDS: Record<string, string> = {
@@ -75,7 +75,7 @@ export class ApiClient {
   /** Opens a WebSocket attachment through the gateway, with this client's cookie and Origin. */
   attach(
     sessionId: string,
-    options: { attachAt?: number | null; origin?: string | null; paused?: boolean; headers?: Record<string, string>; query?: string } = {},
+    options: Pick<ConnectOptions, 'attachAt' | 'paused' | 'headers' | 'deflate'> & { origin?: string | null; query?: string } = {},
   ): Promise<TestClient> {
     const origin = options.origin === undefined ? this.baseUrl : options.origin;
     return TestClient.connect({
@@ -83,6 +83,7 @@ export class ApiClient {
       headers: { ...(this.cookie ? { cookie: this.cookie } : {}), ...(origin ? { origin } : {}), ...options.headers },
       attachAt: options.attachAt,
       paused: options.paused,
+      deflate: options.deflate,
     });
   }
 }

@@ -58,3 +58,10 @@ test('defaults come from the option specs and the mode', () => {
   assert.equal(local.idleTimeoutMs, gatewayOptionSpecs.idleTimeout.default * 1000);
   assert.equal(local.redisKeyPrefix, 'cloudterm:');
 });
+
+test('compression is on unless --compression=false or CLOUDTERM_GATEWAY_COMPRESSION=false says otherwise', () => {
+  assert.equal(loadGatewayConfig('local', base, {}).compression, true);
+  assert.equal(loadGatewayConfig('local', [...base, '--compression=false'], {}).compression, false);
+  assert.equal(loadGatewayConfig('local', base, { CLOUDTERM_GATEWAY_COMPRESSION: 'false' }).compression, false);
+  assert.throws(() => loadGatewayConfig('local', [...base, '--compression=maybe'], {}), /--compression must be true or false/);
+});

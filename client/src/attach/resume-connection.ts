@@ -6,6 +6,7 @@
 import { WebSocket, type RawData } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { CloseCode, describeCloseCode } from '../../../core/src/protocol/close-codes.js';
+import { UNCOMPRESSED, sendOptions } from '../../../core/src/protocol/compression.js';
 import {
   ACK_EVERY_BYTES,
   MAX_INPUT_CHUNK_BYTES,
@@ -91,7 +92,10 @@ export class ResumeConnection {
   /** Sends typed bytes; false (nothing sent) while disconnected or read-only: keys typed blind are not queued. */
   input(data: Uint8Array): boolean {
     if (!this.writable) return false;
-    for (let at = 0; at < data.byteLength; at += MAX_INPUT_CHUNK_BYTES) this.socket!.send(encodeInput(data.subarray(at, at + MAX_INPUT_CHUNK_BYTES)));
+    for (let at = 0; at < data.byteLength; at += MAX_INPUT_CHUNK_BYTES) {
+      const message = encodeInput(data.subarray(at, at + MAX_INPUT_CHUNK_BYTES));
+      this.socket!.send(message, sendOptions(message.byteLength));
+    }
     return true;
   }
 
@@ -121,7 +125,7 @@ export class ResumeConnection {
     const wanted = this.wantedSize;
     if (!wanted || !this.writable) return;
     if (this.sentSize?.cols === wanted.cols && this.sentSize.rows === wanted.rows) return;
-    this.socket!.send(encodeResize(wanted.cols, wanted.rows));
+    this.socket!.send(encodeResize(wanted.cols, wanted.rows), UNCOMPRESSED);
     this.sentSize = wanted;
   }
 
@@ -129,7 +133,8 @@ export class ResumeConnection {
     const socket = new WebSocket(this.options.url, {
       headers: { authorization: `Bearer ${this.options.token}` },
       ca: this.options.ca,
-      perMessageDeflate: false,
+      // ws's offer (permessage-deflate, any client window): the agent's output is what it inflates.
+      perMessageDeflate: true,
       handshakeTimeout: HELLO_TIMEOUT_MS,
       followRedirects: false,
     });
@@ -224,7 +229,7 @@ export class ResumeConnection {
       case 'hello': {
         this.helloAt = Date.now();
         this.role = message.role;
-        socket.send(encodeAttach(this.received));
+        socket.send(encodeAttach(this.received), UNCOMPRESSED);
         this.sentSize = { cols: message.cols, rows: message.rows };
         if (this.everAttached) events.resumed(this.received);
         else events.hello(message.role, message.cols, message.rows);
@@ -265,7 +270,7 @@ export class ResumeConnection {
   private ackIfDue(socket: WebSocket): void {
     if (this.received - this.acked < ACK_EVERY_BYTES) return;
     this.acked = this.received;
-    socket.send(encodeAck(this.received));
+    socket.send(encodeAck(this.received), UNCOMPRESSED);
   }
 
   private onClose(code: number, reason: string): void {

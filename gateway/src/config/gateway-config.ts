@@ -39,6 +39,7 @@ export const gatewayOptionSpecs = {
   maxAttachmentsPerUser: { flag: 'max-attachments-per-user', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS_PER_USER', kind: 'integer', min: 1, max: 10_000_000, default: 64, help: "attachments one user holds at once on this gateway, so that nobody takes everyone's room" },
   maxAttachments: { flag: 'max-attachments', env: 'CLOUDTERM_GATEWAY_MAX_ATTACHMENTS', kind: 'integer', min: 1, max: 10_000_000, help: 'attachments this gateway holds at once; more are answered 503 gateway_full (default: what the open-files limit allows)' },
   proxyCore: { flag: 'proxy-core', env: 'CLOUDTERM_GATEWAY_PROXY_CORE', kind: 'string', default: 'native', help: 'native (the C splice) or js; HTTPS served by the gateway itself always uses js' },
+  compression: { flag: 'compression', env: 'CLOUDTERM_GATEWAY_COMPRESSION', kind: 'boolean', default: true, help: "permessage-deflate between the browser and the agent, spliced undecoded (false: the browser's offer is not passed on)" },
   trustProxy: { flag: 'trust-proxy', env: 'CLOUDTERM_GATEWAY_TRUST_PROXY', kind: 'boolean', default: false, help: 'take the client address from X-Forwarded-For (behind an ingress)' },
   dataDir: { flag: 'data-dir', env: 'CLOUDTERM_GATEWAY_DATA_DIR', kind: 'string', help: 'agent sockets and logs; local mode: also users, keys, sessions (default ~/.cloudterm)' },
   shell: { flag: 'shell', env: 'CLOUDTERM_GATEWAY_SHELL', kind: 'string', help: 'local mode: the command a new terminal runs (default the login shell)' },
@@ -158,6 +159,8 @@ export interface GatewayConfig {
   readonly maxAttachments: number;
   readonly maxAttachmentsPerUser: number;
   readonly proxyCore: ProxyCore;
+  /** Whether the browser's Sec-WebSocket-Extensions offer reaches the agent (docs/protocol.md, "Compression"). */
+  readonly compression: boolean;
   readonly trustProxy: boolean;
   /** Agent sockets and logs; in local mode also users, keys and the session snapshot. */
   readonly dataDir: string;
@@ -312,6 +315,7 @@ export function loadGatewayConfig(mode: GatewayMode, argv: readonly string[], en
     maxAttachments: values.maxAttachments ?? attachmentsForFileLimit(openFilesLimit()),
     maxAttachmentsPerUser: values.maxAttachmentsPerUser,
     proxyCore: proxyCore as ProxyCore,
+    compression: values.compression,
     trustProxy: values.trustProxy,
     dataDir,
     shell,

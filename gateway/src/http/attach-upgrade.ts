@@ -35,6 +35,8 @@ export interface AttachDeps {
   readonly trustProxy: boolean;
   /** Which splice relays the bytes (native where the sockets allow). */
   readonly proxyCore: ProxyCore;
+  /** Pass the browser's extension offer (permessage-deflate) on to the agent. */
+  readonly compression: boolean;
   readonly activityIntervalMs: number;
   /** Whether a token was logged out (on any replica: the list is shared). */
   readonly isRevoked: (tokenId: string) => Promise<boolean>;
@@ -254,6 +256,7 @@ export class AttachHandler implements ProxyCounters {
       sessionId: record.id,
       attachToken,
       browserHeaders: req.headers,
+      forwardExtensions: this.deps.compression,
       timeoutMs: this.deps.upstreamTimeoutMs,
     });
     if (!upstream.ok) {

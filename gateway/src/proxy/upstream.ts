@@ -1,7 +1,8 @@
 // Opens the upstream half of an attachment: connects to the session's agent, sends the browser's
 // WebSocket upgrade with an attach token in place of the user's credentials, and reads the answer.
 // On 101 the raw socket is handed to the splice; the browser then gets the agent's 101 verbatim,
-// so the WebSocket handshake (key, accept) is end to end.
+// so the WebSocket handshake (key, accept, and the extensions: permessage-deflate is negotiated
+// by the browser and the agent, its frames pass the splice compressed) is end to end.
 import { connect, type Socket } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ListenAddress } from '../../../core/src/net/listen-address.js';
@@ -16,6 +17,8 @@ export interface UpstreamOptions {
   readonly sessionId: string;
   readonly attachToken: string;
   readonly browserHeaders: IncomingHttpHeaders;
+  /** Pass Sec-WebSocket-Extensions on; without it the agent negotiates none. */
+  readonly forwardExtensions: boolean;
   /** Covers connecting and the agent's answer to the upgrade. */
   readonly timeoutMs: number;
 }
@@ -24,7 +27,7 @@ const MAX_RESPONSE_HEAD = 16 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** Only the headers the agent needs; cookies and the user's own Authorization never leave. */
-function upgradeRequest(headers: IncomingHttpHeaders, token: string, sessionId: string): string {
+function upgradeRequest(headers: IncomingHttpHeaders, token: string, sessionId: string, forwardExtensions: boolean): string {
   const lines = [
     'GET /attach HTTP/1.1',
     'Host: cloudterm-agent',
@@ -37,6 +40,9 @@ function upgradeRequest(headers: IncomingHttpHeaders, token: string, sessionId: 
   ];
   const protocol = headers['sec-websocket-protocol'];
   if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  // Node joins repeated extension headers with ", ", which is how RFC 6455 lists offers anyway.
+  const extensions = headers['sec-websocket-extensions'];
+  if (forwardExtensions && extensions) lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
@@ -87,6 +93,6 @@ export function openUpstream(options: UpstreamOptions): Promise<UpstreamResult> 
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.once('connect', () => socket.write(upgradeRequest(options.browserHeaders, options.attachToken, options.sessionId)));
+    socket.once('connect', () => socket.write(upgradeRequest(options.browserHeaders, options.attachToken, options.sessionId, options.forwardExtensions)));
   });
 }
