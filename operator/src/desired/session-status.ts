@@ -38,7 +38,16 @@ export interface Observation {
   readonly agentPort: number;
   /** How often a running session's activity is read. */
   readonly pollMs: number;
+  /** When the session's pod was created (null: there is none). */
+  readonly podCreatedAt: number | null;
 }
+
+/**
+ * How long a pod may take to start before the session says it is Pending. A start that goes as it
+ * should is not reported step by step: most sessions go from no phase to Running in one status
+ * write (at 1000 sessions at once, every write is the API server's time taken from the others).
+ */
+export const START_QUIET_MS = 10_000;
 
 export interface Verdict {
   readonly status: TerminalSessionStatus;
@@ -118,6 +127,10 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
   if (seen.problem && !current.podName) {
     const status = withReady(session, now, { phase: 'Pending' }, 'False', seen.problem.reason, seen.problem.message);
     return { status, ended: false, requeueAfterMs: untilExpiry };
+  }
+  const starting = view.kind === 'pending' || (view.kind === 'running' && !agent);
+  if (starting && !current.phase && seen.podCreatedAt !== null && now - seen.podCreatedAt < START_QUIET_MS) {
+    return { status: current, ended: false, requeueAfterMs: Math.min(untilExpiry, seen.podCreatedAt + START_QUIET_MS - now) };
   }
   if (view.kind === 'absent' || view.kind === 'deleting' || view.kind === 'pending') {
     const message = view.kind === 'pending' ? view.message : 'creating the pod';
