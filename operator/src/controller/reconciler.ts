@@ -90,7 +90,9 @@ export class Reconciler {
     }
     const view = observePod(pod);
     const changed = this.changedSinceStart(session, pod);
-    const agent = view.kind === 'running' && view.ready && view.podIP ? await this.deps.agentStatus(`http://${view.podIP}:${this.deps.settings.agentPort}`) : null;
+    // Asked as soon as the container runs, not only once the kubelet's probe found it ready: the
+    // probe's period would otherwise be most of the wait for a first prompt.
+    const agent = view.kind === 'running' && view.podIP ? await this.deps.agentStatus(`http://${view.podIP}:${this.deps.settings.agentPort}`) : null;
     const podCreatedAt = pod?.metadata?.creationTimestamp ? Date.parse(String(pod.metadata.creationTimestamp)) : null;
     const verdict = sessionVerdict(session, { pod: view, agent, problem, changed, agentPort: this.deps.settings.agentPort, pollMs: this.deps.settings.activityPollMs, podCreatedAt }, now);
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { TerminalSession, TerminalSessionStatus } from '../../../operator/src/api/index.js';
-import { sessionVerdict, sameStatus, readyCondition, START_QUIET_MS, type AgentActivity, type Observation } from '../../../operator/src/desired/session-status.js';
+import { sessionVerdict, sameStatus, readyCondition, AGENT_START_RETRY_MS, START_QUIET_MS, type AgentActivity, type Observation } from '../../../operator/src/desired/session-status.js';
 import { observePod, type PodView } from '../../../operator/src/desired/observe-pod.js';
 import { session } from './session-fixture.js';
 
@@ -59,11 +59,12 @@ test('a start going as it should is not reported until it takes long; a problem 
   for (const pod of [{ kind: 'pending', message: 'the pod is starting' } as PodView, { ...running, ready: false } as PodView, running]) {
     const verdict = sessionVerdict(fresh, seen(pod, null, null, at(0)), at(quiet - 1));
     assert.equal(sameStatus(fresh.status, verdict.status), true, `${pod.kind}: no status write`);
-    assert.equal(verdict.requeueAfterMs, 1000, 'looked at again when the quiet time is over');
+    assert.equal(verdict.requeueAfterMs, pod.kind === 'running' ? AGENT_START_RETRY_MS : 1000, 'a running agent asked again soon, else looked at again when the quiet time is over');
     const late = sessionVerdict(fresh, seen(pod, null, null, at(0)), at(quiet));
     assert.equal(late.status.phase, 'Pending', `${pod.kind}: reported once it takes long`);
   }
   assert.equal(sessionVerdict(fresh, seen(running, agentAt(1, null, null), null, at(0)), at(2)).status.phase, 'Running');
+  assert.equal(sessionVerdict(fresh, seen({ ...running, ready: false } as PodView, agentAt(1, null, null), null, at(0)), at(2)).status.phase, 'Running', 'the agent answering is enough: the readiness probe may not have run yet');
   assert.equal(sessionVerdict(fresh, seen({ kind: 'imagePullFailed', message: 'x' }, null, null, at(0)), at(1)).status.conditions![0]!.reason, 'ImagePullFailed');
   assert.equal(sessionVerdict(fresh, seen({ kind: 'absent' }, null, { reason: 'RoleNotGrantable', message: 'no' }, null), at(1)).status.conditions![0]!.reason, 'RoleNotGrantable');
   const reported = withStatus({ phase: 'Pending', podName: 'cloudterm-alice-1' });
