@@ -8,6 +8,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   operator: () => import('./operator.js'),
   kube: () => import('./kube-rig.js'),
   terminals: () => import('./terminals.js'),
+  'pod-memory': () => import('./pod-memory.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);
