@@ -59,9 +59,9 @@ test('the agent listens on the pod IP from the downward API and is probed on /st
 
 test('resources: the defaults fill in what the session leaves out, value by value', () => {
   const table = [
-    { given: undefined, want: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '256Mi' } } },
-    { given: { limits: { memory: '1Gi' } }, want: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '1Gi' } } },
-    { given: { requests: { cpu: '1' }, limits: { cpu: '2' } }, want: { requests: { cpu: '1', memory: '32Mi' }, limits: { memory: '256Mi', cpu: '2' } } },
+    { given: undefined, want: { requests: { cpu: '50m', memory: '24Mi' }, limits: { memory: '256Mi' } } },
+    { given: { limits: { memory: '1Gi' } }, want: { requests: { cpu: '50m', memory: '24Mi' }, limits: { memory: '1Gi' } } },
+    { given: { requests: { cpu: '1' }, limits: { cpu: '2' } }, want: { requests: { cpu: '1', memory: '24Mi' }, limits: { memory: '256Mi', cpu: '2' } } },
   ];
   for (const { given, want } of table) assert.deepEqual(podResources(given), want, JSON.stringify(given));
 });
