@@ -269,8 +269,9 @@ async function promptLatency(rounds: number): Promise<number> {
     process.stdout.write(`create → first prompt, ${rounds} sessions: p50 ${pick(0.5).toFixed(0)} ms, p99 ${pick(0.99).toFixed(0)} ms, min ${sorted[0]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms\n`);
     process.stdout.write('since the create, as seen here (p50 / max): ');
     process.stdout.write(`${Object.keys(steps[0] ?? {}).map((step) => {
-      const values = steps.map((s) => s[step]!).sort((a, b) => a - b);
-      return `${step} ${percentile(values, 50).toFixed(0)} / ${values.at(-1)!.toFixed(0)} ms`;
+      // A pod deleted before its Ready was written (the session ran before the probe) has none.
+      const values = steps.map((s) => s[step]!).filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+      return `${step} ${values.length === 0 ? '–' : `${percentile(values, 50).toFixed(0)} / ${values.at(-1)!.toFixed(0)} ms`}${values.length < steps.length ? ` (seen in ${values.length})` : ''}`;
     }).join(', ')}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
     return 0;
   } finally {
