@@ -9,6 +9,7 @@ const benchmarks: Record<string, () => Promise<{ run(argv: readonly string[]): P
   kube: () => import('./kube-rig.js'),
   terminals: () => import('./terminals.js'),
   deflate: () => import('./deflate.js'),
+  'pod-memory': () => import('./pod-memory.js'),
 };
 
 const [name = 'agent', ...rest] = process.argv.slice(2);

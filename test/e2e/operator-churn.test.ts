@@ -1,7 +1,9 @@
 // Churn: many TerminalSessions created and deleted at random moments of their setup (before the
 // pod exists, while it starts, once the agent runs) leave no orphaned pod, Secret, ServiceAccount,
 // RoleBinding or agent process. Scaled to CI time with CLOUDTERM_CHURN_SESSIONS (default 60; the
-// issue's figure is 200).
+// issue's figure is 200). 200 does not fit as written (tried 2026-12-06, load average 4 → 25): the
+// 200 `kubectl create`s at once each download the OpenAPI document for client-side validation, and
+// after 2 minutes they failed with "failed to download openapi: context deadline exceeded".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -17,6 +17,8 @@ export interface AuditEntry {
   readonly requestURI: string;
   /** When the request was received (RFC 3339 with microseconds). */
   readonly time: string;
+  /** When the answer was complete (same format): with `time`, the server's latency. */
+  readonly completed: string;
 }
 
 interface AuditEvent {
@@ -28,6 +30,7 @@ interface AuditEvent {
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
   responseStatus?: { code?: number };
   requestReceivedTimestamp?: string;
+  stageTimestamp?: string;
 }
 
 export function readAuditLog(path: string): AuditEntry[] {
@@ -60,6 +63,7 @@ export function readAuditLog(path: string): AuditEntry[] {
       code: event.responseStatus?.code ?? 0,
       requestURI: event.requestURI ?? '',
       time: event.requestReceivedTimestamp ?? '',
+      completed: event.stageTimestamp ?? '',
     });
   }
   return entries;

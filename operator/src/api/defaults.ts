@@ -13,7 +13,11 @@ export const DEFAULT_SIZE: Readonly<TerminalSize> = Object.freeze({ cols: 80, ro
  * default: a partial spec.resources would otherwise lose them all (the server defaults only absent
  * fields), and a user's limit below a defaulted request would make the pod invalid.
  */
+// The memory request is an idle terminal as its cgroup charges it, with a fifth more: agent and
+// shell hold 15–20 MiB of private anonymous memory once idle (`npm run bench -- pod-memory`,
+// docs/benchmarks.md); the `node` binary's pages are the page cache's, shared by every pod of a
+// node. The limit leaves room for what the shell runs (kubectl, an editor, git).
 export const DEFAULT_RESOURCES: Readonly<Required<ResourceRequirements>> = Object.freeze({
-  requests: Object.freeze({ cpu: '50m', memory: '32Mi' }),
+  requests: Object.freeze({ cpu: '50m', memory: '24Mi' }),
   limits: Object.freeze({ memory: '256Mi' }),
 });

@@ -18,6 +18,7 @@ export interface MetricSources {
   readonly queueDepth: () => number;
   readonly sessions: () => readonly TerminalSession[];
   readonly isLeader: () => boolean;
+  readonly eventsDropped: () => number;
 }
 
 export function createOperatorMetrics(sources: MetricSources): OperatorMetrics {
@@ -43,6 +44,7 @@ export function createOperatorMetrics(sources: MetricSources): OperatorMetrics {
     }
     return [...byPhase].map(([phase, value]) => ({ labels: { phase }, value }));
   });
+  registry.derived('cloudterm_operator_events_dropped_total', 'Normal Events not written because too many were waiting (a burst of sessions)', 'counter', sources.eventsDropped);
   registry.derived('cloudterm_operator_leader', '1 while this replica holds the Lease', 'gauge', () => (sources.isLeader() ? 1 : 0));
   return {
     registry,

@@ -2,7 +2,7 @@
 // work queue, the reconciler, leader election, metrics and health. Every replica keeps its caches
 // warm; only the leader reconciles. A replica that loses the Lease stops acting at once and ends
 // (`done` resolves), to be restarted with a clean slate, as controller-runtime's managers do.
-import type { V1Pod, V1RoleBinding, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod, V1RoleBinding, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from '../../../core/src/index.js';
 import { GROUP, PLURAL, VERSION, type TerminalSession } from '../api/index.js';
 import type { KubeClient } from '../kube/client.js';
@@ -60,7 +60,13 @@ export function startOperator(client: KubeClient, settings: OperatorSettings, cl
       if (reconciler.serves(session.metadata.namespace ?? '')) queue.add(keyOf(session));
     }, undefined, settings.resyncMs),
     pods: informer<V1Pod>('/api/v1/pods', enqueueOwner, MANAGED_SELECTOR),
-    secrets: informer<V1Secret>('/api/v1/secrets', enqueueOwner, MANAGED_SELECTOR),
+    // A namespace's ConfigMap changed or went: one of its sessions puts it right (any one will do).
+    configMaps: informer<V1ConfigMap>('/api/v1/configmaps', (event, configMap) => {
+      const ns = configMap.metadata?.namespace ?? '';
+      if (event === 'added' || !reconciler.serves(ns)) return;
+      const session = caches.sessions.list().find((s) => s.metadata.namespace === ns);
+      if (session) queue.add(keyOf(session));
+    }, MANAGED_SELECTOR),
     serviceAccounts: informer<V1ServiceAccount>('/api/v1/serviceaccounts', enqueueOwner, MANAGED_SELECTOR),
     roleBindings: informer<V1RoleBinding>('/apis/rbac.authorization.k8s.io/v1/rolebindings', enqueueOwner, MANAGED_SELECTOR),
     // A namespace enabled (or disabled) for terminals: its sessions are looked at again.
@@ -75,7 +81,7 @@ export function startOperator(client: KubeClient, settings: OperatorSettings, cl
   const events = createEventRecorder(client, clock, log, settings.lease.identity);
   const reconciler = new Reconciler({ client, caches, settings: settings.reconciler, events, clock, log, agentStatus: fetchAgentStatus(settings.agentTimeoutMs) });
   let elector: LeaderElector;
-  metrics = createOperatorMetrics({ queueDepth: () => queue.depth, sessions: () => caches.sessions.list(), isLeader: () => elector.isLeader });
+  metrics = createOperatorMetrics({ queueDepth: () => queue.depth, sessions: () => caches.sessions.list(), isLeader: () => elector.isLeader, eventsDropped: () => events.dropped });
 
   let finish!: (how: 'stopped' | 'lost-lease') => void;
   const done = new Promise<'stopped' | 'lost-lease'>((resolve) => (finish = resolve));

@@ -5,7 +5,7 @@
 // status (an Expired session never goes back to Running). AlreadyExists is success, a conflict
 // or any other API error is retried with the key's backoff, and a spec that cannot work sets a
 // condition and waits for a change instead of retrying.
-import type { V1Pod, V1RoleBinding, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod, V1RoleBinding, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from '../../../core/src/index.js';
 import {
   PLURAL, GROUP, VERSION, READY_REASONS, TERMINAL_PHASES, celViolations, startedSpecOf,
@@ -15,7 +15,7 @@ import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../kub
 import type { Informer } from '../kube/informer.js';
 import { childNames, NAMESPACE_ENABLED_LABEL, NAMESPACE_ENABLED_VALUE } from '../desired/names.js';
 import { desiredPod, type PodSettings } from '../desired/pod.js';
-import { desiredRoleBinding, desiredSecret, desiredServiceAccount, isGrantable, secretMatches, type GrantableRole } from '../desired/access.js';
+import { desiredRoleBinding, desiredServiceAccount, desiredTerminalConfig, isGrantable, terminalConfigMatches, TERMINAL_CONFIG_MAP, type GrantableRole } from '../desired/access.js';
 import { observePod } from '../desired/observe-pod.js';
 import { deleteAfterMs, sameStatus, sessionVerdict, type AgentActivity, type SpecProblem } from '../desired/session-status.js';
 import type { EventRecorder } from './events.js';
@@ -37,7 +37,8 @@ export interface ReconcilerSettings extends PodSettings {
 export interface Caches {
   readonly sessions: Informer<TerminalSession>;
   readonly pods: Informer<V1Pod>;
-  readonly secrets: Informer<V1Secret>;
+  /** The namespaces' terminal ConfigMaps (the public key, the shell's kubeconfig). */
+  readonly configMaps: Informer<V1ConfigMap>;
   readonly serviceAccounts: Informer<V1ServiceAccount>;
   readonly roleBindings: Informer<V1RoleBinding>;
   readonly namespaces: Informer<{ metadata?: { name?: string; labels?: Record<string, string> } }>;
@@ -56,11 +57,17 @@ export interface ReconcilerDeps {
 
 const sessionPath = (ns: string, name: string) => `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${name}`;
 const podsPath = (ns: string) => `/api/v1/namespaces/${ns}/pods`;
-const secretsPath = (ns: string) => `/api/v1/namespaces/${ns}/secrets`;
+const configMapsPath = (ns: string) => `/api/v1/namespaces/${ns}/configmaps`;
 const serviceAccountsPath = (ns: string) => `/api/v1/namespaces/${ns}/serviceaccounts`;
 const roleBindingsPath = (ns: string) => `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`;
 
 export class Reconciler {
+  /**
+   * A namespace's ConfigMap being written: the sessions of a burst in a new namespace wait for one
+   * create instead of each sending its own (the cache learns of it only when its watch event comes).
+   */
+  private readonly configWrites = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ProcessResult> {
@@ -74,16 +81,20 @@ export class Reconciler {
     const phase = session.status?.phase;
     if (phase && TERMINAL_PHASES.includes(phase)) return this.afterEnd(session, now, false);
 
-    const problem = session.status?.podName ? null : await this.problemOf(session);
     let pod = this.deps.caches.pods.get(namespace, childNames(session).pod);
+    // A pod that exists passed these checks when it was made (later changes: changedSinceStart).
+    const problem = session.status?.podName || pod ? null : await this.problemOf(session);
     if (!problem) {
       await this.ensureAccess(session);
       pod = await this.ensurePod(session, pod);
     }
     const view = observePod(pod);
     const changed = this.changedSinceStart(session, pod);
-    const agent = view.kind === 'running' && view.ready && view.podIP ? await this.deps.agentStatus(`http://${view.podIP}:${this.deps.settings.agentPort}`) : null;
-    const verdict = sessionVerdict(session, { pod: view, agent, problem, changed, agentPort: this.deps.settings.agentPort, pollMs: this.deps.settings.activityPollMs }, now);
+    // Asked as soon as the container runs, not only once the kubelet's probe found it ready: the
+    // probe's period would otherwise be most of the wait for a first prompt.
+    const agent = view.kind === 'running' && view.podIP ? await this.deps.agentStatus(`http://${view.podIP}:${this.deps.settings.agentPort}`) : null;
+    const podCreatedAt = pod?.metadata?.creationTimestamp ? Date.parse(String(pod.metadata.creationTimestamp)) : null;
+    const verdict = sessionVerdict(session, { pod: view, agent, problem, changed, agentPort: this.deps.settings.agentPort, pollMs: this.deps.settings.activityPollMs, podCreatedAt }, now);
 
     if (!sameStatus(session.status, verdict.status)) {
       await this.writeStatus(session, verdict.status);
@@ -154,12 +165,7 @@ export class Reconciler {
   private async ensureAccess(session: TerminalSession): Promise<void> {
     const ns = session.metadata.namespace ?? '';
     const names = childNames(session);
-    const secret = desiredSecret(session, this.deps.settings.publicKeyPem, this.deps.settings.shellApiServer);
-    const existing = this.deps.caches.secrets.get(ns, names.secret);
-    if (!existing) await this.create(secretsPath(ns), secret, session, 'Secret');
-    else if (!secretMatches(existing, secret)) {
-      await this.deps.client.patch(`${secretsPath(ns)}/${names.secret}`, { data: null, stringData: secret.stringData });
-    }
+    await this.ensureTerminalConfig(ns);
     const role = session.spec.access?.role;
     if (!role) return;
     if (!this.deps.caches.serviceAccounts.get(ns, names.serviceAccount)) {
@@ -168,6 +174,31 @@ export class Reconciler {
     if (!this.deps.caches.roleBindings.get(ns, names.roleBinding)) {
       await this.create(roleBindingsPath(ns), desiredRoleBinding(session, role), session, 'RoleBinding');
     }
+  }
+
+  /** The namespace's terminal ConfigMap, made or put right (a changed key reaches every pod of it). */
+  private ensureTerminalConfig(ns: string): Promise<void> {
+    const wanted = desiredTerminalConfig(ns, this.deps.settings.publicKeyPem, this.deps.settings.shellApiServer);
+    const existing = this.deps.caches.configMaps.get(ns, TERMINAL_CONFIG_MAP);
+    if (existing && terminalConfigMatches(existing, wanted)) return Promise.resolve();
+    const pending = this.configWrites.get(ns);
+    if (pending) return pending;
+    const write = (async () => {
+      if (!existing) {
+        try {
+          await this.deps.client.create(configMapsPath(ns), wanted);
+          this.deps.log.info({ namespace: ns, name: TERMINAL_CONFIG_MAP }, 'Created ConfigMap');
+          return;
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error;
+        }
+      }
+      await this.deps.client.patch(`${configMapsPath(ns)}/${TERMINAL_CONFIG_MAP}`, { metadata: { labels: wanted.metadata!.labels }, data: wanted.data, binaryData: null });
+    })();
+    // Forgotten once done: the next look reads the cache, which has it by then or soon after.
+    this.configWrites.set(ns, write);
+    void write.then(() => this.configWrites.delete(ns), () => this.configWrites.delete(ns));
+    return write;
   }
 
   /**
@@ -235,7 +266,7 @@ export class Reconciler {
   }
 
   /**
-   * An ended session keeps nothing running: its pod, ServiceAccount, RoleBinding and Secret go now
+   * An ended session keeps nothing running: its pod, ServiceAccount and RoleBinding go now
    * (owner references would only remove them with the session), and the session itself goes after
    * ttlAfterEnd unless it asks to be kept.
    */
@@ -248,7 +279,6 @@ export class Reconciler {
       [justEnded || !!caches.pods.get(ns, names.pod), `${podsPath(ns)}/${names.pod}`],
       [justEnded || !!caches.roleBindings.get(ns, names.roleBinding), `${roleBindingsPath(ns)}/${names.roleBinding}`],
       [justEnded || !!caches.serviceAccounts.get(ns, names.serviceAccount), `${serviceAccountsPath(ns)}/${names.serviceAccount}`],
-      [justEnded || !!caches.secrets.get(ns, names.secret), `${secretsPath(ns)}/${names.secret}`],
     ];
     await Promise.all(children.filter(([present]) => present).map(([, path]) => client.delete(path)));
     const wait = deleteAfterMs(session, now);

@@ -1,17 +1,23 @@
-// The session's Secret (the gateway's public key, and the shell's kubeconfig when it has rights),
-// and, when spec.access asks for rights, its ServiceAccount and the RoleBinding — never a
-// ClusterRoleBinding — that gives it the named Role or ClusterRole in the session's namespace
-// only. The kubeconfig carries no credential: it names the projected token file, which the kubelet
-// renews and which dies with the pod.
-import type { V1RoleBinding, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+// What a terminal pod reads besides its image: the namespace's terminal ConfigMap (the gateway's
+// public key, and the shell's kubeconfig), and, when spec.access asks for rights, the session's
+// ServiceAccount and the RoleBinding — never a ClusterRoleBinding — that gives it the named Role
+// or ClusterRole in the session's namespace only. Neither file is a secret: a public key, and a
+// kubeconfig that carries no credential (it names the projected token file, which the kubelet
+// renews and which dies with the pod). Both are the same for every session of a namespace, so
+// one ConfigMap per namespace holds them (as kube-root-ca.crt holds the cluster's CA), instead of
+// a Secret written for each session.
+import type { V1ConfigMap, V1RoleBinding, V1ServiceAccount } from '@kubernetes/client-node';
 import type { RoleRef, TerminalSession } from '../api/index.js';
-import { childMeta, childNames } from './names.js';
+import { childMeta, childNames, MANAGED_BY, MANAGED_BY_LABEL, COMPONENT_LABEL } from './names.js';
 
 export const SHELL_KUBE_DIR = '/var/run/cloudterm/kube';
 export const SHELL_KUBECONFIG = `${SHELL_KUBE_DIR}/config`;
 export const ATTACH_KEY_KEY = 'attach-public-key.pem';
 export const KUBECONFIG_KEY = 'kubeconfig';
 const COMPONENT = 'terminal-access';
+/** The ConfigMap of every namespace with sessions; it stays when they are gone, like kube-root-ca.crt. */
+export const TERMINAL_CONFIG_MAP = 'cloudterm-terminal';
+const CONFIG_COMPONENT = 'terminal-config';
 
 /** A role the installation lets sessions ask for (`ClusterRole/view`, `Role/deployer`). */
 export interface GrantableRole {
@@ -47,28 +53,21 @@ export function shellKubeconfig(namespace: string, apiServer: string): string {
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
-export function desiredSecret(session: TerminalSession, publicKeyPem: string, apiServer: string): V1Secret {
-  const data: Record<string, string> = { [ATTACH_KEY_KEY]: publicKeyPem };
-  if (session.spec.access) data[KUBECONFIG_KEY] = shellKubeconfig(session.metadata.namespace ?? '', apiServer);
+export function desiredTerminalConfig(namespace: string, publicKeyPem: string, apiServer: string): V1ConfigMap {
   return {
     apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: childMeta(session, childNames(session).secret, COMPONENT) as V1Secret['metadata'],
-    type: 'Opaque',
-    stringData: data,
+    kind: 'ConfigMap',
+    metadata: { name: TERMINAL_CONFIG_MAP, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: CONFIG_COMPONENT } },
+    data: { [ATTACH_KEY_KEY]: publicKeyPem, [KUBECONFIG_KEY]: shellKubeconfig(namespace, apiServer) },
   };
 }
 
-/** Whether a Secret read from the server carries `wanted`'s data (it holds base64 `data`). */
-export function secretMatches(actual: V1Secret, wanted: V1Secret): boolean {
+/** Whether a ConfigMap read from the server holds exactly `wanted`'s data. */
+export function terminalConfigMatches(actual: V1ConfigMap, wanted: V1ConfigMap): boolean {
   const have = actual.data ?? {};
-  const want = wanted.stringData ?? {};
+  const want = wanted.data ?? {};
   const keys = new Set([...Object.keys(have), ...Object.keys(want)]);
-  for (const key of keys) {
-    if (want[key] === undefined || have[key] === undefined) return false;
-    if (Buffer.from(have[key]!, 'base64').toString('utf8') !== want[key]) return false;
-  }
-  return true;
+  return [...keys].every((key) => have[key] === want[key]) && !actual.binaryData;
 }
 
 export function desiredServiceAccount(session: TerminalSession): V1ServiceAccount {

@@ -1,7 +1,7 @@
 // Deterministic names and labels of what a TerminalSession owns: the same session always yields
 // the same children, so a reconcile after a crash finds what the last one made instead of making a
-// second pod. One name serves every kind (a pod, a ServiceAccount, a RoleBinding and a Secret may
-// share one), prefixed so that a user's own objects named like the session do not collide.
+// second pod. One name serves every kind (a pod, a ServiceAccount and a RoleBinding may share
+// one), prefixed so that a user's own objects named like the session do not collide.
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND, type ObjectMeta, type TerminalSession } from '../api/index.js';
 
@@ -16,7 +16,7 @@ export const NAMESPACE_ENABLED_VALUE = 'enabled';
 export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
 const PREFIX = 'cloudterm-';
-/** DNS subdomain names (pods, ServiceAccounts, Secrets, RoleBindings) are at most 253 characters. */
+/** DNS subdomain names (pods, ServiceAccounts, RoleBindings) are at most 253 characters. */
 const MAX_NAME = 253;
 const MAX_LABEL_VALUE = 63;
 
@@ -30,14 +30,13 @@ function fit(text: string, max: number): string {
 
 export interface ChildNames {
   readonly pod: string;
-  readonly secret: string;
   readonly serviceAccount: string;
   readonly roleBinding: string;
 }
 
 export function childNames(session: Pick<TerminalSession, 'metadata'>): ChildNames {
   const name = fit(`${PREFIX}${session.metadata.name ?? ''}`, MAX_NAME);
-  return { pod: name, secret: name, serviceAccount: name, roleBinding: name };
+  return { pod: name, serviceAccount: name, roleBinding: name };
 }
 
 /** A label value naming the session (names longer than a label value allows are hashed). */

@@ -6,7 +6,7 @@
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { DEFAULT_RESOURCES, startedSpecAnnotation, type ResourceRequirements, type TerminalSession } from '../api/index.js';
 import { childMeta, childNames } from './names.js';
-import { SHELL_KUBE_DIR, SHELL_KUBECONFIG, KUBECONFIG_KEY, ATTACH_KEY_KEY } from './access.js';
+import { SHELL_KUBE_DIR, SHELL_KUBECONFIG, KUBECONFIG_KEY, ATTACH_KEY_KEY, TERMINAL_CONFIG_MAP } from './access.js';
 import { agentArgs } from '../../../agent/src/index.js';
 
 export const TERMINAL_CONTAINER = 'terminal';
@@ -61,7 +61,7 @@ function volumes(session: TerminalSession, settings: PodSettings): { volumes: V1
   const list: V1Volume[] = [
     { name: 'home', emptyDir: {} },
     { name: 'tmp', emptyDir: {} },
-    { name: 'attach-key', secret: { secretName: names.secret, items: [{ key: ATTACH_KEY_KEY, path: 'public-key.pem' }], defaultMode: 0o444 } },
+    { name: 'attach-key', configMap: { name: TERMINAL_CONFIG_MAP, items: [{ key: ATTACH_KEY_KEY, path: 'public-key.pem' }], defaultMode: 0o444 } },
   ];
   const mounts: V1VolumeMount[] = [
     { name: 'home', mountPath: HOME_DIR },
@@ -76,7 +76,7 @@ function volumes(session: TerminalSession, settings: PodSettings): { volumes: V1
         sources: [
           { serviceAccountToken: { path: 'token', expirationSeconds: settings.tokenExpirationSeconds } },
           { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-          { secret: { name: names.secret, items: [{ key: KUBECONFIG_KEY, path: 'config' }] } },
+          { configMap: { name: TERMINAL_CONFIG_MAP, items: [{ key: KUBECONFIG_KEY, path: 'config' }] } },
         ],
       },
     });

@@ -38,7 +38,23 @@ export interface Observation {
   readonly agentPort: number;
   /** How often a running session's activity is read. */
   readonly pollMs: number;
+  /** When the session's pod was created (null: there is none). */
+  readonly podCreatedAt: number | null;
 }
+
+/**
+ * How long a pod may take to start before the session says it is Pending. A start that goes as it
+ * should is not reported step by step: most sessions go from no phase to Running in one status
+ * write (at 1000 sessions at once, every write is the API server's time taken from the others).
+ */
+export const START_QUIET_MS = 10_000;
+
+/**
+ * How soon a starting agent is asked again, while its container runs and it does not answer yet:
+ * the session is Running as soon as the agent answers, whether or not the kubelet's readiness
+ * probe (every second) has run since.
+ */
+export const AGENT_START_RETRY_MS = 150;
 
 export interface Verdict {
   readonly status: TerminalSessionStatus;
@@ -90,7 +106,7 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
   const podName = childNames(session).pod;
   if (seen.changed) return end(session, now, 'Failed', seen.changed.reason, seen.changed.message);
   const view = seen.pod;
-  const agent = view.kind === 'running' && view.ready && view.podIP ? seen.agent : null;
+  const agent = view.kind === 'running' && view.podIP ? seen.agent : null;
   // Once the agent runs, the agent's own account of input and output is the source of idleness.
   // Before it ever ran, a session cannot be idle, but its lifetime (from creation) still ends it,
   // so that one stuck before it starts (an image that never pulls) does not stay for ever.
@@ -118,6 +134,11 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
   if (seen.problem && !current.podName) {
     const status = withReady(session, now, { phase: 'Pending' }, 'False', seen.problem.reason, seen.problem.message);
     return { status, ended: false, requeueAfterMs: untilExpiry };
+  }
+  const starting = view.kind === 'pending' || (view.kind === 'running' && !agent);
+  if (starting && !current.phase && seen.podCreatedAt !== null && now - seen.podCreatedAt < START_QUIET_MS) {
+    const quietLeft = seen.podCreatedAt + START_QUIET_MS - now;
+    return { status: current, ended: false, requeueAfterMs: Math.min(untilExpiry, view.kind === 'running' ? AGENT_START_RETRY_MS : quietLeft, quietLeft) };
   }
   if (view.kind === 'absent' || view.kind === 'deleting' || view.kind === 'pending') {
     const message = view.kind === 'pending' ? view.message : 'creating the pod';

@@ -65,8 +65,8 @@ test('an operator killed mid-reconcile and restarted converges with one pod per 
   await eventually('every session has its pod', async () => (await podNames(rig.plane, ns)).length === sessions.length, 60_000);
   const pods = await podNames(rig.plane, ns);
   assert.deepEqual(pods.sort(), sessions.map((s) => `pod/cloudterm-${s}`).sort(), 'exactly one pod per session');
-  const { stdout } = await kubectl(['get', 'serviceaccounts,rolebindings,secrets', '-n', ns, '-l', 'app.kubernetes.io/managed-by=cloudterm-operator', '-o', 'name'], { kubeconfig: rig.plane });
-  assert.equal(stdout.split('\n').filter(Boolean).length, sessions.length * 3);
+  const { stdout } = await kubectl(['get', 'serviceaccounts,rolebindings,configmaps', '-n', ns, '-l', 'app.kubernetes.io/managed-by=cloudterm-operator', '-o', 'name'], { kubeconfig: rig.plane });
+  assert.equal(stdout.split('\n').filter(Boolean).length, sessions.length * 2 + 1, "each session's ServiceAccount and RoleBinding, the namespace's ConfigMap");
   await eventually('every status names its pod', async () => {
     const { stdout: names } = await kubectl(['get', 'ts', '-n', ns, '-o', 'jsonpath={.items[*].status.podName}'], { kubeconfig: rig.plane });
     return names.split(' ').filter(Boolean).length === sessions.length;

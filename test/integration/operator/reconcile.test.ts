@@ -3,11 +3,12 @@
 // TerminalSession makes, what a spec the schema cannot refuse ends in, and what deletion leaves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { V1Pod, V1RoleBinding } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import type { V1ConfigMap, V1Pod, V1RoleBinding } from '@kubernetes/client-node';
 import { kubectl, testNamespace } from '../../kube/index.js';
 import { applySession, eventually, getJson, getSession, operatorRig, readyReason, runOperator, tenantNamespace } from '../../helpers/operator-fixture.js';
 
-test('apply makes the pod, Secret, ServiceAccount and RoleBinding, owned by the session; delete removes them all', async (t) => {
+test('apply makes the pod, ServiceAccount and RoleBinding, owned by the session, and the namespace its key ConfigMap; delete removes what the session owned', async (t) => {
   const rig = await operatorRig(t);
   const ns = await tenantNamespace(t, rig);
   await runOperator(t, rig);
@@ -15,10 +16,14 @@ test('apply makes the pod, Secret, ServiceAccount and RoleBinding, owned by the 
 
   const pod = await eventually('the pod', () => getJson<V1Pod>(rig.plane, ['pod', 'cloudterm-dev', '-n', ns]));
   const session = (await getSession(rig.plane, ns, 'dev'))!;
-  for (const [kind, name] of [['pod', 'cloudterm-dev'], ['secret', 'cloudterm-dev'], ['serviceaccount', 'cloudterm-dev'], ['rolebinding', 'cloudterm-dev']] as const) {
+  for (const [kind, name] of [['pod', 'cloudterm-dev'], ['serviceaccount', 'cloudterm-dev'], ['rolebinding', 'cloudterm-dev']] as const) {
     const child = await eventually(`${kind}/${name}`, () => getJson<{ metadata: { ownerReferences?: Array<{ uid: string; controller?: boolean }> } }>(rig.plane, [kind, name, '-n', ns]));
     assert.deepEqual(child.metadata.ownerReferences?.map((o) => [o.uid, o.controller]), [[session.metadata.uid, true]], `${kind} is owned by the session`);
   }
+  const config = await eventually('the ConfigMap', () => getJson<V1ConfigMap>(rig.plane, ['configmap', 'cloudterm-terminal', '-n', ns]));
+  assert.equal(config.data!['attach-public-key.pem'], await readFile(rig.publicKeyFile, 'utf8'), "the gateway's public key");
+  assert.equal(config.metadata!.ownerReferences, undefined, "the namespace's, not one session's");
+  assert.equal(await getJson(rig.plane, ['secret', 'cloudterm-dev', '-n', ns]), null, 'no Secret per session');
   assert.equal(pod.spec!.serviceAccountName, 'cloudterm-dev');
   assert.equal(pod.spec!.automountServiceAccountToken, false);
   assert.equal(pod.spec!.containers[0]!.securityContext!.readOnlyRootFilesystem, true);
@@ -42,6 +47,7 @@ test('apply makes the pod, Secret, ServiceAccount and RoleBinding, owned by the 
     const { stdout } = await kubectl(['get', 'pods,secrets,serviceaccounts,rolebindings', '-n', ns, '-l', 'app.kubernetes.io/managed-by=cloudterm-operator', '-o', 'name'], { kubeconfig: rig.plane });
     return stdout.trim() === '';
   }, 60_000);
+  assert.ok(await getJson(rig.plane, ['configmap', 'cloudterm-terminal', '-n', ns]), 'the ConfigMap stays for the next session, like kube-root-ca.crt');
 });
 
 test('what the schema cannot refuse ends in a Ready=False condition with a clear reason, and no pod', async (t) => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { session } from './session-fixture.js';
 import { startedSpecOf } from '../../../operator/src/api/index.js';
 import { desiredPod, podResources, ATTACH_KEY_PATH } from '../../../operator/src/desired/pod.js';
-import { type GrantableRole, desiredRoleBinding, desiredSecret, desiredServiceAccount, isGrantable, parseGrantableRoles, secretMatches, shellKubeconfig, SHELL_KUBECONFIG } from '../../../operator/src/desired/access.js';
+import { type GrantableRole, desiredRoleBinding, desiredServiceAccount, desiredTerminalConfig, isGrantable, parseGrantableRoles, terminalConfigMatches, shellKubeconfig, TERMINAL_CONFIG_MAP, SHELL_KUBECONFIG } from '../../../operator/src/desired/access.js';
 import { childNames, controllingSession, sessionLabelValue } from '../../../operator/src/desired/names.js';
 
 const settings = { agentPort: 7681, runAsUser: 1000, runAsGroup: 1000, tokenExpirationSeconds: 600, nodeSelector: {}, tolerateTaints: {} };
@@ -26,6 +26,7 @@ test('the pod is locked down: non-root, no escalation, no capabilities, seccomp,
   assert.ok(mounts['/home/cloudterm'] && !mounts['/home/cloudterm'].readOnly, 'a writable home');
   assert.ok(mounts['/tmp'] && !mounts['/tmp'].readOnly, 'a writable /tmp');
   assert.equal(mounts['/etc/cloudterm/attach']?.readOnly, true);
+  assert.equal(pod.spec!.volumes!.find((v) => v.name === 'attach-key')!.configMap!.name, 'cloudterm-terminal', "the namespace's ConfigMap");
   assert.equal(pod.spec!.volumes!.some((v) => v.projected), false, 'no token volume without access');
   assert.equal(container.env!.some((e) => e.name === 'KUBECONFIG'), false);
 });
@@ -58,9 +59,9 @@ test('the agent listens on the pod IP from the downward API and is probed on /st
 
 test('resources: the defaults fill in what the session leaves out, value by value', () => {
   const table = [
-    { given: undefined, want: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '256Mi' } } },
-    { given: { limits: { memory: '1Gi' } }, want: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '1Gi' } } },
-    { given: { requests: { cpu: '1' }, limits: { cpu: '2' } }, want: { requests: { cpu: '1', memory: '32Mi' }, limits: { memory: '256Mi', cpu: '2' } } },
+    { given: undefined, want: { requests: { cpu: '50m', memory: '24Mi' }, limits: { memory: '256Mi' } } },
+    { given: { limits: { memory: '1Gi' } }, want: { requests: { cpu: '50m', memory: '24Mi' }, limits: { memory: '1Gi' } } },
+    { given: { requests: { cpu: '1' }, limits: { cpu: '2' } }, want: { requests: { cpu: '1', memory: '24Mi' }, limits: { memory: '256Mi', cpu: '2' } } },
   ];
   for (const { given, want } of table) assert.deepEqual(podResources(given), want, JSON.stringify(given));
 });
@@ -79,6 +80,7 @@ test('access: a ServiceAccount, a RoleBinding in the namespace, a projected shor
   assert.equal(pod.spec!.automountServiceAccountToken, false);
   const projected = pod.spec!.volumes!.find((v) => v.name === 'kube')!.projected!;
   assert.deepEqual(projected.sources![0], { serviceAccountToken: { path: 'token', expirationSeconds: 600 } });
+  assert.deepEqual(projected.sources![2], { configMap: { name: 'cloudterm-terminal', items: [{ key: 'kubeconfig', path: 'config' }] } });
   assert.ok(pod.spec!.containers[0]!.env!.some((e) => e.name === 'KUBECONFIG' && e.value === SHELL_KUBECONFIG));
 
   const binding = desiredRoleBinding(s, s.spec.access!.role);
@@ -94,15 +96,18 @@ test('access: a ServiceAccount, a RoleBinding in the namespace, a projected shor
   assert.deepEqual(Object.keys(config.users[0].user), ['tokenFile'], 'no credential in the kubeconfig itself');
 });
 
-test('the Secret holds the public key, and the kubeconfig only with access; matching reads base64 data', () => {
-  const plain = desiredSecret(session(), 'PEM', 'https://k');
-  assert.deepEqual(Object.keys(plain.stringData!), ['attach-public-key.pem']);
-  const withAccess = desiredSecret(session({ access: { role: { kind: 'Role', name: 'x' } } }), 'PEM', 'https://k');
-  assert.deepEqual(Object.keys(withAccess.stringData!).sort(), ['attach-public-key.pem', 'kubeconfig']);
-  const b64 = (text: string) => Buffer.from(text).toString('base64');
-  assert.equal(secretMatches({ data: { 'attach-public-key.pem': b64('PEM') } }, plain), true);
-  assert.equal(secretMatches({ data: { 'attach-public-key.pem': b64('OLD') } }, plain), false);
-  assert.equal(secretMatches({ data: { 'attach-public-key.pem': b64('PEM'), extra: b64('x') } }, plain), false);
+test('one ConfigMap per namespace holds the public key and the kubeconfig, owned by no session; matching is exact', () => {
+  const config = desiredTerminalConfig('team-a', 'PEM', 'https://k');
+  assert.equal(config.metadata!.name, TERMINAL_CONFIG_MAP);
+  assert.equal(config.metadata!.namespace, 'team-a');
+  assert.equal(config.metadata!.ownerReferences, undefined, 'it outlives any one session');
+  assert.equal(config.metadata!.labels!['app.kubernetes.io/managed-by'], 'cloudterm-operator');
+  assert.deepEqual(Object.keys(config.data!).sort(), ['attach-public-key.pem', 'kubeconfig']);
+  assert.equal(JSON.parse(config.data!.kubeconfig!).contexts[0].context.namespace, 'team-a');
+  assert.equal(terminalConfigMatches({ data: { ...config.data } }, config), true);
+  assert.equal(terminalConfigMatches({ data: { ...config.data, 'attach-public-key.pem': 'OLD' } }, config), false);
+  assert.equal(terminalConfigMatches({ data: { ...config.data, extra: 'x' } }, config), false);
+  assert.equal(terminalConfigMatches({ data: { ...config.data }, binaryData: { x: 'eA==' } }, config), false);
 });
 
 test('grantable roles: parsed from the configuration, matched by kind and name', () => {

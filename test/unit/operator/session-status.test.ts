@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { TerminalSession, TerminalSessionStatus } from '../../../operator/src/api/index.js';
-import { sessionVerdict, sameStatus, readyCondition, type AgentActivity, type Observation } from '../../../operator/src/desired/session-status.js';
+import { sessionVerdict, sameStatus, readyCondition, AGENT_START_RETRY_MS, START_QUIET_MS, type AgentActivity, type Observation } from '../../../operator/src/desired/session-status.js';
 import { observePod, type PodView } from '../../../operator/src/desired/observe-pod.js';
 import { session } from './session-fixture.js';
 
@@ -12,8 +12,9 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (seconds: number) => T0 + seconds * 1000;
 const iso = (seconds: number) => new Date(at(seconds)).toISOString();
 
-function seen(pod: PodView, agent: AgentActivity | null = null, problem: Observation['problem'] = null): Observation {
-  return { pod, agent, problem, changed: null, agentPort: 7681, pollMs: 10_000 };
+/** A pod made long before (its start no longer quiet), unless said otherwise. */
+function seen(pod: PodView, agent: AgentActivity | null = null, problem: Observation['problem'] = null, podCreatedAt: number | null = at(-3600)): Observation {
+  return { pod, agent, problem, changed: null, agentPort: 7681, pollMs: 10_000, podCreatedAt };
 }
 const running: PodView = { kind: 'running', podIP: '127.0.1.5', ready: true };
 const agentAt = (start: number, input: number | null, output: number | null, attachments = 0): AgentActivity => ({
@@ -50,6 +51,24 @@ test('each observation gives the phase and Ready reason a user reads', () => {
     assert.equal(verdict.ended, row.ended, row.name);
     if (row.message) assert.match(verdict.status.message!, row.message, row.name);
   }
+});
+
+test('a start going as it should is not reported until it takes long; a problem or Running at once', () => {
+  const quiet = START_QUIET_MS / 1000;
+  const fresh = withStatus(undefined as unknown as TerminalSessionStatus);
+  for (const pod of [{ kind: 'pending', message: 'the pod is starting' } as PodView, { ...running, ready: false } as PodView, running]) {
+    const verdict = sessionVerdict(fresh, seen(pod, null, null, at(0)), at(quiet - 1));
+    assert.equal(sameStatus(fresh.status, verdict.status), true, `${pod.kind}: no status write`);
+    assert.equal(verdict.requeueAfterMs, pod.kind === 'running' ? AGENT_START_RETRY_MS : 1000, 'a running agent asked again soon, else looked at again when the quiet time is over');
+    const late = sessionVerdict(fresh, seen(pod, null, null, at(0)), at(quiet));
+    assert.equal(late.status.phase, 'Pending', `${pod.kind}: reported once it takes long`);
+  }
+  assert.equal(sessionVerdict(fresh, seen(running, agentAt(1, null, null), null, at(0)), at(2)).status.phase, 'Running');
+  assert.equal(sessionVerdict(fresh, seen({ ...running, ready: false } as PodView, agentAt(1, null, null), null, at(0)), at(2)).status.phase, 'Running', 'the agent answering is enough: the readiness probe may not have run yet');
+  assert.equal(sessionVerdict(fresh, seen({ kind: 'imagePullFailed', message: 'x' }, null, null, at(0)), at(1)).status.conditions![0]!.reason, 'ImagePullFailed');
+  assert.equal(sessionVerdict(fresh, seen({ kind: 'absent' }, null, { reason: 'RoleNotGrantable', message: 'no' }, null), at(1)).status.conditions![0]!.reason, 'RoleNotGrantable');
+  const reported = withStatus({ phase: 'Pending', podName: 'cloudterm-alice-1' });
+  assert.equal(sessionVerdict(reported, seen({ kind: 'pending', message: 'the pod is waiting for a node' }, null, null, at(0)), at(1)).status.message, 'the pod is waiting for a node', 'once reported, it is kept current');
 });
 
 const killedPod: V1Pod = {
