@@ -266,9 +266,9 @@ export class SessionService {
   /**
    * One reaper pass: batches of `batch` until fewer come back, each batch's ended sessions handed
    * to `onEnded` as it ends (their attachments close then, not at the end of the pass); resolves
-   * with how many ended. With one batch per pass, 10,000 sessions expiring together took 50 s to
-   * end on 10 replicas and would take over 8 minutes on one (docs/benchmarks.md, "Gateway
-   * replicas at scale"). A batch with a failed stop ends the pass: that session is claimable
+   * with how many ended. With one batch per 5 s pass, 10,000 sessions expiring together took 51 s
+   * to end on 10 replicas (7.6 s now) and would take over 8 minutes on one (docs/benchmarks.md,
+   * "Gateway replicas at scale"). A batch with a failed stop ends the pass: that session is claimable
    * again at once, and retrying it in a loop would only fail faster.
    */
   async reapExpired(onEnded: (records: readonly SessionRecord[]) => void, batch = REAP_BATCH): Promise<number> {
