@@ -78,7 +78,7 @@ function parseOptions(argv: readonly string[]): Options {
       attachments: { type: 'string', default: '100000' },
       clients: { type: 'string', default: '8' },
       upstreams: { type: 'string', default: '8' },
-      window: { type: 'string', default: '512' },
+      window: { type: 'string', default: '128' },
       streaming: { type: 'string', default: '1000' },
       echo: { type: 'string', default: '1000' },
       settle: { type: 'string', default: '30' },
