@@ -9,10 +9,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { AgentType, encodeAttach, encodeInput } from '../core/src/protocol/messages.js';
-import { FrameReader, OPCODE_BINARY, OPCODE_CLOSE, clientFrame, closeCode } from './lib/ws-frames.js';
+import { FrameReader, OPCODE_BINARY, OPCODE_CLOSE, WS_GUID, clientFrame, closeCode } from './lib/ws-frames.js';
 import { STREAM_PREFIX, patternByte } from './lib/stand-in-output.js';
 
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11D65';
 const HEAD_END = Buffer.from('\r\n\r\n');
 // The page's reconnect policy (gateway/ui/src/terminal-connection.ts), kept the same here.
 const FIRST_DELAY_MS = 250;
@@ -29,7 +28,12 @@ export interface WorkerConfig {
   readonly window: number;
   /** A stand-in's socket, for the echo without the gateway. */
   readonly directSocket: string;
+  /** Sessions with a real agent (a PTY): on the first attach each is told to print numbered lines. */
+  readonly real: readonly string[];
 }
+
+/** What a real agent's shell is told to print: L0, L1, … one line every 50 ms, for ever. */
+export const COUNTER_COMMAND = 'i=0; while :; do echo L$i; i=$((i+1)); sleep 0.05; done\r';
 
 export type ParentMessage =
   | { readonly type: 'config'; readonly config: WorkerConfig }
@@ -57,6 +61,10 @@ export interface WorkerStatus {
   readonly doubled: number;
   readonly streamChecked: number;
   readonly streamWrong: number;
+  /** Real agents' output: numbered lines received, and lines missing or twice (each session's run from its first line). */
+  readonly realLines: number;
+  readonly realMissing: number;
+  readonly realTwice: number;
   readonly rssKiB: number;
 }
 
@@ -98,6 +106,9 @@ class Attachment {
   /** The first open's time, connect to hello (ms). */
   firstOpenMs = -1;
   echo: ((ok: boolean) => void) | null = null;
+  /** A real agent's output as received (only those keep it: they are few). */
+  readonly kept: Buffer[] | null;
+  private told = false;
   private timer: NodeJS.Timeout | null = null;
   private onFirstOpen: (() => void) | null = null;
 
@@ -106,7 +117,10 @@ class Attachment {
     public replica: number,
     /** null: through a replica; a path: straight to a stand-in (the echo baseline). */
     private readonly direct: string | null = null,
-  ) {}
+    real = false,
+  ) {
+    this.kept = real ? [] : null;
+  }
 
   get streaming(): boolean {
     return this.sessionId.startsWith(STREAM_PREFIX);
@@ -201,6 +215,10 @@ class Attachment {
       this.open = true;
       this.helloAt = performance.now();
       this.socket!.write(clientFrame(encodeAttach(this.received)));
+      if (this.kept && !this.told) {
+        this.told = true;
+        this.socket!.write(clientFrame(encodeInput(Buffer.from(COUNTER_COMMAND))));
+      }
       if (this.firstOpenMs < 0) this.firstOpenMs = this.helloAt - started;
       if (this.downAt > 0) {
         back += 1;
@@ -225,6 +243,7 @@ class Attachment {
       for (let i = from; i < data.length; i++) if (data[i] !== patternByte(offset + i)) streamWrong += 1;
       streamChecked += data.length - from;
     }
+    if (this.kept && from < data.length) this.kept.push(data.subarray(from));
     this.received = Math.max(this.received, offset + data.length);
     this.echo?.(true);
   }
@@ -271,7 +290,27 @@ class Attachment {
 
 const attachments: Attachment[] = [];
 
+/** The numbered lines of every real agent's output: each must follow the one before. */
+function realLines(): { lines: number; missing: number; twice: number } {
+  let lines = 0;
+  let missing = 0;
+  let twice = 0;
+  for (const a of attachments) {
+    if (!a.kept) continue;
+    let last = -1;
+    for (const match of Buffer.concat(a.kept).toString('latin1').matchAll(/^L(\d+)\r?$/gm)) {
+      const n = Number(match[1]);
+      lines += 1;
+      if (last >= 0 && n <= last) twice += 1;
+      else if (last >= 0 && n > last + 1) missing += n - last - 1;
+      last = n;
+    }
+  }
+  return { lines, missing, twice };
+}
+
 function status(): WorkerStatus {
+  const real = realLines();
   return {
     type: 'status',
     total: attachments.length,
@@ -287,17 +326,21 @@ function status(): WorkerStatus {
     doubled,
     streamChecked,
     streamWrong,
+    realLines: real.lines,
+    realMissing: real.missing,
+    realTwice: real.twice,
     rssKiB: Math.round(process.memoryUsage().rss / 1024),
   };
 }
 
 async function openAll(): Promise<{ type: 'opened'; firstOpenMs: number[]; seconds: number }> {
   const started = performance.now();
+  const real = new Set(config.real);
   let next = 0;
   const worker = async () => {
     while (next < config.attachments.length) {
       const [sessionId, replica] = config.attachments[next++]!;
-      const attachment = new Attachment(sessionId, replica);
+      const attachment = new Attachment(sessionId, replica, null, real.has(sessionId));
       attachments.push(attachment);
       await attachment.start();
     }
@@ -310,7 +353,7 @@ async function openAll(): Promise<{ type: 'opened'; firstOpenMs: number[]; secon
 async function echo(n: number): Promise<{ type: 'echo'; through: number[]; direct: number[]; failed: number }> {
   const direct = new Attachment(`direct-${process.pid}`, 0, config.directSocket);
   await direct.start();
-  const idle = attachments.filter((a) => !a.streaming);
+  const idle = attachments.filter((a) => !a.streaming && !a.kept);
   const step = Math.max(1, Math.floor(idle.length / n));
   const through: number[] = [];
   const straight: number[] = [];

@@ -32,6 +32,7 @@ import {
   ensureBuilt,
   fixed,
   freePort,
+  killAgentsOf,
   machine,
   metricValue,
   openFiles,
@@ -58,6 +59,8 @@ interface Options {
   readonly window: number;
   /** Sessions (one attachment each) whose stand-in streams a known pattern, checked byte for byte. */
   readonly streaming: number;
+  /** Sessions with a real agent (created through the API: a PTY in a terminal host), one attachment each. */
+  readonly real: number;
   readonly echo: number;
   readonly settleSeconds: number;
   readonly phases: ReadonlySet<string>;
@@ -80,6 +83,7 @@ function parseOptions(argv: readonly string[]): Options {
       upstreams: { type: 'string', default: '8' },
       window: { type: 'string', default: '128' },
       streaming: { type: 'string', default: '1000' },
+      real: { type: 'string', default: '20' },
       echo: { type: 'string', default: '1000' },
       settle: { type: 'string', default: '30' },
       phases: { type: 'string', default: PHASES.join(',') },
@@ -98,6 +102,7 @@ function parseOptions(argv: readonly string[]): Options {
     upstreams: intOption('upstreams', values.upstreams, 1, 64),
     window: intOption('window', values.window, 1, 8192),
     streaming: intOption('streaming', values.streaming, 0, 1_000_000),
+    real: intOption('real', values.real, 0, 1_000),
     echo: intOption('echo', values.echo, 0, 100_000),
     settleSeconds: intOption('settle', values.settle, 0, 600),
     phases,
@@ -159,6 +164,7 @@ async function startReplica(index: number, port: number, redisUrl: string, keys:
     // One bench user holds every attachment and session: the per-user caps are not what is measured.
     '--max-attachments-per-user', '1000000',
     '--max-sessions-per-user', '10000',
+    '--shell', '/bin/sh',
   ];
   const proc = startProc(`gateway ${index}`, process.execPath, args, { env: { ...SHELL_ENV, HOME: dataDir } });
   await waitForPort(port, 30_000, proc);
@@ -279,6 +285,9 @@ function merge(statuses: readonly WorkerStatus[]) {
     doubled: sum((s) => s.doubled),
     streamChecked: sum((s) => s.streamChecked),
     streamWrong: sum((s) => s.streamWrong),
+    realLines: sum((s) => s.realLines),
+    realMissing: sum((s) => s.realMissing),
+    realTwice: sum((s) => s.realTwice),
     errors: tables((s) => s.errors),
     closeCodes: tables((s) => s.closeCodes),
     lastBackAt: Math.max(...statuses.map((s) => s.lastBackAt)),
@@ -366,6 +375,18 @@ export async function runScale(argv: readonly string[]): Promise<number> {
     say(`${replicas.length} replicas up (pids ${replicas.map((r) => r.proc.pid).join(' ')})`);
     const idle = await Promise.all(replicas.map(readReplica));
     const cookie = await login(ports[0]!);
+    // Real agents: sessions made through the API on replica 0 (its terminal hosts, detached
+    // processes, outlive any replica); they take the place of as many light ones.
+    const real: string[] = [];
+    for (let i = 0; i < options.real; i++) {
+      const url = `http://127.0.0.1:${ports[0]}`;
+      const response = await fetch(`${url}/api/sessions`, { method: 'POST', headers: { origin: url, cookie, 'content-type': 'application/json' }, body: '{"name":"real"}' });
+      const created = (await response.json()) as { id?: string };
+      if (response.status !== 201 || !created.id) throw new Error(`create a real session: ${response.status} ${JSON.stringify(created)}`);
+      real.push(created.id);
+      ids[ids.length - 1 - i] = created.id;
+    }
+    if (real.length > 0) say(`${real.length} real sessions (agents with a PTY) in place of as many light ones`);
 
     // Client processes, each with two source addresses of its own (~28K ports each).
     for (let c = 0; c < options.clients; c++) workers.push(startWorker(c));
@@ -379,6 +400,7 @@ export async function runScale(argv: readonly string[]): Promise<number> {
           attachments: ids.slice(c * per, (c + 1) * per).map((id, j) => [id, (c * per + j) % ports.length] as const),
           window: Math.max(1, Math.round(options.window / options.clients)),
           directSocket: sockets[c % sockets.length]!,
+          real,
         };
         return worker.ask({ type: 'config', config }, 'configured');
       }),
@@ -485,8 +507,10 @@ export async function runScale(argv: readonly string[]): Promise<number> {
       );
     }
     const verified = await status();
-    results.verifiedHeld = { open: verified.open, of: ids.length };
-    say(`verified: ${verified.open}/${ids.length} attachments open (hello received, socket open)`);
+    // Both ends must agree: a socket the client holds open may have no splice behind it.
+    const spliced = (await Promise.all(replicas.map(replicaMetrics))).reduce((n, m) => n + (m.attachments ?? 0), 0);
+    results.verifiedHeld = { open: verified.open, spliced, of: ids.length };
+    say(`verified: ${verified.open}/${ids.length} attachments open at the clients (hello received, socket open), ${spliced} spliced by the replicas' own count`);
 
     // ---- failover
     const failover = async (signal: 'SIGKILL' | 'SIGTERM', victim: Replica) => {
@@ -521,6 +545,9 @@ export async function runScale(argv: readonly string[]): Promise<number> {
         doubled: s.doubled,
         streamChecked: s.streamChecked,
         streamWrong: s.streamWrong,
+        realLines: s.realLines,
+        realMissing: s.realMissing,
+        realTwice: s.realTwice,
         othersAttachments: others.map((r) => r.attachments),
         othersRssKiB: others.map((r) => r.rssKiB),
         loadAverage: loadavg()[0]!,
@@ -530,6 +557,7 @@ export async function runScale(argv: readonly string[]): Promise<number> {
           `(each: p50 ${fixed(figures.downToBackP50Ms, 0)} / p99 ${fixed(figures.downToBackP99Ms, 0)} ms from its drop); victim gone after ${fixed(exitedAfterMs, 0)} ms; ` +
           `close codes ${JSON.stringify(figures.closeCodes)}; ${figures.failedAttempts} failed attempts ${JSON.stringify(figures.errors)}; ` +
           `bytes lost ${figures.lost}, doubled ${figures.doubled}, streamed bytes checked ${figures.streamChecked}, wrong ${figures.streamWrong}; ` +
+          `real agents' lines ${figures.realLines}, missing ${figures.realMissing}, twice ${figures.realTwice}; ` +
           `the others now hold ${figures.othersAttachments.join(' ')} (max RSS ${fixed(Math.max(...figures.othersRssKiB) / 1024)} MiB); load ${figures.loadAverage.toFixed(1)}`,
       );
       // Its Deployment would start it again: same port, no attachments until new ones come.
@@ -541,7 +569,8 @@ export async function runScale(argv: readonly string[]): Promise<number> {
     const final = await status();
     results.final = final;
     say(
-      `at the end: ${final.open}/${ids.length} open; bytes lost ${final.lost}, doubled ${final.doubled}; ${final.streamChecked} streamed bytes checked, ${final.streamWrong} wrong`,
+      `at the end: ${final.open}/${ids.length} open; bytes lost ${final.lost}, doubled ${final.doubled}; ${final.streamChecked} streamed bytes checked, ${final.streamWrong} wrong; ` +
+        `real agents: ${final.realLines} numbered lines, ${final.realMissing} missing, ${final.realTwice} twice`,
     );
     for (const worker of workers) await worker.ask({ type: 'close' }, 'closed');
 
@@ -581,6 +610,8 @@ export async function runScale(argv: readonly string[]): Promise<number> {
   } finally {
     for (const worker of workers) await worker.proc.stop(5_000);
     for (const replica of replicas) await replica.proc.stop(15_000);
+    // The real sessions' terminal hosts are detached (they outlive a gateway, like tmux).
+    for (const replica of replicas) killAgentsOf(replica.dataDir);
     for (const upstream of upstreams) await upstream.stop();
     await redis?.quit().catch(() => undefined);
     await redisProc?.stop();

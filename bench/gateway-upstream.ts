@@ -15,10 +15,9 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { ClientType, encodeHello, encodeOutput } from '../core/src/protocol/messages.js';
-import { FrameReader, OPCODE_BINARY, OPCODE_CLOSE, serverFrame } from './lib/ws-frames.js';
+import { FrameReader, OPCODE_BINARY, OPCODE_CLOSE, WS_GUID, serverFrame } from './lib/ws-frames.js';
 import { STREAM_BYTES, STREAM_INTERVAL_MS, STREAM_PREFIX, patternBytes } from './lib/stand-in-output.js';
 
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11D65';
 const HEAD_END = Buffer.from('\r\n\r\n');
 // A binary frame holding an agent hello: 81 version role cols rows offset oldest (23 bytes).
 const HELLO = Buffer.concat([Buffer.from([0x82, 23, 0x81, 1, 0, 0, 80, 0, 24]), Buffer.alloc(16)]);

@@ -3,6 +3,9 @@
 // process, where a `ws` object each would be the benchmark's own cost rather than the gateway's.
 import { randomBytes } from 'node:crypto';
 
+/** RFC 6455's GUID: Sec-WebSocket-Accept is base64(sha1(key + this)). */
+export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
 export const OPCODE_BINARY = 0x2;
 export const OPCODE_CLOSE = 0x8;
 
