@@ -33,9 +33,9 @@ import {
   type Proc,
 } from './gateway-support.js';
 import { newestProfile } from './gateway-echo.js';
+import { WS_GUID } from './lib/ws-frames.js';
 import { createMemoryCgroup, type MemoryCgroup, type MemoryCgroupReading } from './lib/memory-cgroup.js';
 
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11D65';
 const HEAD_END = Buffer.from('\r\n\r\n');
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 const RELEASE = 100;

@@ -59,9 +59,9 @@ export function effectiveFileLimit(): number {
 }
 
 /** Spawns `command`, with a raised open-files limit when allowed (prlimit execs it: the pid is the program's). */
-export function startProc(name: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
+export function startProc(name: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; ipc?: boolean } = {}): Proc {
   const [file, argv] = canRaiseFileLimit() ? ['prlimit', [`--nofile=${NOFILE}:${NOFILE}`, command, ...args]] : [command, [...args]];
-  return startProcess(file, argv, { name, cwd: options.cwd ?? REPO_ROOT, env: options.env ?? SHELL_ENV, graceMs: 5_000 });
+  return startProcess(file, argv, { name, cwd: options.cwd ?? REPO_ROOT, env: options.env ?? SHELL_ENV, graceMs: 5_000, ipc: options.ipc ?? false });
 }
 
 /** Last resort on the way out (also on failure): nothing the benchmark started may outlive it. */

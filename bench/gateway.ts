@@ -2,6 +2,7 @@
 // attachments one gateway process holds and its memory, and its static assets beside nginx.
 //
 //   node --import tsx bench/gateway.ts [latency|throughput|concurrency|static|all] [options]
+//   node --import tsx bench/gateway.ts scale [options]   (replicas sharing Redis: gateway-scale.ts)
 //
 // Prints tables and writes bench/results/gateway-<date>[-<part>].json. The gateway always runs
 // from dist/ (build first: npx tsc -p tsconfig.build.json) as its own process.
@@ -15,6 +16,7 @@ import { intOption } from './lib/options.js';
 import { measureEcho, type EchoFigures } from './gateway-echo.js';
 import { measureConcurrency, type ConcurrencyFigures } from './gateway-concurrency.js';
 import { NGINX_HEADERS, measureStatic, type NginxHeaders, type StaticFigures } from './gateway-static.js';
+import { runScale } from './gateway-scale.js';
 import { summarizeProfile, type ProfileSummary } from './gateway-profile.js';
 import { REPO_ROOT, ensureBuilt, fixed, killAllStarted, machine, mib, pm, table, type Machine } from './gateway-support.js';
 
@@ -274,6 +276,8 @@ function gitDescribe(): string {
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
+  // Many replicas, clients and stand-ins: a benchmark of its own with its own options.
+  if (argv[0] === 'scale') return runScale(argv.slice(1));
   const options = parseOptions(argv);
   // On a shared machine, other work would otherwise decide the tail latencies: every process
   // the benchmark starts inherits this priority, the direct and the gateway paths alike.

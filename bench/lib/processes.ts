@@ -31,13 +31,15 @@ export interface StartOptions {
    * benchmark's processes 5 s (the gateway itself is stopped with an explicit 15 s).
    */
   readonly graceMs?: number;
+  /** An IPC channel to the child (a Node program that takes orders with process.on('message')). */
+  readonly ipc?: boolean;
 }
 
 const OUTPUT_CAP = 64 * 1024;
 
 export function startProcess(command: string, args: readonly string[], options: StartOptions): ServerProcess {
   const name = options.name ?? 'server';
-  const child = spawn(command, [...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, [...args], { cwd: options.cwd, env: options.env, stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${options.name ?? command}`);
   running.add(child);
   let text = '';

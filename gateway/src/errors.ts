@@ -1,6 +1,7 @@
 // The gateway's error table: every error a client can see, with its HTTP status. Responses are
 // `{ error: { code, message } }`; docs/errors.md lists every code (a test checks it).
 import { HTTP_PARSE_ERRORS } from '../../core/src/net/raw-http.js';
+import { StoreUnavailableError } from './store/types.js';
 
 export const ErrorCodes = {
   ...HTTP_PARSE_ERRORS,
@@ -49,4 +50,15 @@ export class HttpError extends Error {
   toJSON(): { error: { code: ErrorCode; message: string } } {
     return { error: { code: this.code, message: this.message } };
   }
+}
+
+/**
+ * What a client is told of a failure: an HttpError as it is, a store that did not answer as 503
+ * store_unavailable (a client retries that), and anything else, a bug, as 500 internal
+ * (`unexpected`: the caller logs it). The API and the attach route both answer through this.
+ */
+export function clientError(error: unknown): { readonly error: HttpError; readonly unexpected: boolean } {
+  if (error instanceof HttpError) return { error, unexpected: false };
+  if (error instanceof StoreUnavailableError) return { error: new HttpError('store_unavailable'), unexpected: false };
+  return { error: new HttpError('internal'), unexpected: true };
 }

@@ -179,17 +179,23 @@ export async function startGateway(config: GatewayConfig, runtime: GatewayRuntim
   });
 
   // Every replica reaps; the store's atomic claim makes sure each expired session is ended once.
+  // A pass goes on until nothing expired is left, so a tick that finds one still running skips.
+  let reaping = false;
   const reaper = setInterval(() => {
-    sessions.reap().then(
-      (reaped) => {
+    if (reaping) return;
+    reaping = true;
+    sessions
+      .reapExpired((reaped) => {
         for (const record of reaped) {
           sessionLog.info({ session: record.id, owner: record.owner }, 'Reaped expired session');
           attach.closeSession(record.id);
         }
         metrics.reaped.inc(reaped.length);
-      },
-      (error: unknown) => sessionLog.warn({ err: error }, 'Reaper could not claim expired sessions'),
-    );
+      })
+      .catch((error: unknown) => sessionLog.warn({ err: error }, 'Reaper could not claim expired sessions'))
+      .finally(() => {
+        reaping = false;
+      });
   }, timings.reapIntervalMs);
   reaper.unref();
 

@@ -3,7 +3,7 @@
 // event (attach-upgrade.ts); startGateway() wires both to a listening server.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
-import { HttpError } from '../errors.js';
+import { HttpError, clientError } from '../errors.js';
 import { StoreUnavailableError, type SessionStore } from '../store/index.js';
 import type { Principal as SessionPrincipal, SessionService } from '../sessions/index.js';
 import type { Authenticator, Principal as AuthenticatedPrincipal } from '../auth/index.js';
@@ -104,8 +104,8 @@ function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
 
 /** Maps any error to the client-facing HttpError; unknown errors are 500 and logged. */
 function toHttpError(error: FastifyError | Error, log: Pick<Logger, 'debug' | 'error'>): HttpError {
-  if (error instanceof HttpError) return error;
-  if (error instanceof StoreUnavailableError) return new HttpError('store_unavailable');
+  const known = clientError(error);
+  if (!known.unexpected) return known.error;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) return new HttpError('validation_failed', fastifyError.message);
   switch (fastifyError.code) {

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { endWithJsonError } from '../../../core/src/net/raw-http.js';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { HttpError } from '../errors.js';
+import { HttpError, clientError } from '../errors.js';
 import { makeSplice, openUpstream, type ProxyCore, type SpliceEnd, type Spliced } from '../proxy/index.js';
 import { parseListenAddress } from '../../../core/src/net/listen-address.js';
 import { attachRole, type Principal, type SessionService } from '../sessions/index.js';
@@ -165,8 +165,9 @@ export class AttachHandler implements ProxyCounters {
     this.settingUp += 1;
     this.attach(req, socket, head)
       .catch((error: unknown) => {
-        const httpError = error instanceof HttpError ? error : new HttpError('internal');
-        if (!(error instanceof HttpError)) this.deps.log.error({ err: error }, 'Attach failed');
+        // A session read that timed out under load is 503, which the page retries; never 500.
+        const { error: httpError, unexpected } = clientError(error);
+        if (unexpected) this.deps.log.error({ err: error }, 'Attach failed');
         this.deps.metrics.proxyErrors.inc({ reason: httpError.code });
         if (!socket.destroyed) refuse(socket, httpError);
       })

@@ -1,6 +1,7 @@
 // Several gateway replicas sharing one real Redis: a session made on one is usable on the other,
 // each expired session is reaped exactly once, login limits are shared, and Redis going down
-// answers 503 without touching attached terminals.
+// answers 503 without touching attached terminals (and a Redis too slow to answer an attach's
+// session read, 503 too).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, cp } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { startGatewayFixture, ApiClient, type GatewayFixture } from '../../helpers/gateway-fixture.js';
 import { CloseCode } from '../../../core/src/protocol/close-codes.js';
+import { stallingProxy } from '../../helpers/stalling-proxy.js';
 
 let redis: RedisServer;
 let first: GatewayFixture;
@@ -128,6 +130,32 @@ describe('gateway replicas on Redis', () => {
     // Even the right password waits out the window.
     const right = await new ApiClient(second.url, null).request('POST', '/api/login', { username: 'carol', password: 'carol-password-333' });
     assert.equal(right.status, 429);
+  });
+
+  test('a session read Redis does not answer in time: the attach is 503 store_unavailable, which clients retry, and the next one works', async () => {
+    const proxy = await stallingProxy(new URL(redis.url));
+    const gw = await startGatewayFixture({ redisUrl: proxy.url });
+    try {
+      const alice = await gw.login('alice');
+      const { body } = await alice.request('POST', '/api/sessions', {});
+      // The token's revocation check is answered; the session read after it is not (the 1 s timeout).
+      proxy.stallOn('hgetall');
+      await assert.rejects(alice.attach(body.id), (error: { status: number; body: string }) => {
+        assert.equal(error.status, 503);
+        assert.equal(JSON.parse(error.body).error.code, 'store_unavailable');
+        return true;
+      });
+      assert.ok(proxy.stalled, 'the stall is what the attach met');
+      proxy.release();
+      const terminal = await alice.attach(body.id);
+      terminal.type('echo after""-the-stall\r');
+      await terminal.waitForText('after-the-stall');
+      terminal.close();
+      await alice.request('DELETE', `/api/sessions/${body.id}`);
+    } finally {
+      await gw.stop();
+      await proxy.close();
+    }
   });
 
   test('Redis down: logins answer 503 at once, attached terminals keep working, readyz turns 503', async (t) => {

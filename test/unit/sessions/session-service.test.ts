@@ -91,6 +91,26 @@ test('reap: only expired sessions are stopped and forgotten, and activity or an 
   assert.equal(backend.running.size, 0);
 });
 
+test('reap: one pass ends every expired session, batch after batch, each once; a failed stop ends the pass', async (t) => {
+  const { sessions, backend, clock } = await testService(t, { ...LIMITS, maxSessionsPerUser: 300 });
+  for (let i = 0; i < 250; i++) await sessions.create(alice, { name: `s${i}` });
+  clock.advance(LIMITS.idleTimeoutMs);
+  const batches: number[] = [];
+  assert.equal(await sessions.reapExpired((ended) => batches.push(ended.length)), 250);
+  assert.deepEqual(batches, [100, 100, 50], 'each batch handed on as it ended');
+  assert.equal(backend.running.size, 0, 'no expired terminal left for a later pass');
+  assert.equal(new Set(backend.stopped).size, 250, 'each stopped once');
+  assert.equal(backend.stopped.length, 250);
+
+  // A full batch with a stop that fails: the pass stops there rather than retrying it at once.
+  for (let i = 0; i < 150; i++) await sessions.create(alice, { name: `t${i}` });
+  clock.advance(LIMITS.idleTimeoutMs);
+  backend.stopFailures.push(new Error('the API server timed out'));
+  assert.equal(await sessions.reapExpired(() => undefined), 99);
+  assert.equal(backend.running.size, 51, 'the failed one and the next batch wait for the next pass');
+  assert.equal(await sessions.reapExpired(() => undefined), 51);
+});
+
 test('stop, then forget: a reaped terminal whose stop fails is kept, reported, and stopped by the next pass', async (t) => {
   const { sessions, backend, store, clock, stopFailures } = await testService(t);
   const view = await sessions.create(alice, {});
