@@ -2,8 +2,7 @@
 // included) is destroyed at once, and new ones are refused while it is down, as a network
 // partition or an API server restart would. TLS passes through untouched (the server's
 // certificate is valid for 127.0.0.1), so the client verifies the real server.
-import { createServer, connect, type Socket } from 'node:net';
-import { once } from 'node:events';
+import { tcpProxy } from './tcp-proxy.js';
 
 export interface CuttableProxy {
   readonly url: string;
@@ -17,30 +16,15 @@ export interface CuttableProxy {
 }
 
 export async function cuttableProxy(target: URL): Promise<CuttableProxy> {
-  const sockets = new Set<Socket>();
   let downUntil = 0;
   let cutConnections = 0;
-  const server = createServer((client) => {
-    if (Date.now() < downUntil) return client.destroy();
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => socket.destroy());
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
+  const proxy = await tcpProxy(target, (client, upstream) => client.pipe(upstream).pipe(client), () => Date.now() >= downUntil);
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${proxy.port}`,
     cut(downMs) {
       downUntil = Date.now() + downMs;
-      cutConnections += sockets.size / 2;
-      for (const socket of sockets) socket.destroy();
+      cutConnections += proxy.sockets.size / 2;
+      for (const socket of proxy.sockets) socket.destroy();
     },
     restore() {
       downUntil = 0;
@@ -48,10 +32,6 @@ export async function cuttableProxy(target: URL): Promise<CuttableProxy> {
     get cutConnections() {
       return cutConnections;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => proxy.close(),
   };
 }

@@ -3,8 +3,8 @@
 // until released, as when Redis or the network stalls longer than the client's command timeout.
 // Commands before that one are answered normally, so the test picks which step of a request
 // meets the stall.
-import { createServer, connect, type Socket } from 'node:net';
-import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { tcpProxy } from './tcp-proxy.js';
 
 export interface StallingProxy {
   /** redis://127.0.0.1:<port> */
@@ -19,16 +19,9 @@ export interface StallingProxy {
 }
 
 export async function stallingProxy(target: URL): Promise<StallingProxy> {
-  const sockets = new Set<Socket>();
   let armed: string | null = null;
   let held: { client: Socket; chunks: Buffer[] } | null = null;
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => socket.destroy());
-    }
+  const proxy = await tcpProxy(target, (client, upstream) => {
     client.on('data', (chunk: Buffer) => {
       // RESP sends a command's name as a bulk string of its own: "$7\r\nhgetall\r\n".
       if (armed && !held && chunk.toString('latin1').toLowerCase().includes(`\r\n${armed}\r\n`)) {
@@ -41,14 +34,9 @@ export async function stallingProxy(target: URL): Promise<StallingProxy> {
       if (held?.client === client) held.chunks.push(chunk);
       else client.write(chunk);
     });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://127.0.0.1:${proxy.port}`,
     stallOn(command) {
       armed = command.toLowerCase();
     },
@@ -60,10 +48,6 @@ export async function stallingProxy(target: URL): Promise<StallingProxy> {
       held = null;
       if (was) for (const chunk of was.chunks) was.client.write(chunk);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => proxy.close(),
   };
 }
