@@ -8,7 +8,7 @@
 // The load generator (this process) opens raw TCP connections with a hand-written upgrade from
 // several loopback source addresses (one address has only ~28K ephemeral ports), a window of
 // handshakes at a time, and counts the 101s whose Sec-WebSocket-Accept matches its key.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,10 +33,9 @@ import {
   type Proc,
 } from './gateway-support.js';
 import { newestProfile } from './gateway-echo.js';
-import { WS_GUID } from './lib/ws-frames.js';
+import { ClientHandshake } from './lib/ws-frames.js';
 import { createMemoryCgroup, type MemoryCgroup, type MemoryCgroupReading } from './lib/memory-cgroup.js';
 
-const HEAD_END = Buffer.from('\r\n\r\n');
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 const RELEASE = 100;
 
@@ -156,22 +155,13 @@ interface Held {
   readonly socket: Socket;
 }
 
-function upgradeRequest(port: number, sessionId: string, cookie: string, origin: string, key: string): string {
-  return (
-    `GET /api/sessions/${sessionId}/attach HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nOrigin: ${origin}\r\nCookie: ${cookie}\r\n\r\n`
-  );
-}
-
 const ignore = () => {};
 
 /** One attachment: resolves with the socket after a verified 101, or with why it failed. */
 function attachOne(gateway: GatewayProc, sessionId: string, localAddress: string, onDrop: () => void): Promise<Held | string> {
   return new Promise((resolve) => {
-    const key = randomBytes(16).toString('base64');
-    const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+    const handshake = new ClientHandshake();
     const socket = connect({ host: '127.0.0.1', port: gateway.port, localAddress });
-    let head: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (result: Held | string) => {
       if (done) return;
@@ -184,23 +174,14 @@ function attachOne(gateway: GatewayProc, sessionId: string, localAddress: string
     };
     const timer = setTimeout(() => finish('timeout'), HANDSHAKE_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      const end = head.indexOf(HEAD_END);
-      if (end === -1) return;
-      const text = head.subarray(0, end).toString('latin1');
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'garbage';
-      if (status !== '101') {
-        const code = /"code":"([a-z_]+)"/.exec(head.toString('latin1'))?.[1];
-        return finish(`HTTP ${status}${code ? ` ${code}` : ''}`);
-      }
-      if (/^sec-websocket-accept:\s*(\S+)\s*$/im.exec(text)?.[1] !== accept) return finish('bad Sec-WebSocket-Accept');
-      finish({ socket });
+      const answer = handshake.push(chunk);
+      if (answer) finish('failure' in answer ? answer.failure : { socket });
     };
     socket.on('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message));
     socket.on('error', ignore);
     socket.on('close', () => finish('closed before 101'));
     socket.on('data', onData);
-    socket.once('connect', () => socket.write(upgradeRequest(gateway.port, sessionId, gateway.cookie, gateway.url, key)));
+    socket.once('connect', () => socket.write(handshake.request(gateway.port, `/api/sessions/${sessionId}/attach`, `Origin: ${gateway.url}\r\nCookie: ${gateway.cookie}\r\n`)));
   });
 }
 

@@ -5,14 +5,12 @@
 // sessions, byte for byte), and when an attachment drops it reconnects to another replica with
 // the page's jittered backoff (gateway/ui/src/terminal-connection.ts) and resumes from its
 // offset. The parent drives it over IPC: open, status, echo, reset the failover marks, close.
-import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { AgentType, encodeAttach, encodeInput } from '../core/src/protocol/messages.js';
-import { FrameReader, OPCODE_BINARY, OPCODE_CLOSE, WS_GUID, clientFrame, closeCode } from './lib/ws-frames.js';
+import { ClientHandshake, FrameReader, OPCODE_BINARY, OPCODE_CLOSE, clientFrame, closeCode } from './lib/ws-frames.js';
 import { STREAM_PREFIX, patternByte } from './lib/stand-in-output.js';
 
-const HEAD_END = Buffer.from('\r\n\r\n');
 // The page's reconnect policy (gateway/ui/src/terminal-connection.ts), kept the same here.
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 5_000;
@@ -86,13 +84,6 @@ const count = (table: Record<string, number>, key: string) => {
   table[key] = (table[key] ?? 0) + 1;
 };
 
-function upgradeRequest(port: number, path: string, key: string, extra: string): string {
-  return (
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
-  );
-}
-
 /** One terminal's attachment, kept open (reconnecting) until told to close. */
 class Attachment {
   socket: Socket | null = null;
@@ -136,20 +127,19 @@ class Attachment {
 
   private connect(): void {
     const started = performance.now();
-    const key = randomBytes(16).toString('base64');
-    const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+    const handshake = new ClientHandshake();
     const port = config.ports[this.replica]!;
     const socket = this.direct
       ? connect({ path: this.direct })
       : connect({ host: '127.0.0.1', port, localAddress: config.sources[sourceNext++ % config.sources.length] });
     this.socket = socket;
     socket.setNoDelay(true);
-    let head: Buffer | null = Buffer.alloc(0);
+    let upgraded = false;
     const reader = new FrameReader();
     let closeFrame: number | null = null;
     let failure: string | null = null;
     const helloTimer = setTimeout(() => {
-      failure = head ? 'handshake timeout' : 'no hello in time';
+      failure = upgraded ? 'no hello in time' : 'handshake timeout';
       socket.destroy();
     }, HELLO_TIMEOUT_MS);
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -159,28 +149,19 @@ class Attachment {
       const extra = this.direct
         ? `CloudTerm-Session: ${this.sessionId}\r\n`
         : `Origin: http://127.0.0.1:${port}\r\nCookie: ${config.cookie}\r\n`;
-      socket.write(upgradeRequest(port, this.direct ? '/attach' : `/api/sessions/${this.sessionId}/attach`, key, extra));
+      socket.write(handshake.request(port, this.direct ? '/attach' : `/api/sessions/${this.sessionId}/attach`, extra));
     });
     socket.on('data', (chunk: Buffer) => {
-      if (head) {
-        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-        const end = head.indexOf(HEAD_END);
-        if (end === -1) return;
-        const text = head.subarray(0, end).toString('latin1');
-        const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'garbage';
-        if (status !== '101') {
-          const code = /"code":"([a-z_]+)"/.exec(head.toString('latin1'))?.[1];
-          failure = `HTTP ${status}${code ? ` ${code}` : ''}`;
+      if (!upgraded) {
+        const answer = handshake.push(chunk);
+        if (!answer) return;
+        if ('failure' in answer) {
+          failure = answer.failure;
           socket.destroy();
           return;
         }
-        if (/^sec-websocket-accept:\s*(\S+)\s*$/im.exec(text)?.[1] !== accept) {
-          failure = 'bad Sec-WebSocket-Accept';
-          socket.destroy();
-          return;
-        }
-        chunk = head.subarray(end + HEAD_END.length);
-        head = null;
+        upgraded = true;
+        chunk = answer.rest;
       }
       for (const frame of reader.push(chunk)) {
         if (frame.opcode === OPCODE_CLOSE) closeFrame = closeCode(frame.payload);

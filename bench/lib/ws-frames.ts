@@ -1,10 +1,45 @@
 // The few RFC 6455 framing pieces the scale benchmark's processes speak on raw sockets (the light
 // upstream on one side, the client workers on the other): tens of thousands of connections per
 // process, where a `ws` object each would be the benchmark's own cost rather than the gateway's.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** RFC 6455's GUID: Sec-WebSocket-Accept is base64(sha1(key + this)). */
 export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** A client's side of one upgrade: the request to send and the check of the answer. */
+export class ClientHandshake {
+  private readonly key = randomBytes(16).toString('base64');
+  private readonly accept = createHash('sha1').update(this.key + WS_GUID).digest('base64');
+  private head: Buffer = Buffer.alloc(0);
+
+  /** The upgrade request for `path`; `extra` is more header lines, each ending in CRLF. */
+  request(port: number, path: string, extra: string): string {
+    return (
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${this.key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
+    );
+  }
+
+  /**
+   * Takes bytes of the answer: null while its head is incomplete; then either why it failed
+   * (`HTTP 503 store_unavailable`, a bad accept) or the bytes that came after the head.
+   */
+  push(chunk: Buffer): { readonly failure: string } | { readonly rest: Buffer } | null {
+    this.head = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
+    const end = this.head.indexOf(HEAD_END);
+    if (end === -1) return null;
+    const text = this.head.subarray(0, end).toString('latin1');
+    const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'garbage';
+    if (status !== '101') {
+      const code = /"code":"([a-z_]+)"/.exec(this.head.toString('latin1'))?.[1];
+      return { failure: `HTTP ${status}${code ? ` ${code}` : ''}` };
+    }
+    if (/^sec-websocket-accept:\s*(\S+)\s*$/im.exec(text)?.[1] !== this.accept) return { failure: 'bad Sec-WebSocket-Accept' };
+    return { rest: this.head.subarray(end + HEAD_END.length) };
+  }
+}
 
 export const OPCODE_BINARY = 0x2;
 export const OPCODE_CLOSE = 0x8;
