@@ -14,6 +14,7 @@ import { programPid } from './kubelet/container-launch.js';
 import { loadRecords } from './kubelet/pod-records.js';
 import { rigConfig } from './rig-config.js';
 import { shareInRun } from './shared-run.js';
+import { processRunning as alive } from './wait.js';
 
 const MAIN = fileURLToPath(new URL('./kubelet/main.ts', import.meta.url));
 const GUARDIAN = fileURLToPath(new URL('./process-guardian.mjs', import.meta.url));
@@ -40,15 +41,6 @@ export interface KubeletState {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export class KubeletProcess {
   private stopped = false;

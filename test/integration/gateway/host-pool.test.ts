@@ -11,23 +11,7 @@ import { HostPool } from '../../../gateway/src/sessions/host-pool.js';
 import { hostRequest, hostStatus } from '../../../gateway/src/sessions/host-client.js';
 import { generateSigningKeyPair } from '../../../core/src/keys/key-pair.js';
 import { SELF_COMMAND } from '../../helpers/gateway-fixture.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { eventually, processRunning as alive } from '../../kube/wait.js';
 
 test('a terminal opened as its host exits opens on a new host; the old host’s end neither ends it nor names its end', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cloudterm-pool-'));
@@ -62,10 +46,10 @@ test('a terminal opened as its host exits opens on a new host; the old host’s 
   started.add(oldHost);
   // The host stops (as it does when idle: the same stop), and is seen refusing new terminals.
   process.kill(oldHost, 'SIGTERM');
-  await until('the old host to refuse new terminals', async () => {
+  await eventually('the old host to refuse new terminals', async () => {
     const probe = await hostRequest<{ error: { code: string } }>(socketPath, 'PUT', '/terminals/probe', 2_000, { cols: 80, rows: 24 });
-    return probe?.body.error?.code === 'host_stopping';
-  });
+    return probe?.body.error?.code === 'host_stopping' || undefined;
+  }, 10_000, 20);
   // A terminal is opened now: the old host refuses it, its stream ends and it exits (once the
   // first terminal's program has ended), and the terminal is opened again on a new host.
   const opened = await pool.open('second', { cols: 80, rows: 24 });
@@ -81,7 +65,7 @@ test('a terminal opened as its host exits opens on a new host; the old host’s 
 
   // The new host's own crash is what ends the new terminal, and its reason names that host.
   process.kill(newHost, 'SIGKILL');
-  await until('the second terminal to be reported ended', () => ended.some((e) => e.id === 'second'));
+  await eventually('the second terminal to be reported ended', () => ended.some((e) => e.id === 'second') || undefined, 10_000, 20);
   const reason = ended.find((e) => e.id === 'second')!.reason;
   assert.match(reason, new RegExp(`pid ${newHost}\\) killed by SIGKILL`), reason);
 });
