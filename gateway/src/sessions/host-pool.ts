@@ -121,11 +121,6 @@ export class HostPool {
     }
   }
 
-  /** Whether `socketPath` is one of this pool's hosts. */
-  holds(socketPath: string): boolean {
-    return this.slots.some((slot) => slot.socketPath === socketPath);
-  }
-
   close(): void {
     this.closed = true;
     for (const slot of this.slots) slot.watch?.destroy();

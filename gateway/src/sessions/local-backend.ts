@@ -105,32 +105,37 @@ export class LocalBackend implements TerminalBackend {
     return { endpoint: `unix:${socketPath}`, pid };
   }
 
-  /** The host socket of a hosted terminal's record; null for an agent of its own. */
-  private hostOf(record: SessionRecord): string | null {
+  /**
+   * The socket a record's terminal is served on. Not only this pool's hosts: replicas sharing Redis
+   * with data directories of their own reap, stop and count each other's terminals, and a replica
+   * that asked only its own hosts took another's live terminal for one whose host was gone.
+   */
+  private socketOf(record: SessionRecord): string | null {
     const address = parseListenAddress(record.endpoint, '127.0.0.1');
-    return typeof address !== 'string' && 'path' in address && this.pool.holds(address.path) ? address.path : null;
+    return typeof address !== 'string' && 'path' in address ? address.path : null;
   }
 
   /** Whether the session's terminal is still there: its host holds it, or (host unreachable) its program runs. */
   async isRunning(record: SessionRecord): Promise<boolean> {
     if (record.pid === null) return false;
     if ((await commandLine(record.pid)).includes(record.id)) return true;
-    const host = this.hostOf(record);
+    const host = this.socketOf(record);
     const answer = host === null ? null : await terminalStatus(host, record.id, HOST_REQUEST_TIMEOUT_MS);
     return answer ? answer.status === 200 : isHostedProgram(record.pid);
   }
 
   /**
-   * One `GET /status` per socket: a host's counts every terminal it holds, an older agent's its
-   * one. By socket, not by this pool's slots: a replica with a data directory of its own lists
-   * sessions whose terminals another replica's hosts serve.
+   * One `GET /status` per socket (socketOf): a host's counts every terminal it holds, an older
+   * agent's its one.
    */
   async attachments(records: readonly SessionRecord[]): Promise<ReadonlyMap<string, number>> {
     const bySocket = new Map<string, string[]>();
     for (const record of records) {
-      const address = parseListenAddress(record.endpoint, '127.0.0.1');
-      if (typeof address === 'string' || !('path' in address)) continue;
-      bySocket.set(address.path, [...(bySocket.get(address.path) ?? []), record.id]);
+      const socketPath = this.socketOf(record);
+      if (socketPath === null) continue;
+      const ids = bySocket.get(socketPath);
+      if (ids) ids.push(record.id);
+      else bySocket.set(socketPath, [record.id]);
     }
     const counts = new Map<string, number>();
     await Promise.all(
@@ -152,7 +157,7 @@ export class LocalBackend implements TerminalBackend {
   async stop(record: SessionRecord): Promise<void> {
     if (!(await this.isRunning(record))) return;
     if ((await commandLine(record.pid!)).includes(record.id)) return this.stopAgent(record);
-    const host = this.hostOf(record);
+    const host = this.socketOf(record);
     // The host ends the program, gives the attachments the exit status, then answers.
     const answer = host === null ? null : await hostRequest(host, 'DELETE', `/terminals/${record.id}`, this.options.stopTimeoutMs);
     if (answer && (answer.status === 200 || answer.status === 404)) return;
