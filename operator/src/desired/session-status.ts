@@ -137,8 +137,10 @@ export function sessionVerdict(session: TerminalSession, seen: Observation, now:
   }
   const starting = view.kind === 'pending' || (view.kind === 'running' && !agent);
   if (starting && !current.phase && seen.podCreatedAt !== null && now - seen.podCreatedAt < START_QUIET_MS) {
+    // Back when the quiet time ends (to say Pending), and sooner to ask an agent that runs.
     const quietLeft = seen.podCreatedAt + START_QUIET_MS - now;
-    return { status: current, ended: false, requeueAfterMs: Math.min(untilExpiry, view.kind === 'running' ? AGENT_START_RETRY_MS : quietLeft, quietLeft) };
+    const again = view.kind === 'running' ? Math.min(AGENT_START_RETRY_MS, quietLeft) : quietLeft;
+    return { status: current, ended: false, requeueAfterMs: Math.min(untilExpiry, again) };
   }
   if (view.kind === 'absent' || view.kind === 'deleting' || view.kind === 'pending') {
     const message = view.kind === 'pending' ? view.message : 'creating the pod';
